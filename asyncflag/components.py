@@ -1,0 +1,471 @@
+"""The input and output components of an interface, and how each stores its values.
+
+A component knows three things about its values: whether a value can be stored
+(:meth:`Component.check`, called at the call so that bad input fails there and not
+in the writer), how it becomes a CSV cell (:meth:`Component.to_cell`) and how a cell
+becomes a value again (:meth:`Component.from_cell`). File components (Image, Audio,
+File) hand their payload to the file store, and their cell is the saved file's path
+relative to the flagging directory.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import wave
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import msgspec
+
+from .errors import FlagValueError
+from .escaping import escape, unescape
+
+__all__ = [
+    "JSON",
+    "Audio",
+    "Checkbox",
+    "Component",
+    "Dropdown",
+    "File",
+    "FileData",
+    "FileComponent",
+    "Image",
+    "Number",
+    "Textbox",
+    "component_from",
+]
+
+Cell = str | int | float
+
+
+class Component:
+    """Base class of the components: a label and the rules for storing one value."""
+
+    #: the shortcut string that stands for this component (``"text"``...)
+    shortcut: ClassVar[str] = ""
+
+    def __init__(self, label: str | None = None) -> None:
+        if label is not None and not isinstance(label, str):
+            raise FlagValueError(f"a component label must be a string, got {label!r}")
+        self.label = label
+
+    def check(self, value: Any) -> Any:
+        """Return ``value`` in the form this component stores.
+
+        :raises FlagValueError: if the value cannot be stored by this component
+        """
+        return value
+
+    def to_cell(self, value: Any) -> Cell:
+        """Turn a checked value into a CSV cell; strings come back escaped."""
+        return escape(str(value))
+
+    def from_cell(self, cell: str, flagging_dir: Path) -> Any:
+        """Turn a CSV cell read from ``flagging_dir`` back into a value."""
+        return unescape(cell)
+
+    def config(self) -> dict[str, Any]:
+        """Describe the component for a client (the web page, ``/api/config``)."""
+        return {"type": type(self).__name__.lower(), "label": self.label}
+
+    def _reject(self, value: Any, expected: str) -> FlagValueError:
+        return FlagValueError(
+            f"{type(self).__name__} {self.label!r} stores {expected}, "
+            f"got {type(value).__name__} {_short_repr(value)}"
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(label={self.label!r})"
+
+
+class Textbox(Component):
+    """Free text. ``None`` is stored as the empty string."""
+
+    shortcut = "text"
+
+    def check(self, value: Any) -> str:
+        if isinstance(value, str):
+            return value
+        if value is None:
+            return ""
+        raise self._reject(value, "a string")
+
+    def to_cell(self, value: Any) -> Cell:
+        return escape(value)
+
+
+class Number(Component):
+    """An int or a float, written to the CSV as a number (never escaped)."""
+
+    shortcut = "number"
+
+    def check(self, value: Any) -> int | float | None:
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            raise self._reject(value, "an int or a float")
+        if isinstance(value, int | float):
+            return value
+        # numpy and other numeric scalars
+        if hasattr(value, "__index__"):
+            return int(value.__index__())
+        if hasattr(value, "__float__") and not isinstance(value, str | bytes):
+            return float(value)
+        raise self._reject(value, "an int or a float")
+
+    def to_cell(self, value: Any) -> Cell:
+        return "" if value is None else value
+
+    def from_cell(self, cell: str, flagging_dir: Path) -> int | float | None:
+        text = unescape(cell)
+        if text == "":
+            return None
+        try:
+            return int(text)
+        except ValueError:
+            return float(text)
+
+
+class Checkbox(Component):
+    """A boolean, written as ``True`` or ``False`` like Gradio."""
+
+    shortcut = "checkbox"
+
+    def check(self, value: Any) -> bool | None:
+        if value is None or isinstance(value, bool):
+            return value
+        if type(value).__name__ == "bool_":  # numpy.bool_
+            return bool(value)
+        raise self._reject(value, "a bool")
+
+    def to_cell(self, value: Any) -> Cell:
+        return "" if value is None else ("True" if value else "False")
+
+    def from_cell(self, cell: str, flagging_dir: Path) -> bool | None:
+        text = unescape(cell).lower()
+        if text == "":
+            return None
+        return text == "true"
+
+
+class Dropdown(Component):
+    """One of a fixed set of choices (or several, with ``multiselect=True``).
+
+    ``choices`` are values or ``(label, value)`` pairs, as in Gradio.
+    """
+
+    shortcut = "dropdown"
+
+    def __init__(
+        self,
+        choices: Sequence[str | int | float | tuple[str, str | int | float]] = (),
+        label: str | None = None,
+        *,
+        multiselect: bool = False,
+        allow_custom_value: bool = False,
+    ) -> None:
+        super().__init__(label)
+        self.choices: list[tuple[str, str | int | float]] = [
+            (c[0], c[1]) if isinstance(c, tuple) else (str(c), c) for c in choices
+        ]
+        self.multiselect = multiselect
+        self.allow_custom_value = allow_custom_value or not self.choices
+        self._values = {value for _, value in self.choices}
+
+    def _check_one(self, value: Any) -> str | int | float:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise self._reject(value, "a string or a number")
+        if not self.allow_custom_value and value not in self._values:
+            raise FlagValueError(
+                f"Dropdown {self.label!r}: {value!r} is not one of the choices "
+                f"{sorted(map(str, self._values))}"
+            )
+        return value
+
+    def check(self, value: Any) -> Any:
+        if value is None:
+            return [] if self.multiselect else None
+        if self.multiselect:
+            if isinstance(value, str) or not isinstance(value, Sequence):
+                raise self._reject(value, "a list of choices")
+            return [self._check_one(v) for v in value]
+        return self._check_one(value)
+
+    def to_cell(self, value: Any) -> Cell:
+        if self.multiselect:
+            return escape(msgspec.json.encode(value).decode())
+        if value is None:
+            return ""
+        return escape(value) if isinstance(value, str) else value
+
+    def from_cell(self, cell: str, flagging_dir: Path) -> Any:
+        text = unescape(cell)
+        if self.multiselect:
+            return msgspec.json.decode(text) if text else []
+        if text == "" and "" not in self._values:
+            return None
+        for _, value in self.choices:
+            if not isinstance(value, str) and str(value) == text:
+                return value
+        return text
+
+    def config(self) -> dict[str, Any]:
+        return {
+            **super().config(),
+            "choices": [[label, value] for label, value in self.choices],
+            "multiselect": self.multiselect,
+        }
+
+
+class JSON(Component):
+    """Any JSON value, stored as its JSON text."""
+
+    shortcut = "json"
+
+    def check(self, value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self._reject(value, "a JSON value")
+        try:
+            msgspec.json.encode(value)
+        except (TypeError, msgspec.EncodeError) as exc:
+            raise FlagValueError(
+                f"JSON {self.label!r} cannot store {_short_repr(value)}: {exc}"
+            ) from None
+        return value
+
+    def to_cell(self, value: Any) -> Cell:
+        return escape(msgspec.json.encode(value).decode())
+
+    def from_cell(self, cell: str, flagging_dir: Path) -> Any:
+        text = unescape(cell)
+        return msgspec.json.decode(text) if text else None
+
+
+class FileData(msgspec.Struct, frozen=True):
+    """File content with the name it came with (an upload, a generated file)."""
+
+    data: bytes
+    name: str = ""
+
+
+FilePayload = bytes | Path
+"""What the file store saves: bytes, or a file to copy."""
+
+
+class FileComponent(Component):
+    """Base of the components whose values are saved as files under the flagging directory.
+
+    Accepted values: ``bytes``, the path of an existing file (``str`` or
+    :class:`os.PathLike`), :class:`FileData`, or a mapping with a ``"path"`` key
+    (Gradio's file data). Subclasses add their own in-memory types.
+    """
+
+    #: suffix for payloads whose kind cannot be told from a name or from their bytes
+    default_suffix: ClassVar[str] = ".bin"
+
+    def __init__(self, label: str | None = None, *, max_size: int | None = None) -> None:
+        super().__init__(label)
+        if max_size is not None and max_size <= 0:
+            raise FlagValueError("max_size must be a positive number of bytes")
+        self.max_size = max_size
+
+    def check(self, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, bytes | bytearray | memoryview):
+            data = bytes(value)
+            self._check_size(len(data))
+            return data
+        if isinstance(value, FileData):
+            self._check_size(len(value.data))
+            return value
+        if isinstance(value, Mapping) and "path" in value:
+            value = value["path"]
+        if isinstance(value, str | os.PathLike):
+            path = Path(os.fspath(value))
+            try:
+                info = path.stat()
+            except OSError as exc:
+                raise FlagValueError(
+                    f"{type(self).__name__} {self.label!r}: cannot read {str(path)!r}: "
+                    f"{exc.strerror}"
+                ) from None
+            if not path.is_file():
+                raise FlagValueError(
+                    f"{type(self).__name__} {self.label!r}: {str(path)!r} is not a file"
+                )
+            self._check_size(info.st_size)
+            return path.absolute()
+        return self._check_other(value)
+
+    def _check_other(self, value: Any) -> Any:
+        raise self._reject(value, "bytes, FileData or the path of a file")
+
+    def _check_size(self, size: int) -> None:
+        if self.max_size is not None and size > self.max_size:
+            raise FlagValueError(
+                f"{type(self).__name__} {self.label!r}: {size} bytes is over the "
+                f"limit of {self.max_size} bytes"
+            )
+
+    def payload(self, value: Any) -> tuple[FilePayload, str]:
+        """Return what to save for a checked value and the suffix of its file name.
+
+        Runs in a worker thread: encoding an in-memory image happens here, not
+        on the event loop.
+        """
+        if isinstance(value, bytes):
+            return value, _sniff_suffix(value) or self.default_suffix
+        if isinstance(value, FileData):
+            suffix = _suffix_of(value.name) or _sniff_suffix(value.data)
+            return value.data, suffix or self.default_suffix
+        if isinstance(value, Path):
+            return value, _suffix_of(value.name) or self.default_suffix
+        return self._encode_other(value)
+
+    def _encode_other(self, value: Any) -> tuple[FilePayload, str]:
+        raise self._reject(value, "bytes, FileData or the path of a file")
+
+    def to_cell(self, value: Any) -> Cell:
+        # The writer replaces a file value by its saved path before calling this.
+        return escape(value) if isinstance(value, str) else ""
+
+    def from_cell(self, cell: str, flagging_dir: Path) -> str | None:
+        text = unescape(cell)
+        if not text:
+            return None
+        return str((Path(flagging_dir) / text).absolute())
+
+
+class File(FileComponent):
+    """Any file."""
+
+    shortcut = "file"
+
+
+class Image(FileComponent):
+    """An image. Also takes a PIL image or a numpy array (saved as PNG; needs Pillow)."""
+
+    shortcut = "image"
+    default_suffix = ".png"
+
+    def _check_other(self, value: Any) -> Any:
+        if _is_pil_image(value) or _is_ndarray(value):
+            return value
+        raise self._reject(value, "bytes, a path, a PIL image or a numpy array")
+
+    def _encode_other(self, value: Any) -> tuple[FilePayload, str]:
+        try:
+            from PIL import Image as PILImage
+        except ImportError:  # pragma: no cover - checked by the optional extra
+            raise FlagValueError(
+                "saving PIL images or arrays needs Pillow: pip install 'asyncflag[images]'"
+            ) from None
+        image = value if _is_pil_image(value) else PILImage.fromarray(value)
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        return buffer.getvalue(), ".png"
+
+
+class Audio(FileComponent):
+    """Audio. Also takes Gradio's ``(sample_rate, numpy array)`` pair, saved as 16-bit WAV."""
+
+    shortcut = "audio"
+    default_suffix = ".wav"
+
+    def _check_other(self, value: Any) -> Any:
+        if (
+            isinstance(value, tuple)
+            and len(value) == 2
+            and isinstance(value[0], int)
+            and _is_ndarray(value[1])
+        ):
+            return value
+        raise self._reject(value, "bytes, a path or a (sample_rate, numpy array) pair")
+
+    def _encode_other(self, value: Any) -> tuple[FilePayload, str]:
+        import numpy as np
+
+        rate, samples = value
+        array = np.asarray(samples)
+        if array.dtype.kind == "f":
+            array = np.clip(array, -1.0, 1.0) * 32767
+        array = array.astype("<i2")
+        channels = 1 if array.ndim == 1 else array.shape[1]
+        buffer = io.BytesIO()
+        with wave.open(buffer, "wb") as out:
+            out.setnchannels(channels)
+            out.setsampwidth(2)
+            out.setframerate(rate)
+            out.writeframes(array.tobytes())
+        return buffer.getvalue(), ".wav"
+
+
+_SHORTCUTS: dict[str, type[Component]] = {
+    cls.shortcut: cls for cls in (Textbox, Number, Checkbox, Dropdown, JSON, Image, Audio, File)
+}
+_SHORTCUTS["textbox"] = Textbox
+
+
+def component_from(spec: Component | str) -> Component:
+    """Return the component a shortcut string (``"text"``, ``"image"``...) stands for.
+
+    :raises FlagValueError: for an unknown shortcut or an object that is not a component
+    """
+    if isinstance(spec, Component):
+        return spec
+    if isinstance(spec, str):
+        try:
+            return _SHORTCUTS[spec.lower()]()
+        except KeyError:
+            raise FlagValueError(
+                f"unknown component shortcut {spec!r}; use one of {sorted(_SHORTCUTS)}"
+            ) from None
+    raise FlagValueError(f"expected a component or a shortcut string, got {spec!r}")
+
+
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", ".png"),
+    (b"\xff\xd8\xff", ".jpg"),
+    (b"GIF87a", ".gif"),
+    (b"GIF89a", ".gif"),
+    (b"%PDF-", ".pdf"),
+    (b"fLaC", ".flac"),
+    (b"OggS", ".ogg"),
+    (b"ID3", ".mp3"),
+)
+
+
+def _sniff_suffix(data: bytes) -> str:
+    for magic, suffix in _MAGIC:
+        if data.startswith(magic):
+            return suffix
+    if data[:4] == b"RIFF" and data[8:12] in (b"WAVE", b"WEBP"):
+        return ".wav" if data[8:12] == b"WAVE" else ".webp"
+    return ""
+
+
+def _suffix_of(name: str) -> str:
+    """The suffix of a file name, if it is a plain one (``.png``, not ``./../x``)."""
+    suffix = Path(name).suffix.lower()
+    if 1 < len(suffix) <= 10 and suffix[1:].isalnum() and suffix[1:].isascii():
+        return suffix
+    return ""
+
+
+def _is_pil_image(value: Any) -> bool:
+    return any(
+        cls.__module__.startswith("PIL.") and cls.__name__ == "Image" for cls in type(value).__mro__
+    )
+
+
+def _is_ndarray(value: Any) -> bool:
+    return type(value).__name__ == "ndarray" and type(value).__module__ == "numpy"
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,193 @@
+"""The files of a flagging directory: naming, scanning for whole rows, reading back.
+
+Row boundaries are found without parsing fields: every record the ``csv`` module
+writes ends with a line terminator at which the number of ``"`` characters seen
+since the record started is even (quotes inside fields are doubled). That makes
+counting rows, finding a torn tail and catching up on appended bytes a byte scan.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from .components import Component
+from .errors import FlagValueError
+from .escaping import unescape
+
+__all__ = [
+    "FlaggedRow",
+    "METADATA_COLUMNS",
+    "dataset_files",
+    "load_flagged",
+    "read_header",
+    "scan_records",
+]
+
+#: the columns every row ends with, after the component values
+METADATA_COLUMNS = ("flag", "username", "timestamp")
+SIMPLE_LOG_NAME = "log.csv"
+_DATASET_NAME = re.compile(r"^dataset(\d+)\.csv$")
+
+
+def dataset_name(number: int) -> str:
+    return f"dataset{number}.csv"
+
+
+def dataset_files(flagging_dir: Path) -> list[tuple[int, Path]]:
+    """The ``datasetN.csv`` files of a directory, by ``N``."""
+    try:
+        entries = list(flagging_dir.iterdir())
+    except FileNotFoundError:
+        return []
+    found = []
+    for entry in entries:
+        match = _DATASET_NAME.match(entry.name)
+        if match and entry.is_file():
+            found.append((int(match.group(1)), entry))
+    return sorted(found)
+
+
+def scan_records(data: bytes) -> tuple[int, int]:
+    """Count the whole records in ``data``.
+
+    :return: ``(records, end)``: ``data[:end]`` holds exactly ``records`` whole
+        records and ``data[end:]`` is an unfinished (torn) tail, usually empty
+    """
+    records = 0
+    end = 0
+    quotes = 0
+    position = 0
+    for line in data.splitlines(keepends=True):
+        position += len(line)
+        quotes += line.count(b'"')
+        if quotes % 2 == 0 and line.endswith(b"\n"):
+            records += 1
+            end = position
+            quotes = 0
+    return records, end
+
+
+def read_header(path: Path) -> list[str] | None:
+    """The first record of a CSV file, or ``None`` if it has no whole first record."""
+    head = b""
+    with path.open("rb") as file:
+        while not (end := first_record_end(head)):
+            more = file.read(1 << 16)
+            if not more:
+                return None
+            head += more
+    return next(csv.reader(io.StringIO(head[:end].decode("utf-8"), newline="")))
+
+
+def first_record_end(data: bytes) -> int:
+    """The offset just past the first whole record in ``data``, or 0 if there is none."""
+    quotes = 0
+    position = 0
+    for line in data.splitlines(keepends=True):
+        position += len(line)
+        quotes += line.count(b'"')
+        if quotes % 2 == 0 and line.endswith(b"\n"):
+            return position
+    return 0
+
+
+class FlaggedRow(msgspec.Struct, frozen=True):
+    """One row read back from a flagging directory by :func:`load_flagged`."""
+
+    #: the component values, decoded (inputs then outputs)
+    values: tuple[Any, ...]
+    #: the column labels of those values
+    labels: tuple[str, ...]
+    flag: str | None
+    username: str | None
+    timestamp: datetime | None
+    #: the dataset file the row is in
+    file: str
+
+
+def load_flagged(
+    flagging_dir: str | Path, components: Sequence[Component | str] | None = None
+) -> list[FlaggedRow]:
+    """Read back every row of a flagging directory.
+
+    Rows come from ``dataset1.csv``, ``dataset2.csv``... in order, then from the
+    ``log.csv`` of :class:`~asyncflag.SimpleCSVLogger`. With ``components``, the
+    first ``len(components)`` values of each row are decoded by them (numbers,
+    booleans, JSON, absolute paths of saved files); other values stay strings.
+
+    :raises FlagValueError: if a file has fewer value columns than ``components``,
+        or ``log.csv`` is read without components
+    """
+    from .components import component_from
+
+    root = Path(flagging_dir)
+    decoders = [component_from(c) for c in components] if components is not None else None
+    rows: list[FlaggedRow] = []
+    for _, path in dataset_files(root):
+        records = _read_records(path)
+        if not records:
+            continue
+        header = [unescape(cell) for cell in records[0]]
+        labels = tuple(header[: len(header) - len(METADATA_COLUMNS)])
+        rows.extend(_decode(records[1:], labels, decoders, root, path))
+    log = root / SIMPLE_LOG_NAME
+    if log.is_file() and (records := _read_records(log)):
+        width = len(records[0]) - len(METADATA_COLUMNS)
+        labels = tuple(
+            (decoders[i].label if decoders and i < len(decoders) else None) or f"component {i}"
+            for i in range(width)
+        )
+        rows.extend(_decode(records, labels, decoders, root, log))
+    return rows
+
+
+def _read_records(path: Path) -> list[list[str]]:
+    data = path.read_bytes()
+    _, end = scan_records(data)
+    return list(csv.reader(io.StringIO(data[:end].decode("utf-8"), newline="")))
+
+
+def _decode(
+    records: list[list[str]],
+    labels: tuple[str, ...],
+    decoders: list[Component] | None,
+    root: Path,
+    path: Path,
+) -> list[FlaggedRow]:
+    width = len(labels)
+    if decoders is not None and len(decoders) > width:
+        raise FlagValueError(
+            f"{path.name} has {width} value columns, "
+            f"fewer than the {len(decoders)} components given"
+        )
+    rows = []
+    for record in records:
+        cells = record[:width]
+        if decoders is None:
+            values = tuple(unescape(cell) for cell in cells)
+        else:
+            values = tuple(
+                decoders[i].from_cell(cell, root) if i < len(decoders) else unescape(cell)
+                for i, cell in enumerate(cells)
+            )
+        meta = [unescape(cell) for cell in record[width : width + 3]]
+        flag, username, stamp = meta + [""] * (3 - len(meta))
+        rows.append(
+            FlaggedRow(
+                values=values,
+                labels=labels,
+                flag=flag or None,
+                username=username or None,
+                timestamp=datetime.fromisoformat(stamp) if stamp else None,
+                file=str(path),
+            )
+        )
+    return rows

@@ -1,0 +1,63 @@
+"""Every error asyncflag raises, in one place.
+
+All of them derive from :class:`FlaggingError`; errors caused by a bad argument also
+derive from :class:`ValueError`, so ``except ValueError`` keeps working for callers
+that validate input generically.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "FlagDroppedError",
+    "FlagValueError",
+    "FlagWriteError",
+    "FlaggingDisabledError",
+    "FlaggingError",
+    "NotRunningError",
+    "QueueFullError",
+    "UnknownPredictionError",
+]
+
+
+class FlaggingError(RuntimeError):
+    """Base class of every error raised by asyncflag."""
+
+
+class FlagValueError(FlaggingError, ValueError):
+    """Raised at the call when an argument or a value cannot be flagged as given."""
+
+
+class UnknownPredictionError(FlagValueError):
+    """Raised when a prediction id is not in the interface's cache of recent predictions."""
+
+
+class FlaggingDisabledError(FlaggingError):
+    """Raised when flagging is requested on an interface whose mode is ``"never"``."""
+
+
+class NotRunningError(FlaggingError):
+    """Raised when an interface is used outside ``async with iface:``."""
+
+
+class QueueFullError(FlaggingError):
+    """Raised by the ``*_nowait`` calls when the bounded queue has no room.
+
+    Only raised with ``overflow="wait"``; the awaiting twins wait for room instead.
+    """
+
+
+class FlagDroppedError(FlaggingError):
+    """Set on a receipt whose event was dropped because the queue was full (``overflow="drop"``)."""
+
+
+class FlagWriteError(FlaggingError):
+    """A row could not be written: the disk, a file save or the flagging callback failed.
+
+    The original exception is chained as ``__cause__``; ``os_error`` holds it when it
+    is an :class:`OSError` (``ENOSPC``, ``EIO``...).
+    """
+
+    @property
+    def os_error(self) -> OSError | None:
+        cause = self.__cause__
+        return cause if isinstance(cause, OSError) else None

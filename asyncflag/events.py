@@ -1,0 +1,110 @@
+"""What travels from an interface to its writer: predictions, flag rows and receipts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import anyio
+import msgspec
+from anyio.lowlevel import checkpoint
+
+from .errors import FlaggingError
+
+__all__ = ["FlagEvent", "FlagReceipt", "FlagRow", "Prediction"]
+
+
+class Prediction(msgspec.Struct, frozen=True):
+    """One call of an interface's function: what went in and what came out.
+
+    In ``auto`` mode every prediction is published for logging as it is made;
+    in ``manual`` mode it can be flagged later by passing it, or its ``id``, to
+    :meth:`~asyncflag.Interface.flag`.
+    """
+
+    id: str
+    inputs: tuple[Any, ...]
+    outputs: tuple[Any, ...]
+    created_at: datetime
+
+
+class FlagRow(msgspec.Struct, frozen=True):
+    """One row for a flagging callback: Gradio's ``flag_data`` plus the row's metadata.
+
+    ``data`` holds the input values then the output values, in component order.
+    """
+
+    data: tuple[Any, ...]
+    option: str | None = None
+    username: str | None = None
+    timestamp: datetime | None = None
+
+
+class FlagEvent(FlagRow, frozen=True):
+    """A :class:`FlagRow` on its way to the writer, with the receipt to resolve."""
+
+    receipt: FlagReceipt | None = None
+
+
+class FlagReceipt:
+    """The promise of a row: resolved by the writer once the row is written, or failed.
+
+    Returned by :meth:`~asyncflag.Interface.flag_nowait`; ``await receipt.wait()``
+    returns what :meth:`~asyncflag.Interface.flag` returns.
+    """
+
+    __slots__ = ("_count", "_error", "_event")
+
+    def __init__(self) -> None:
+        self._count: int | None = None
+        self._error: BaseException | None = None
+        self._event: anyio.Event | None = None
+
+    def done(self) -> bool:
+        """Return ``True`` once the row was written or has failed."""
+        return self._count is not None or self._error is not None
+
+    def result(self) -> int:
+        """Return the row count without waiting.
+
+        :raises FlaggingError: if the row is not written yet, or the error that failed it
+        """
+        if self._error is not None:
+            raise self._error
+        if self._count is None:
+            raise FlaggingError("the row has not been written yet")
+        return self._count
+
+    async def wait(self) -> int:
+        """Wait until the row is written.
+
+        Cancelling the wait does not withdraw the row: it is still written.
+
+        :return: the number of data rows in the dataset file once this row was added
+        :raises FlagWriteError: if the row could not be written
+        :raises FlagDroppedError: if the row was dropped because the queue was full
+        """
+        if not self.done():
+            if self._event is None:
+                self._event = anyio.Event()
+            await self._event.wait()
+        else:
+            await checkpoint()
+        return self.result()
+
+    def _resolve(self, count: int) -> None:
+        self._count = count
+        if self._event is not None:
+            self._event.set()
+
+    def _fail(self, error: BaseException) -> None:
+        self._error = error
+        if self._event is not None:
+            self._event.set()
+
+    def __repr__(self) -> str:
+        if self._error is not None:
+            return f"<FlagReceipt failed: {self._error!r}>"
+        if self._count is not None:
+            return f"<FlagReceipt count={self._count}>"
+        return "<FlagReceipt pending>"

@@ -1,0 +1,461 @@
+"""The interface: a function with labelled components, whose calls can be flagged."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import inspect
+import logging
+import os
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import anyio
+
+from .bus import EventBus, FlagStatistics, Overflow, Subscription, _Counters
+from .components import Component, component_from
+from .dataset import load_flagged
+from .errors import (
+    FlaggingDisabledError,
+    FlaggingError,
+    FlagValueError,
+    NotRunningError,
+    UnknownPredictionError,
+)
+from .events import FlagEvent, FlagReceipt, FlagRow, Prediction
+from .loggers import CSVLogger, FlaggingCallback, RowResult, flag_rows
+from .modes import FlaggingMode, resolve_flagging_mode, resolve_flagging_options
+from .writer import FlagWriter
+
+__all__ = ["Interface"]
+
+logger = logging.getLogger("asyncflag")
+
+#: which events the writer subscribes to, by flagging mode
+SUBSCRIBED_KINDS: dict[FlaggingMode, tuple[type, ...]] = {
+    "auto": (Prediction, FlagEvent),
+    "manual": (FlagEvent,),
+    "never": (),
+}
+
+ComponentSpec = Component | str
+
+
+class Interface:
+    """Wraps ``fn`` so that its predictions can be flagged into a flagging directory.
+
+    Use it as an async context manager: ``async with iface:`` starts the writer;
+    leaving the block writes every accepted event to disk, then closes the files.
+
+    :param fn: the function to run, sync (run in a worker thread) or async
+    :param inputs: a component, a shortcut string (``"text"``...) or a list of them
+    :param outputs: likewise
+    :param flagging_mode: ``"manual"``, ``"auto"`` or ``"never"``; ``None`` reads
+        ``ASYNCFLAG_FLAGGING_MODE``, then ``GRADIO_FLAGGING_MODE``, then uses ``"manual"``
+    :param flagging_options: reasons to choose from when flagging: strings, or
+        ``(button label, stored value)`` pairs
+    :param flagging_dir: where the dataset files and saved files go
+    :param flagging_callback: where rows go; a :class:`CSVLogger` by default
+    :param examples: a list of input rows, or a flagging directory to read them from
+    :param max_pending: how many events may wait for the writer
+    :param overflow: what to do when that many are waiting: ``"wait"`` for room,
+        or ``"drop"`` the event and count it
+    :param max_batch: the most rows written in one batch
+    :param cache_size: how many recent predictions can be flagged by id
+    :param shutdown_timeout: seconds that leaving ``async with`` may spend writing
+        what is queued; what is left after that is failed and reported
+    """
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        inputs: ComponentSpec | Sequence[ComponentSpec] | None,
+        outputs: ComponentSpec | Sequence[ComponentSpec] | None,
+        *,
+        flagging_mode: str | None = None,
+        flagging_options: Sequence[str] | Sequence[tuple[str, str | None]] | None = None,
+        flagging_dir: str | os.PathLike[str] = "flagged",
+        flagging_callback: Any = None,
+        examples: Sequence[Sequence[Any]] | str | os.PathLike[str] | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        max_pending: int = 10_000,
+        overflow: Overflow = "wait",
+        max_batch: int = 4096,
+        cache_size: int = 1024,
+        shutdown_timeout: float | None = 30.0,
+    ) -> None:
+        if not callable(fn):
+            raise FlagValueError(f"fn must be callable, got {fn!r}")
+        self.fn = fn
+        self._fn_is_async = _is_async_callable(fn)
+        self.input_components = _labelled(_as_list(inputs), _parameter_names(fn), "input")
+        self.output_components = _labelled(_as_list(outputs), [], "output")
+        self.flagging_mode: FlaggingMode = resolve_flagging_mode(flagging_mode)
+        self.flagging_options = resolve_flagging_options(flagging_options)
+        self._option_values = (
+            frozenset(value for _, value in self.flagging_options) if flagging_options else None
+        )
+        self.flagging_dir = Path(flagging_dir)
+        if flagging_callback is not None:
+            for method in ("setup", "flag"):
+                if not callable(getattr(flagging_callback, method, None)):
+                    raise FlagValueError(
+                        f"flagging_callback must have a {method}() method, "
+                        f"got {flagging_callback!r}"
+                    )
+        self.flagging_callback = flagging_callback if flagging_callback is not None else CSVLogger()
+        self.title = title
+        self.description = description
+        for name, value in (("max_batch", max_batch), ("cache_size", cache_size)):
+            if not isinstance(value, int) or value < 1:
+                raise FlagValueError(f"{name} must be a positive int, got {value!r}")
+        if overflow not in ("wait", "drop"):
+            raise FlagValueError(f"overflow must be 'wait' or 'drop', got {overflow!r}")
+        if not isinstance(max_pending, int) or max_pending < 1:
+            raise FlagValueError(f"max_pending must be a positive int, got {max_pending!r}")
+        self.max_pending = max_pending
+        self.overflow: Overflow = overflow
+        self.max_batch = max_batch
+        self.cache_size = cache_size
+        self.shutdown_timeout = shutdown_timeout
+        self.examples = self._load_examples(examples)
+
+        self._counters = _Counters()
+        self._cache: dict[str, Prediction] = {}
+        self._subscription: Subscription | None = None
+        self._bus: EventBus | None = None
+        self._exit_stack: AsyncExitStack | None = None
+        self._writer: FlagWriter | None = None
+        self._writer_done: anyio.Event | None = None
+        self._task_group: anyio.abc.TaskGroup | None = None
+        self._checks = [c.check for c in self.components]
+
+    @property
+    def components(self) -> list[Component]:
+        """The input components, then the output components."""
+        return [*self.input_components, *self.output_components]
+
+    @property
+    def running(self) -> bool:
+        """Whether the interface is inside ``async with``."""
+        return self._bus is not None
+
+    @property
+    def stats(self) -> FlagStatistics:
+        """Counts of published, written, dropped, failed and pending events."""
+        return self._counters.snapshot()
+
+    # -- running -----------------------------------------------------------------
+
+    async def __aenter__(self) -> Interface:
+        if self._bus is not None:
+            raise FlaggingError("this interface is already running")
+        bus = EventBus()
+        stack = AsyncExitStack()
+        if self.flagging_mode != "never":
+            subscription = bus.subscribe(
+                SUBSCRIBED_KINDS[self.flagging_mode],
+                max_pending=self.max_pending,
+                overflow=self.overflow,
+                counters=self._counters,
+            )
+            await _call_maybe_async(
+                self.flagging_callback.setup, self.components, str(self.flagging_dir)
+            )
+            self._writer = FlagWriter(subscription, self._batch_flagger(), max_batch=self.max_batch)
+            self._writer_done = anyio.Event()
+            try:
+                task_group = await stack.enter_async_context(anyio.create_task_group())
+                await task_group.start(self._run_writer, self._writer, self._writer_done)
+                self._task_group = task_group
+            except BaseException:
+                await stack.aclose()
+                raise
+            self._subscription = subscription
+        self._exit_stack = stack
+        self._bus = bus
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool | None:
+        stack, writer, done = self._exit_stack, self._writer, self._writer_done
+        subscription = self._subscription
+        self._bus = None
+        self._subscription = None
+        self._exit_stack = self._writer = self._writer_done = None
+        if stack is None:
+            return None
+        # Shielded: a host that is being cancelled still gets its accepted rows written.
+        with anyio.CancelScope(shield=True):
+            if subscription is not None and writer is not None and done is not None:
+                subscription.close()
+                with anyio.move_on_after(self.shutdown_timeout):
+                    await done.wait()
+                if not done.is_set():
+                    lost = writer.abandon(
+                        f"not written within shutdown_timeout={self.shutdown_timeout}s"
+                    )
+                    logger.error(
+                        "asyncflag: %d flag events were not written within the "
+                        "shutdown timeout of %ss",
+                        lost,
+                        self.shutdown_timeout,
+                    )
+                    if self._task_group is not None:
+                        self._task_group.cancel_scope.cancel()
+        self._task_group = None
+        try:
+            return await stack.__aexit__(exc_type, exc, traceback)
+        finally:
+            self._cache.clear()
+            close = getattr(self.flagging_callback, "close", None)
+            if self.flagging_mode != "never" and callable(close):
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(close)
+
+    @staticmethod
+    async def _run_writer(
+        writer: FlagWriter, done: anyio.Event, *, task_status: anyio.abc.TaskStatus[None]
+    ) -> None:
+        try:
+            await writer.run(task_status=task_status)
+        finally:
+            done.set()
+
+    def _batch_flagger(self) -> Callable[[Sequence[FlagRow]], Awaitable[list[RowResult]]]:
+        callback = self.flagging_callback
+        if isinstance(callback, FlaggingCallback) or inspect.iscoroutinefunction(
+            getattr(callback, "flag_batch", None)
+        ):
+            return callback.flag_batch
+        return functools.partial(flag_rows, callback)
+
+    # -- predictions ---------------------------------------------------------------
+
+    async def submit(self, *values: Any) -> Prediction:
+        """Run ``fn`` on ``values`` and return the prediction.
+
+        In ``auto`` mode the prediction is published for logging; this does not
+        wait for the disk (only for room in the queue, unless ``overflow="drop"``).
+
+        :raises FlagValueError: for a wrong number of values, or values (inputs or
+            outputs) that the components cannot store
+        :raises NotRunningError: outside ``async with iface:``
+        """
+        bus = self._require_running()
+        if len(values) != len(self.input_components):
+            raise FlagValueError(
+                f"expected {len(self.input_components)} input values, got {len(values)}"
+            )
+        if self._fn_is_async:
+            result = await self.fn(*values)
+        else:
+            result = await anyio.to_thread.run_sync(functools.partial(self.fn, *values))
+        outputs = self._outputs_of(result)
+        if self.flagging_mode == "never":
+            return Prediction(secrets.token_hex(8), values, outputs, datetime.now(UTC))
+        checked = self._check_values((*values, *outputs))
+        split = len(values)
+        prediction = Prediction(
+            secrets.token_hex(8), checked[:split], checked[split:], datetime.now(UTC)
+        )
+        cache = self._cache
+        cache[prediction.id] = prediction
+        if len(cache) > self.cache_size:
+            del cache[next(iter(cache))]
+        if self.flagging_mode == "auto":
+            await bus.publish(prediction)
+        return prediction
+
+    def _outputs_of(self, result: Any) -> tuple[Any, ...]:
+        count = len(self.output_components)
+        if count == 1:
+            return (result,)
+        if count == 0:
+            return ()
+        if not isinstance(result, tuple | list) or len(result) != count:
+            raise FlagValueError(
+                f"fn must return {count} values (one per output component), got {result!r}"[:300]
+            )
+        return tuple(result)
+
+    # -- flagging ------------------------------------------------------------------
+
+    async def flag(
+        self,
+        target: Prediction | str | Sequence[Any],
+        option: str | None = None,
+        username: str | None = None,
+    ) -> int:
+        """Flag a prediction, the id of a recent one, or a list of values, and wait for the row.
+
+        Cancelling the call after it was accepted does not withdraw the row.
+
+        :param target: a :class:`Prediction`, its ``id``, or the input values then
+            the output values
+        :param option: one of the flagging options' values, when options were given
+        :param username: who flagged it
+        :return: the number of data rows in the dataset file once this row was added
+        :raises FlagValueError: for an unknown option, id or value
+        :raises FlaggingDisabledError: in ``never`` mode
+        :raises FlagWriteError: if the row could not be written
+        """
+        receipt = FlagReceipt()
+        event = self._flag_event(target, option, username, receipt)
+        assert self._subscription is not None
+        await self._subscription.put(event)
+        return await receipt.wait()
+
+    def flag_nowait(
+        self,
+        target: Prediction | str | Sequence[Any],
+        option: str | None = None,
+        username: str | None = None,
+    ) -> FlagReceipt:
+        """Like :meth:`flag`, but return a receipt at once.
+
+        ``await receipt.wait()`` then gives what :meth:`flag` returns.
+
+        :raises QueueFullError: if the queue is full and ``overflow="wait"``; with
+            ``overflow="drop"`` the receipt fails with :class:`FlagDroppedError` instead
+        """
+        receipt = FlagReceipt()
+        event = self._flag_event(target, option, username, receipt)
+        assert self._subscription is not None
+        self._subscription.put_nowait(event)
+        return receipt
+
+    def _flag_event(
+        self,
+        target: Prediction | str | Sequence[Any],
+        option: str | None,
+        username: str | None,
+        receipt: FlagReceipt,
+    ) -> FlagEvent:
+        if self.flagging_mode == "never":
+            raise FlaggingDisabledError("flagging is disabled: this interface's mode is 'never'")
+        self._require_running()
+        if option is not None and not isinstance(option, str):
+            raise FlagValueError(f"option must be a string or None, got {option!r}")
+        if self._option_values is not None and option not in self._option_values:
+            allowed = ", ".join(repr(v) for v in sorted(self._option_values, key=str))
+            raise FlagValueError(f"option {option!r} is not one of the flagging options: {allowed}")
+        if username is not None and not isinstance(username, str):
+            raise FlagValueError(f"username must be a string or None, got {username!r}")
+        if isinstance(target, str):
+            prediction = self._cache.get(target)
+            if prediction is None:
+                raise UnknownPredictionError(
+                    f"no recent prediction has the id {target!r} (the last "
+                    f"{self.cache_size} predictions can be flagged by id)"
+                )
+            data = prediction.inputs + prediction.outputs
+        elif isinstance(target, Prediction):
+            data = target.inputs + target.outputs
+            if self._cache.get(target.id) is not target:
+                data = self._check_values(data)
+        elif isinstance(target, Sequence) and not isinstance(target, bytes | bytearray):
+            data = self._check_values(tuple(target))
+        else:
+            raise FlagValueError(
+                "flag() takes a Prediction, a prediction id or a list of values, "
+                f"got {type(target).__name__}"
+            )
+        return FlagEvent(data, option, username, datetime.now(UTC), receipt)
+
+    def _check_values(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
+        checks = self._checks
+        if len(values) != len(checks):
+            raise FlagValueError(
+                f"expected {len(checks)} values ({len(self.input_components)} inputs then "
+                f"{len(self.output_components)} outputs), got {len(values)}"
+            )
+        return tuple([check(value) for check, value in zip(checks, values, strict=False)])
+
+    def _require_running(self) -> EventBus:
+        bus = self._bus
+        if bus is None:
+            raise NotRunningError(
+                "this interface is not running: use it inside 'async with iface:'"
+            )
+        return bus
+
+    def _load_examples(
+        self, examples: Sequence[Sequence[Any]] | str | os.PathLike[str] | None
+    ) -> list[list[Any]] | None:
+        if examples is None:
+            return None
+        if isinstance(examples, str | os.PathLike):
+            directory = Path(examples)
+            if not directory.is_dir():
+                raise FlagValueError(f"examples: {str(directory)!r} is not a directory")
+            count = len(self.input_components)
+            return [
+                list(row.values[:count]) for row in load_flagged(directory, self.input_components)
+            ]
+        return [list(example) for example in examples]
+
+    def __repr__(self) -> str:
+        name = getattr(self.fn, "__name__", repr(self.fn))
+        return (
+            f"<Interface {name} inputs={[c.label for c in self.input_components]} "
+            f"outputs={[c.label for c in self.output_components]} mode={self.flagging_mode!r}>"
+        )
+
+
+def _as_list(spec: ComponentSpec | Sequence[ComponentSpec] | None) -> list[Component]:
+    if spec is None:
+        return []
+    if isinstance(spec, Component | str):
+        return [component_from(spec)]
+    return [component_from(item) for item in spec]
+
+
+def _labelled(components: list[Component], names: list[str], kind: str) -> list[Component]:
+    """Copies of the components, unlabelled ones named like Gradio names them."""
+    labelled = []
+    for index, component in enumerate(components):
+        component = copy.copy(component)
+        if component.label is None:
+            if kind == "input":
+                component.label = names[index] if index < len(names) else None
+            else:
+                component.label = "output" if len(components) == 1 else f"output {index}"
+        labelled.append(component)
+    return labelled
+
+
+def _parameter_names(fn: Callable[..., Any]) -> list[str]:
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+def _is_async_callable(fn: Callable[..., Any]) -> bool:
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004 - callable objects with async __call__
+    )
+
+
+async def _call_maybe_async(function: Callable[..., Any], *args: Any) -> Any:
+    """Await an async function; run a sync one in a worker thread."""
+    if _is_async_callable(function):
+        return await function(*args)
+    result = await anyio.to_thread.run_sync(functools.partial(function, *args))
+    if inspect.isawaitable(result):
+        return await result
+    return result

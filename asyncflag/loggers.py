@@ -1,0 +1,418 @@
+"""Flagging callbacks: where rows go. The CSV loggers are the built-in ones.
+
+A flagging callback is Gradio's: ``setup(components, flagging_dir)`` once, then
+``flag(flag_data, flag_option, username)`` per row, returning the row count.
+asyncflag adds :meth:`FlaggingCallback.flag_batch`, which the writer calls with
+every row it drained from the queue. Its default loops over ``flag`` in a single
+worker thread (or awaits an async ``flag``); the CSV loggers override it to save
+the batch's files concurrently and append all of its rows with one write.
+"""
+
+from __future__ import annotations
+
+import csv
+import inspect
+import io
+import os
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import anyio
+
+from .components import Component, FileComponent, component_from
+from .dataset import (
+    METADATA_COLUMNS,
+    SIMPLE_LOG_NAME,
+    dataset_files,
+    dataset_name,
+    read_header,
+    scan_records,
+)
+from .errors import FlagValueError, FlagWriteError
+from .escaping import escape
+from .events import FlagRow
+from .storage import FileStore, fsync_directory
+
+__all__ = [
+    "CSVLogger",
+    "Durability",
+    "FlaggingCallback",
+    "RowResult",
+    "SimpleCSVLogger",
+    "flag_rows",
+]
+
+Durability = Literal["flush", "fsync"]
+#: what a batch call returns per row: the row count, or why the row was not written
+RowResult = int | Exception
+
+
+class FlaggingCallback(ABC):
+    """Base class of flagging callbacks, as in Gradio.
+
+    ``setup`` and ``flag`` may each be sync or async: a sync one runs in a worker
+    thread, never on the event loop.
+    """
+
+    @abstractmethod
+    def setup(self, components: Sequence[Component], flagging_dir: str) -> Awaitable[None] | None:
+        """Prepare to receive rows; called once when the interface starts."""
+
+    @abstractmethod
+    def flag(
+        self,
+        flag_data: Sequence[Any],
+        flag_option: str | None = None,
+        username: str | None = None,
+    ) -> int | Awaitable[int]:
+        """Store one row (input values then output values).
+
+        :return: the total number of rows stored so far
+        """
+
+    async def flag_batch(self, rows: Sequence[FlagRow]) -> list[RowResult]:
+        """Store several rows, in order.
+
+        :return: per row, its count, or the exception that kept it from being stored
+        :raises Exception: when the whole batch failed
+        """
+        return await flag_rows(self, rows)
+
+    def close(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
+        """Release files and connections; called when the interface stops."""
+
+
+async def flag_rows(callback: Any, rows: Sequence[FlagRow]) -> list[RowResult]:
+    """Store ``rows`` through any Gradio-style callback's ``flag``, one row at a time.
+
+    A sync ``flag`` is called for the whole batch from one worker thread.
+    """
+    flag: Callable[..., Any] = callback.flag
+    if inspect.iscoroutinefunction(flag):
+        results: list[RowResult] = []
+        for row in rows:
+            try:
+                results.append(int(await flag(list(row.data), row.option, row.username)))
+            except Exception as exc:
+                results.append(exc)
+        return results
+
+    def flag_each() -> list[RowResult]:
+        results: list[RowResult] = []
+        for row in rows:
+            try:
+                results.append(int(flag(list(row.data), row.option, row.username)))
+            except Exception as exc:
+                results.append(exc)
+        return results
+
+    return await anyio.to_thread.run_sync(flag_each)
+
+
+class _AppendOnlyFile:
+    """A CSV file kept open for appending, with its byte size and row count.
+
+    The count is kept in memory, so appending never re-reads the file. Each append
+    holds an exclusive ``flock`` and first catches up on bytes another process
+    appended since (reading only those), so counts stay exact with several writers.
+    A failed write is cut back to the last whole row.
+    """
+
+    def __init__(self, path: Path, header: bytes, *, fsync: bool) -> None:
+        self.path = path
+        self.fsync = fsync
+        is_new = not path.exists()
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        self.size = 0
+        self.rows = 0
+        self._header_rows = 1 if header else 0
+        try:
+            with self._locked():
+                self.size = os.fstat(self._fd).st_size
+                if self.size == 0 and header:
+                    self._write(header)
+                    self.size = len(header)
+                self.rows = 0
+                self._catch_up_from(0)
+                self.rows -= self._header_rows
+            if is_new and fsync:
+                fsync_directory(path.parent)
+        except BaseException:
+            os.close(self._fd)
+            raise
+
+    def append(self, data: bytes, count: int) -> int:
+        """Append ``count`` encoded rows; return the row count before them."""
+        with self._locked():
+            if os.fstat(self._fd).st_size != self.size:
+                self._catch_up_from(self.size)
+            before = self.rows
+            try:
+                self._write(data)
+                if self.fsync:
+                    os.fsync(self._fd)
+            except BaseException:
+                self._cut_back()
+                raise
+            self.size += len(data)
+            self.rows += count
+            return before
+
+    def _catch_up_from(self, offset: int) -> None:
+        """Count the whole rows written past ``offset``; move a torn tail aside."""
+        end_of_file = os.fstat(self._fd).st_size
+        data = os.pread(self._fd, end_of_file - offset, offset)
+        records, end = scan_records(data)
+        if offset + end < end_of_file:
+            self._move_torn_tail(data[end:], offset + end)
+        self.rows += records
+        self.size = offset + end
+
+    def _move_torn_tail(self, tail: bytes, keep: int) -> None:
+        torn = self.path.with_name(self.path.name + ".torn")
+        with torn.open("ab") as out:
+            out.write(tail)
+            out.flush()
+            os.fsync(out.fileno())
+        os.ftruncate(self._fd, keep)
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+
+    def _cut_back(self) -> None:
+        try:
+            os.ftruncate(self._fd, self.size)
+        except OSError:
+            pass
+
+    def _locked(self) -> _FileLock:
+        return _FileLock(self._fd)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+class _FileLock:
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def __enter__(self) -> None:
+        import fcntl
+
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc_info: object) -> None:
+        import fcntl
+
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
+class _CSVFileLogger(FlaggingCallback):
+    """What the two CSV loggers share: cells, file saves, batching, the open file."""
+
+    _with_header = True
+
+    def __init__(self, *, durability: Durability = "flush", max_concurrent_saves: int = 8) -> None:
+        if durability not in ("flush", "fsync"):
+            raise FlagValueError(f"durability must be 'flush' or 'fsync', got {durability!r}")
+        self.durability: Durability = durability
+        self._save_limiter = anyio.CapacityLimiter(max_concurrent_saves)
+        self._lock = threading.Lock()
+        self._file: _AppendOnlyFile | None = None
+        self.components: list[Component] = []
+        self.flagging_dir = Path("flagged")
+
+    def setup(self, components: Sequence[Component | str], flagging_dir: str | Path) -> None:
+        """Remember where rows go. Nothing is created on disk until the first row."""
+        self.close()
+        self.components = [component_from(c) for c in components]
+        self.flagging_dir = Path(flagging_dir)
+        self.columns = [c.label or f"component {i}" for i, c in enumerate(self.components)]
+        self._store = FileStore(self.flagging_dir, fsync=self.durability == "fsync")
+        self._file_columns = [
+            i for i, c in enumerate(self.components) if isinstance(c, FileComponent)
+        ]
+        self._to_cell = [c.to_cell for c in self.components]
+
+    @property
+    def dataset_path(self) -> Path | None:
+        """The file rows are appended to, once the first row opened it."""
+        return self._file.path if self._file else None
+
+    def flag(
+        self,
+        flag_data: Sequence[Any],
+        flag_option: str | None = None,
+        username: str | None = None,
+    ) -> int:
+        """Store one row now (blocking), as Gradio's loggers do."""
+        if len(flag_data) != len(self.components):
+            raise FlagValueError(f"expected {len(self.components)} values, got {len(flag_data)}")
+        data = tuple(c.check(v) for c, v in zip(self.components, flag_data, strict=True))
+        row = FlagRow(data, flag_option, username, datetime.now(UTC))
+        saved: dict[tuple[int, int], str] = {}
+        for j in self._file_columns:
+            if data[j] is not None:
+                saved[0, j] = self._save(data[j], j)
+        result = self._append([row], saved, {})[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    async def flag_batch(self, rows: Sequence[FlagRow]) -> list[RowResult]:
+        saved: dict[tuple[int, int], str] = {}
+        failed: dict[int, Exception] = {}
+        if self._file_columns:
+            async with anyio.create_task_group() as tg:
+                for i, row in enumerate(rows):
+                    for j in self._file_columns:
+                        if row.data[j] is not None:
+                            tg.start_soon(self._save_in_thread, i, j, row.data[j], saved, failed)
+        return await anyio.to_thread.run_sync(self._append, rows, saved, failed)
+
+    async def _save_in_thread(
+        self,
+        i: int,
+        j: int,
+        value: Any,
+        saved: dict[tuple[int, int], str],
+        failed: dict[int, Exception],
+    ) -> None:
+        try:
+            saved[i, j] = await anyio.to_thread.run_sync(
+                self._save, value, j, limiter=self._save_limiter
+            )
+        except Exception as exc:
+            failed[i] = exc
+
+    def _save(self, value: Any, column: int) -> str:
+        component = self.components[column]
+        assert isinstance(component, FileComponent)
+        payload, suffix = component.payload(value)
+        return self._store.save(self.columns[column], payload, suffix)
+
+    def _append(
+        self,
+        rows: Sequence[FlagRow],
+        saved: dict[tuple[int, int], str],
+        failed: dict[int, Exception],
+    ) -> list[RowResult]:
+        """Format the rows that can be written and append them with one write."""
+        results: list[RowResult] = [0] * len(rows)
+        lines: list[list[Any]] = []
+        written: list[int] = []
+        to_cell = self._to_cell
+        for i, row in enumerate(rows):
+            if i in failed:
+                results[i] = _write_error(failed[i])
+                continue
+            try:
+                data = row.data
+                if saved or self._file_columns:
+                    data = tuple(saved.get((i, j), v) for j, v in enumerate(data))
+                cells = [f(v) for f, v in zip(to_cell, data, strict=True)]
+            except Exception as exc:
+                results[i] = _write_error(exc)
+                continue
+            cells.append(escape(row.option) if row.option else "")
+            cells.append(escape(row.username) if row.username else "")
+            cells.append(_format_timestamp(row.timestamp))
+            lines.append(cells)
+            written.append(i)
+        if not lines:
+            return results
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows(lines)
+        data_bytes = buffer.getvalue().encode("utf-8")
+        with self._lock:
+            file = self._file or self._open()
+            before = file.append(data_bytes, len(lines))
+        for k, i in enumerate(written, start=1):
+            results[i] = before + k
+        return results
+
+    def _open(self) -> _AppendOnlyFile:
+        self.flagging_dir.mkdir(parents=True, exist_ok=True)
+        path = self._choose_path()
+        header = b""
+        if self._with_header:
+            buffer = io.StringIO()
+            csv.writer(buffer).writerow(self._header())
+            header = buffer.getvalue().encode("utf-8")
+        self._file = _AppendOnlyFile(path, header, fsync=self.durability == "fsync")
+        return self._file
+
+    def _header(self) -> list[str]:
+        return [escape(label) for label in [*self.columns, *METADATA_COLUMNS]]
+
+    def _choose_path(self) -> Path:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+
+class CSVLogger(_CSVFileLogger):
+    """Logs rows to ``flagging_dir/datasetN.csv``, with a header, as Gradio 5 does.
+
+    Identical labels append to the latest dataset file and continue its count;
+    changed labels start the next file. Files are saved under
+    ``flagging_dir/<label>/``, named by their content.
+
+    :param durability: ``"flush"`` hands each batch to the OS; ``"fsync"`` also
+        waits until it is on the disk
+    :param max_concurrent_saves: how many file saves run at once
+    """
+
+    def _choose_path(self) -> Path:
+        existing = dataset_files(self.flagging_dir)
+        if not existing:
+            return self.flagging_dir / dataset_name(1)
+        number, latest = existing[-1]
+        header = read_header(latest)
+        if header is None or header == self._header():
+            return latest
+        return self.flagging_dir / dataset_name(number + 1)
+
+
+class SimpleCSVLogger(_CSVFileLogger):
+    """Logs rows to ``flagging_dir/log.csv``, with no header, as Gradio's simple logger."""
+
+    _with_header = False
+
+    def _choose_path(self) -> Path:
+        return self.flagging_dir / SIMPLE_LOG_NAME
+
+
+def _write_error(exc: Exception) -> Exception:
+    if isinstance(exc, FlagValueError | FlagWriteError):
+        return exc
+    error = FlagWriteError(f"the row was not written: {exc}")
+    error.__cause__ = exc
+    return error
+
+
+_seconds_cache: tuple[int, str] = (0, "")
+
+
+def _format_timestamp(timestamp: datetime | None) -> str:
+    """ISO 8601 in UTC; the part up to the second is cached, since batches share it."""
+    global _seconds_cache
+    if timestamp is None:
+        return ""
+    seconds = int(timestamp.timestamp())
+    cached_seconds, prefix = _seconds_cache
+    if seconds != cached_seconds or not prefix:
+        prefix = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _seconds_cache = (seconds, prefix)
+    return f"{prefix}.{timestamp.microsecond:06d}+00:00"

@@ -1,0 +1,129 @@
+"""Saving files under the flagging directory: content-addressed, atomic, confined.
+
+A payload is written to a temporary name and renamed into place, so a file under
+its final name is always complete. Its name is the hash of its content, so saving
+the same payload twice stores it once. Folder names come from component labels
+and are reduced to one safe path component; a folder that is a symlink is refused,
+so nothing is ever written outside the flagging directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+from pathlib import Path
+
+from .errors import FlagValueError
+
+__all__ = ["FileStore", "folder_name", "fsync_directory"]
+
+_UNSAFE = re.compile(r"[^\w\- .]")
+_RESERVED = frozenset(
+    {"con", "prn", "aux", "nul"} | {f"com{i}" for i in range(10)} | {f"lpt{i}" for i in range(10)}
+)
+_CHUNK = 1 << 20
+
+
+def folder_name(label: str) -> str:
+    """Reduce a component label to a single, safe folder name.
+
+    ``../../etc`` becomes ``etc``; characters other than letters, digits, ``-``,
+    ``_``, ``.`` and space become ``_``; names a spreadsheet or Windows would
+    misread get a leading ``_``.
+    """
+    name = _UNSAFE.sub("_", label).strip(" .")[:100].strip(" .")
+    if not name:
+        return "_"
+    if name.split(".")[0].lower() in _RESERVED or name[0] in "-+=@":
+        name = "_" + name
+    return name
+
+
+class FileStore:
+    """Saves payloads into folders of one flagging directory.
+
+    :param root: the flagging directory
+    :param fsync: fsync each saved file (and the folder, when the file is new)
+    """
+
+    def __init__(self, root: Path, *, fsync: bool = False) -> None:
+        self.root = root
+        self.fsync = fsync
+
+    def save(self, folder: str, payload: bytes | Path, suffix: str) -> str:
+        """Save a payload and return its path relative to the root, with ``/`` separators.
+
+        Blocking: call it from a worker thread.
+
+        :raises OSError: if the disk refuses the write
+        :raises FlagValueError: if the folder is not a real directory inside the root
+        """
+        directory = self._directory(folder_name(folder))
+        if isinstance(payload, bytes):
+            digest = hashlib.sha256(payload).hexdigest()
+            name = digest[:40] + suffix
+            if not (directory / name).exists():
+                self._write_new(directory, name, [payload])
+        else:
+            name = self._copy(directory, payload, suffix)
+        return f"{directory.name}/{name}"
+
+    def _directory(self, name: str) -> Path:
+        directory = self.root / name
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            pass
+        if directory.is_symlink() or not directory.is_dir():
+            raise FlagValueError(
+                f"refusing to save into {str(directory)!r}: it is not a real directory"
+            )
+        return directory
+
+    def _copy(self, directory: Path, source: Path, suffix: str) -> str:
+        """Copy ``source`` into ``directory``, hashing as it goes: one pass over the data."""
+        hasher = hashlib.sha256()
+        temp = directory / f".{secrets.token_hex(8)}.tmp"
+        try:
+            with source.open("rb") as src, temp.open("xb") as dst:
+                while chunk := src.read(_CHUNK):
+                    hasher.update(chunk)
+                    dst.write(chunk)
+                if self.fsync:
+                    dst.flush()
+                    os.fsync(dst.fileno())
+            name = hasher.hexdigest()[:40] + suffix
+            os.replace(temp, directory / name)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        if self.fsync:
+            fsync_directory(directory)
+        return name
+
+    def _write_new(self, directory: Path, name: str, chunks: list[bytes]) -> None:
+        temp = directory / f".{secrets.token_hex(8)}.tmp"
+        try:
+            with temp.open("xb") as dst:
+                for chunk in chunks:
+                    dst.write(chunk)
+                if self.fsync:
+                    dst.flush()
+                    os.fsync(dst.fileno())
+            os.replace(temp, directory / name)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        if self.fsync:
+            fsync_directory(directory)
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make a new or renamed entry of ``directory`` durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
