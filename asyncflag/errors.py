@@ -16,6 +16,7 @@ __all__ = [
     "NotRunningError",
     "QueueFullError",
     "UnknownPredictionError",
+    "as_write_error",
 ]
 
 
@@ -61,3 +62,16 @@ class FlagWriteError(FlaggingError):
     def os_error(self) -> OSError | None:
         cause = self.__cause__
         return cause if isinstance(cause, OSError) else None
+
+
+def as_write_error(exc: Exception) -> Exception:
+    """The error a receipt gets for a row that ``exc`` kept from being written.
+
+    asyncflag's own errors pass through; anything else (an ``OSError`` from the
+    disk, a bug in a callback) is wrapped in :class:`FlagWriteError`.
+    """
+    if isinstance(exc, FlaggingError):
+        return exc
+    error = FlagWriteError(f"the row was not written: {exc!r}")
+    error.__cause__ = exc
+    return error

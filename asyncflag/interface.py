@@ -133,7 +133,7 @@ class Interface:
         self._exit_stack: AsyncExitStack | None = None
         self._writer: FlagWriter | None = None
         self._writer_done: anyio.Event | None = None
-        self._task_group: anyio.abc.TaskGroup | None = None
+        self._writer_scope: anyio.CancelScope | None = None
         self._checks = [c.check for c in self.components]
 
     @property
@@ -173,7 +173,6 @@ class Interface:
             try:
                 task_group = await stack.enter_async_context(anyio.create_task_group())
                 await task_group.start(self._run_writer, self._writer, self._writer_done)
-                self._task_group = task_group
             except BaseException:
                 await stack.aclose()
                 raise
@@ -211,9 +210,9 @@ class Interface:
                         lost,
                         self.shutdown_timeout,
                     )
-                    if self._task_group is not None:
-                        self._task_group.cancel_scope.cancel()
-        self._task_group = None
+                    if self._writer_scope is not None:
+                        self._writer_scope.cancel()
+        self._writer_scope = None
         try:
             return await stack.__aexit__(exc_type, exc, traceback)
         finally:
@@ -223,14 +222,16 @@ class Interface:
                 with anyio.CancelScope(shield=True):
                     await anyio.to_thread.run_sync(close)
 
-    @staticmethod
     async def _run_writer(
-        writer: FlagWriter, done: anyio.Event, *, task_status: anyio.abc.TaskStatus[None]
+        self, writer: FlagWriter, done: anyio.Event, *, task_status: anyio.abc.TaskStatus[None]
     ) -> None:
-        try:
-            await writer.run(task_status=task_status)
-        finally:
-            done.set()
+        # Shielded so that a cancelled host still drains; only a shutdown that
+        # timed out cancels the writer, through this scope.
+        with anyio.CancelScope(shield=True) as self._writer_scope:
+            try:
+                await writer.run(task_status=task_status)
+            finally:
+                done.set()
 
     def _batch_flagger(self) -> Callable[[Sequence[FlagRow]], Awaitable[list[RowResult]]]:
         callback = self.flagging_callback
@@ -257,6 +258,7 @@ class Interface:
             raise FlagValueError(
                 f"expected {len(self.input_components)} input values, got {len(values)}"
             )
+        checked_inputs = values if self.flagging_mode == "never" else self._check_inputs(values)
         if self._fn_is_async:
             result = await self.fn(*values)
         else:
@@ -264,10 +266,11 @@ class Interface:
         outputs = self._outputs_of(result)
         if self.flagging_mode == "never":
             return Prediction(secrets.token_hex(8), values, outputs, datetime.now(UTC))
-        checked = self._check_values((*values, *outputs))
-        split = len(values)
         prediction = Prediction(
-            secrets.token_hex(8), checked[:split], checked[split:], datetime.now(UTC)
+            secrets.token_hex(8),
+            checked_inputs,
+            self._check_outputs(outputs),
+            datetime.now(UTC),
         )
         cache = self._cache
         cache[prediction.id] = prediction
@@ -380,7 +383,13 @@ class Interface:
                 f"expected {len(checks)} values ({len(self.input_components)} inputs then "
                 f"{len(self.output_components)} outputs), got {len(values)}"
             )
-        return tuple([check(value) for check, value in zip(checks, values, strict=False)])
+        return tuple([check(value) for check, value in zip(checks, values, strict=True)])
+
+    def _check_inputs(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple([c.check(v) for c, v in zip(self.input_components, values, strict=True)])
+
+    def _check_outputs(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple([c.check(v) for c, v in zip(self.output_components, values, strict=True)])
 
     def _require_running(self) -> EventBus:
         bus = self._bus

@@ -32,7 +32,7 @@ from .dataset import (
     read_header,
     scan_records,
 )
-from .errors import FlagValueError, FlagWriteError
+from .errors import FlagValueError, as_write_error
 from .escaping import escape
 from .events import FlagRow
 from .storage import FileStore, fsync_directory
@@ -311,7 +311,7 @@ class _CSVFileLogger(FlaggingCallback):
         to_cell = self._to_cell
         for i, row in enumerate(rows):
             if i in failed:
-                results[i] = _write_error(failed[i])
+                results[i] = as_write_error(failed[i])
                 continue
             try:
                 data = row.data
@@ -319,7 +319,7 @@ class _CSVFileLogger(FlaggingCallback):
                     data = tuple(saved.get((i, j), v) for j, v in enumerate(data))
                 cells = [f(v) for f, v in zip(to_cell, data, strict=True)]
             except Exception as exc:
-                results[i] = _write_error(exc)
+                results[i] = as_write_error(exc)
                 continue
             cells.append(escape(row.option) if row.option else "")
             cells.append(escape(row.username) if row.username else "")
@@ -392,14 +392,6 @@ class SimpleCSVLogger(_CSVFileLogger):
 
     def _choose_path(self) -> Path:
         return self.flagging_dir / SIMPLE_LOG_NAME
-
-
-def _write_error(exc: Exception) -> Exception:
-    if isinstance(exc, FlagValueError | FlagWriteError):
-        return exc
-    error = FlagWriteError(f"the row was not written: {exc}")
-    error.__cause__ = exc
-    return error
 
 
 _seconds_cache: tuple[int, str] = (0, "")

@@ -17,7 +17,7 @@ import anyio
 from anyio.abc import TaskStatus
 
 from .bus import Subscription
-from .errors import FlaggingError, FlagWriteError
+from .errors import FlaggingError, as_write_error
 from .events import FlagEvent, FlagRow, Prediction
 from .loggers import RowResult
 
@@ -67,17 +67,14 @@ class FlagWriter:
                 )
         except Exception as exc:
             logger.warning("a batch of %d rows was not written: %r", len(rows), exc)
-            error = exc if isinstance(exc, FlaggingError) else FlagWriteError(str(exc) or repr(exc))
-            if error is not exc:
-                error.__cause__ = exc
-            results = [error] * len(rows)
+            results = [as_write_error(exc)] * len(rows)
         counters = self._counters
         for event, result in zip(batch, results, strict=True):
             receipt = event.receipt if type(event) is FlagEvent else None
             if isinstance(result, Exception):
                 counters.failed += 1
                 if receipt is not None:
-                    receipt._fail(result)
+                    receipt._fail(as_write_error(result))
             else:
                 counters.written += 1
                 if receipt is not None:
