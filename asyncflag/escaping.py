@@ -11,6 +11,7 @@ from __future__ import annotations
 
 __all__ = ["escape", "unescape"]
 
+#: shared with the components that inline :func:`escape` in their hot loops
 _PREFIX = "'"
 _NEEDS_PREFIX = frozenset("=+-@\t\r'")
 
