@@ -148,7 +148,7 @@ class Checkbox(Component):
     def check(self, value: Any) -> bool | None:
         if value is None or isinstance(value, bool):
             return value
-        if type(value).__name__ == "bool_":  # numpy.bool_
+        if getattr(getattr(value, "dtype", None), "kind", None) == "b":  # numpy booleans
             return bool(value)
         raise self._reject(value, "a bool")
 
@@ -240,15 +240,17 @@ class JSON(Component):
     shortcut = "json"
 
     def check(self, value: Any) -> Any:
-        if isinstance(value, float) and not math.isfinite(value):
-            raise self._reject(value, "a JSON value")
+        """Return the value as it will read back: tuples become lists.
+
+        Anything JSON would change (sets, non-string keys, NaN, objects) is refused,
+        so that reading the cell back gives what was stored.
+        """
         try:
-            msgspec.json.encode(value)
-        except (TypeError, msgspec.EncodeError) as exc:
+            return _plain_json(value)
+        except TypeError as exc:
             raise FlagValueError(
                 f"JSON {self.label!r} cannot store {_short_repr(value)}: {exc}"
             ) from None
-        return value
 
     def to_cell(self, value: Any) -> Cell:
         return escape(msgspec.json.encode(value).decode())
@@ -439,6 +441,25 @@ def component_from(spec: Component | str) -> Component:
                 f"unknown component shortcut {spec!r}; use one of {sorted(_SHORTCUTS)}"
             ) from None
     raise FlagValueError(f"expected a component or a shortcut string, got {spec!r}")
+
+
+def _plain_json(value: Any) -> Any:
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise TypeError(f"{value!r} is not a JSON number")
+        return value
+    if isinstance(value, list | tuple):
+        return [_plain_json(item) for item in value]
+    if isinstance(value, dict):
+        plain = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"the key {key!r} is not a string")
+            plain[key] = _plain_json(item)
+        return plain
+    raise TypeError(f"{type(value).__name__} is not a JSON type")
 
 
 _MAGIC: tuple[tuple[bytes, str], ...] = (
