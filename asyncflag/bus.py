@@ -82,6 +82,9 @@ class Subscription:
 
     async def put(self, item: Any) -> bool:
         """Queue ``item``, waiting for room unless the overflow policy is ``"drop"``."""
+        if not self._closed and len(self._items) < self.max_pending:
+            self._append(item)  # the common case, without a detour through put_nowait
+            return True
         while True:
             if self._closed or len(self._items) < self.max_pending or self.overflow == "drop":
                 return self.put_nowait(item)
@@ -194,6 +197,9 @@ class EventBus:
 
     async def publish(self, event: Any) -> bool:
         """Deliver, waiting for room in full queues whose policy is ``"wait"``."""
+        routes = self._routes.get(type(event), ())
+        if len(routes) == 1:
+            return await routes[0].put(event)
         delivered = True
         for subscription in self._routes.get(type(event), ()):
             delivered = await subscription.put(event) and delivered

@@ -8,13 +8,14 @@ import inspect
 import logging
 import os
 import secrets
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from operator import call
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 import anyio
 
@@ -128,7 +129,7 @@ class Interface:
         self.examples = self._load_examples(examples)
 
         self._counters = _Counters()
-        self._cache: dict[str, Prediction] = {}
+        self._cache: OrderedDict[str, Prediction] = OrderedDict()
         self._subscription: Subscription | None = None
         self._bus: EventBus | None = None
         self._exit_stack: AsyncExitStack | None = None
@@ -279,7 +280,7 @@ class Interface:
         cache = self._cache
         cache[prediction.id] = prediction
         if len(cache) > self.cache_size:
-            del cache[next(iter(cache))]
+            cache.popitem(last=False)
         if self.flagging_mode == "auto":
             await bus.publish(prediction)
         return prediction
@@ -359,7 +360,10 @@ class Interface:
             raise FlagValueError(f"option {option!r} is not one of the flagging options: {allowed}")
         if username is not None and not isinstance(username, str):
             raise FlagValueError(f"username must be a string or None, got {username!r}")
-        if isinstance(target, str):
+        target_type = type(target)
+        if target_type is list or target_type is tuple:  # the hot path, before any ABC check
+            data = self._check_values(tuple(cast("Sequence[Any]", target)))
+        elif isinstance(target, str):
             prediction = self._cache.get(target)
             if prediction is None:
                 raise UnknownPredictionError(

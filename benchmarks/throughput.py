@@ -1,0 +1,97 @@
+"""Rows/s from the caller to rows on disk, beside raw ``csv.writer.writerows``."""
+
+from __future__ import annotations
+
+import time
+
+import anyio
+
+from asyncflag import FlagReceipt, QueueFullError
+
+from ._common import (
+    Result,
+    Settings,
+    make_rows,
+    progress,
+    raw_writerows_rate,
+    scratch_dir,
+    six_column_interface,
+)
+
+
+async def flag_nowait_case(settings: Settings) -> list[Result]:
+    """``flag_nowait`` of ready values, timed until the last row is written."""
+    count = settings.rows(1_000_000, 20_000)
+    rows = make_rows(count)
+    with scratch_dir() as tmp:
+        raw = raw_writerows_rate(rows, tmp)
+        iface = six_column_interface(tmp / "nowait")
+        receipts: list[FlagReceipt] = []
+        with progress() as bar:
+            task = bar.add_task("flag_nowait -> disk", total=count)
+            started = time.perf_counter()
+            async with iface:
+                for i, row in enumerate(rows):
+                    while True:
+                        try:
+                            receipts.append(iface.flag_nowait(row))
+                            break
+                        except QueueFullError:
+                            # the queue is full: wait for the writer to take some
+                            await receipts[len(receipts) - iface.max_pending // 2].wait()
+                    if i % 10_000 == 0:
+                        bar.update(task, completed=i)
+                await receipts[-1].wait()
+                elapsed = time.perf_counter() - started
+        assert receipts[-1].result() == count
+    rate = count / elapsed
+    return [
+        Result(
+            "throughput",
+            "flag_nowait -> rows on disk",
+            rate,
+            "rows/s",
+            "raw csv writerows",
+            raw,
+            rate / raw,
+            f"{count:,} six-column rows; target >= 0.50",
+        )
+    ]
+
+
+async def auto_submit_case(settings: Settings) -> list[Result]:
+    """``auto`` mode: ``submit()`` of a trivial async function, until everything is on disk."""
+    count = settings.rows(1_000_000, 20_000)
+    rows = make_rows(count)
+    with scratch_dir() as tmp:
+        raw = raw_writerows_rate(rows, tmp)
+        iface = six_column_interface(tmp / "auto", mode="auto")
+        with progress() as bar:
+            task = bar.add_task("auto submit -> disk", total=count)
+            started = time.perf_counter()
+            async with iface:
+                for i, row in enumerate(rows):
+                    await iface.submit(*row[:5])
+                    if i % 10_000 == 0:
+                        bar.update(task, completed=i)
+            elapsed = time.perf_counter() - started
+        assert iface.stats.written == count
+    rate = count / elapsed
+    return [
+        Result(
+            "throughput",
+            "auto submit() -> rows on disk",
+            rate,
+            "rows/s",
+            "raw csv writerows",
+            raw,
+            rate / raw,
+            f"{count:,} predictions; target >= 0.25",
+        )
+    ]
+
+
+async def run(settings: Settings) -> list[Result]:
+    results = await flag_nowait_case(settings)
+    await anyio.lowlevel.checkpoint()
+    return results + await auto_submit_case(settings)
