@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,18 @@ def dataset_files(flagging_dir: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def record_ends(data: bytes) -> Iterator[int]:
+    """The offsets just past each whole record in ``data``, in order."""
+    quotes = 0
+    position = 0
+    for line in data.splitlines(keepends=True):
+        position += len(line)
+        quotes += line.count(b'"')
+        if quotes % 2 == 0 and line.endswith(b"\n"):
+            yield position
+            quotes = 0
+
+
 def scan_records(data: bytes) -> tuple[int, int]:
     """Count the whole records in ``data``.
 
@@ -63,15 +75,8 @@ def scan_records(data: bytes) -> tuple[int, int]:
     """
     records = 0
     end = 0
-    quotes = 0
-    position = 0
-    for line in data.splitlines(keepends=True):
-        position += len(line)
-        quotes += line.count(b'"')
-        if quotes % 2 == 0 and line.endswith(b"\n"):
-            records += 1
-            end = position
-            quotes = 0
+    for end in record_ends(data):  # noqa: B007 - the last value is the answer
+        records += 1
     return records, end
 
 
@@ -89,14 +94,7 @@ def read_header(path: Path) -> list[str] | None:
 
 def first_record_end(data: bytes) -> int:
     """The offset just past the first whole record in ``data``, or 0 if there is none."""
-    quotes = 0
-    position = 0
-    for line in data.splitlines(keepends=True):
-        position += len(line)
-        quotes += line.count(b'"')
-        if quotes % 2 == 0 and line.endswith(b"\n"):
-            return position
-    return 0
+    return next(record_ends(data), 0)
 
 
 class FlaggedRow(msgspec.Struct, frozen=True):
