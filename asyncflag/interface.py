@@ -9,13 +9,13 @@ import logging
 import os
 import secrets
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from operator import call
 from pathlib import Path
 from types import TracebackType
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 
@@ -33,6 +33,11 @@ from .events import FlagEvent, FlagReceipt, FlagRow, Prediction
 from .loggers import CSVLogger, FlaggingCallback, RowResult, flag_rows
 from .modes import FlaggingMode, resolve_flagging_mode, resolve_flagging_options
 from .writer import FlagWriter
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from .web import Auth
 
 __all__ = ["Interface"]
 
@@ -245,6 +250,44 @@ class Interface:
         ):
             return callback.flag_batch
         return functools.partial(flag_rows, callback)
+
+    # -- serving -------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def lifespan(self, app: object = None) -> AsyncIterator[None]:
+        """Run the interface for a host app: ``Starlette(lifespan=iface.lifespan)``.
+
+        Starlette does not run the lifespans of mounted sub-apps, so an app that mounts
+        :meth:`app` passes this as its own lifespan.
+        """
+        async with self:
+            yield
+
+    def app(self, *, auth: Auth | None = None, max_body_size: int = 10 * 2**20) -> Starlette:
+        """An ASGI app serving the page and the JSON API; its lifespan runs the interface.
+
+        Needs ``pip install 'asyncflag[web]'``.
+
+        :param auth: ``("user", "password")``, a list of pairs, or ``check(user, password)``:
+            HTTP Basic auth on every route; the user's name is stored with their flags
+        :param max_body_size: the largest request body accepted, in bytes
+        """
+        from .web import create_app
+
+        return create_app(self, auth=auth, max_body_size=max_body_size)
+
+    def launch(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 7860,
+        *,
+        auth: Auth | None = None,
+        log_level: str = "info",
+    ) -> None:
+        """Serve the app with uvicorn until interrupted; then write every accepted flag and exit."""
+        import uvicorn
+
+        uvicorn.run(self.app(auth=auth), host=host, port=port, log_level=log_level)
 
     # -- predictions ---------------------------------------------------------------
 

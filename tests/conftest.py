@@ -1,9 +1,62 @@
 from __future__ import annotations
 
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+
+import httpx
 import pytest
+
+#: ``demo_server(mode)`` serves ``asyncflag demo`` on a free loopback port
+DemoServer = Callable[[str], AbstractContextManager[tuple[str, Path]]]
 
 
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     """Every async test runs on both backends anyio supports."""
     return str(request.param)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def demo_server(tmp_path: Path) -> DemoServer:
+    """Start ``asyncflag demo`` in a child process; stop it with SIGINT (Ctrl-C) after."""
+
+    @contextmanager
+    def serve(mode: str) -> Iterator[tuple[str, Path]]:
+        port = free_port()
+        flagging_dir = tmp_path / f"flags-{mode}"
+        command = [sys.executable, "-m", "asyncflag", "demo", "--mode", mode]
+        command += ["--port", str(port), "--dir", str(flagging_dir)]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(url + "/api/config", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline or process.poll() is not None:
+                    output = process.stdout.read().decode() if process.stdout else ""
+                    raise RuntimeError(f"the demo server did not start:\n{output}")
+                time.sleep(0.1)
+            yield url, flagging_dir
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=60)
+            if process.stdout:
+                process.stdout.close()
+
+    return serve

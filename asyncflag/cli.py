@@ -1,0 +1,93 @@
+"""The ``asyncflag`` command: ``demo``, ``serve module:attr`` and ``show DIR``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections import Counter
+from pathlib import Path
+
+from .dataset import SIMPLE_LOG_NAME, dataset_files, load_flagged
+from .interface import Interface
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="asyncflag", description="Gradio-style flagging, async.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="serve the built-in demos")
+    demo.add_argument("--mode", choices=["manual", "auto", "never"], default=None)
+    demo.add_argument("--dir", type=Path, default=Path("flagged"), help="flagging directory")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=7860)
+
+    serve = commands.add_parser("serve", help="serve an Interface: asyncflag serve module:attr")
+    serve.add_argument("target", help="module:attribute naming an Interface")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=7860)
+
+    show = commands.add_parser("show", help="summarise a flagging directory")
+    show.add_argument("dir", type=Path)
+    show.add_argument("--last", type=int, default=5, help="how many of the last rows to print")
+
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        import uvicorn
+
+        from .demos import demo_app
+
+        print(f"asyncflag demo on http://{args.host}:{args.port}/ - flags go to {args.dir}/")
+        uvicorn.run(demo_app(args.mode, args.dir), host=args.host, port=args.port)
+        return 0
+    if args.command == "serve":
+        _load_interface(args.target, parser).launch(host=args.host, port=args.port)
+        return 0
+    return show_directory(args.dir, args.last)
+
+
+def _load_interface(target: str, parser: argparse.ArgumentParser) -> Interface:
+    module_name, _, attribute = target.partition(":")
+    if not module_name or not attribute:
+        parser.error("the target must look like module:attribute")
+    sys.path.insert(0, str(Path.cwd()))
+    try:
+        value = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        parser.error(f"cannot load {target}: {exc}")
+    if not isinstance(value, Interface):
+        parser.error(f"{target} is a {type(value).__name__}, not an asyncflag Interface")
+    return value
+
+
+def show_directory(directory: Path, last: int = 5) -> int:
+    """Print rows per dataset file, counts per flag option, the last rows and the files stored."""
+    if not directory.is_dir():
+        print(f"{directory} is not a directory", file=sys.stderr)
+        return 1
+    rows = load_flagged(directory)
+    per_file = Counter(Path(row.file).name for row in rows)
+    files = [path for _, path in dataset_files(directory)]
+    if (directory / SIMPLE_LOG_NAME).is_file():
+        files.append(directory / SIMPLE_LOG_NAME)
+    print(f"{directory}: {len(rows)} rows in {len(files)} dataset file(s)")
+    for path in files:
+        print(f"  {path.name}: {per_file.get(path.name, 0)} rows")
+    options = Counter(row.flag or "(no option)" for row in rows)
+    print("flag options:")
+    for option, count in options.most_common():
+        print(f"  {option}: {count}")
+    stored = [p for p in directory.rglob("*") if p.is_file() and p.parent != directory]
+    folders = Counter(p.parent.relative_to(directory).as_posix() for p in stored)
+    print(f"files stored: {len(stored)}, {sum(p.stat().st_size for p in stored):,} bytes")
+    for folder, count in sorted(folders.items()):
+        print(f"  {folder}/: {count}")
+    if rows and last > 0:
+        print(f"last {min(last, len(rows))} rows:")
+        for row in rows[-last:]:
+            values = ", ".join(f"{k}={v!r}" for k, v in zip(row.labels, row.values, strict=False))
+            who = f" by {row.username}" if row.username else ""
+            print(f"  [{row.timestamp}] {values} flag={row.flag!r}{who}")
+    return 0

@@ -1,0 +1,123 @@
+"""A real browser against a real server: Debian's chromium, playwright, uvicorn on loopback.
+
+Screenshots of each page are kept in ``test-artifacts/`` for a person to look at.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import DemoServer
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason="needs Debian's chromium (.ci/run installs it)"
+)
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture
+def manual_server(demo_server: DemoServer) -> Iterator[tuple[str, Path]]:
+    with demo_server("manual") as served:
+        yield served
+
+
+@pytest.fixture
+def auto_server(demo_server: DemoServer) -> Iterator[tuple[str, Path]]:
+    with demo_server("auto") as served:
+        yield served
+
+
+@pytest.fixture
+def page() -> Iterator[object]:
+    ARTIFACTS.mkdir(exist_ok=True)
+    with playwright_api.sync_playwright() as driver:
+        browser = driver.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        try:
+            yield browser.new_page(viewport={"width": 1000, "height": 700})
+        finally:
+            browser.close()
+
+
+def read_rows(path: Path) -> list[list[str]]:
+    with path.open(newline="", encoding="utf-8") as file:
+        return list(csv.reader(file))
+
+
+def test_calculator_flag_as_wrong(manual_server: tuple[str, Path], page: object) -> None:
+    url, flagging_dir = manual_server
+    p = page  # type: ignore[assignment]
+    p.goto(url + "/")  # type: ignore[attr-defined]
+    p.fill("#in0", "3")  # type: ignore[attr-defined]
+    p.select_option("#in1", label="add")  # type: ignore[attr-defined]
+    p.fill("#in2", "4")  # type: ignore[attr-defined]
+    p.click("#submit")  # type: ignore[attr-defined]
+    playwright_api.expect(p.locator(".output").first).to_have_text("7")  # type: ignore[attr-defined]
+    p.click("text=Flag as wrong")  # type: ignore[attr-defined]
+    status = p.locator("#flag-status")  # type: ignore[attr-defined]
+    playwright_api.expect(status).to_contain_text("1 flagged")
+    p.screenshot(path=str(ARTIFACTS / "calculator-manual.png"))  # type: ignore[attr-defined]
+    rows = read_rows(flagging_dir / "dataset1.csv")
+    assert rows[0][:4] == ["num1", "operation", "num2", "result"]
+    assert rows[1][:5] == ["3", "add", "4", "7", "wrong"]
+
+
+def test_auto_mode_page_has_no_flag_button(auto_server: tuple[str, Path], page: object) -> None:
+    url, flagging_dir = auto_server
+    p = page  # type: ignore[assignment]
+    p.goto(url + "/")  # type: ignore[attr-defined]
+    assert p.locator("button.flag").count() == 0  # type: ignore[attr-defined]
+    playwright_api.expect(p.locator("#auto-notice")).to_contain_text("logged automatically")  # type: ignore[attr-defined]
+    p.fill("#in0", "6")  # type: ignore[attr-defined]
+    p.select_option("#in1", label="multiply")  # type: ignore[attr-defined]
+    p.fill("#in2", "7")  # type: ignore[attr-defined]
+    p.click("#submit")  # type: ignore[attr-defined]
+    playwright_api.expect(p.locator(".output").first).to_have_text("42")  # type: ignore[attr-defined]
+    p.screenshot(path=str(ARTIFACTS / "calculator-auto.png"))  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 10
+    while not (flagging_dir / "dataset1.csv").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    rows = read_rows(flagging_dir / "dataset1.csv")
+    assert rows[1][:4] == ["6", "multiply", "7", "42"]
+
+
+def test_image_upload_is_flagged_under_its_folder(
+    manual_server: tuple[str, Path], page: object, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    url, flagging_dir = manual_server
+    picture = tmp_path / "red.png"
+    Image.new("RGB", (64, 48), "red").save(picture)
+    p = page  # type: ignore[assignment]
+    p.goto(url + "/image/")  # type: ignore[attr-defined]
+    p.set_input_files("#in0", str(picture))  # type: ignore[attr-defined]
+    p.click("#submit")  # type: ignore[attr-defined]
+    playwright_api.expect(p.locator(".output img")).to_be_visible()  # type: ignore[attr-defined]
+    p.click("text=Flag as ugly")  # type: ignore[attr-defined]
+    playwright_api.expect(p.locator("#flag-status")).to_contain_text("1 flagged")  # type: ignore[attr-defined]
+    p.screenshot(path=str(ARTIFACTS / "image-manual.png"))  # type: ignore[attr-defined]
+    dataset = flagging_dir / "image-demo"
+    row = read_rows(dataset / "dataset1.csv")[1]
+    assert row[0].startswith("image/") and row[1].startswith("sepia/") and row[2] == "ugly"
+    assert (dataset / row[0]).read_bytes() == picture.read_bytes()
+    with Image.open(dataset / row[1]) as sepia:
+        assert sepia.size == (64, 48)
