@@ -74,6 +74,8 @@ def test_calculator_flag_as_wrong(manual_server: tuple[str, Path], page: object)
     p.click("text=Flag as wrong")  # type: ignore[attr-defined]
     status = p.locator("#flag-status")  # type: ignore[attr-defined]
     playwright_api.expect(status).to_contain_text("1 flagged")
+    flag_button = p.locator("button.flag").first  # type: ignore[attr-defined]
+    playwright_api.expect(flag_button).to_have_text("Flag as wrong ✓ saved (#1)")
     p.screenshot(path=str(ARTIFACTS / "calculator-manual.png"))  # type: ignore[attr-defined]
     rows = read_rows(flagging_dir / "dataset1.csv")
     assert rows[0][:4] == ["num1", "operation", "num2", "result"]

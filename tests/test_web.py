@@ -160,6 +160,38 @@ async def test_username_comes_from_the_authenticated_user(tmp_path: Path) -> Non
     assert rows(tmp_path / "dataset1.csv")[1][5] == "ada"
 
 
+async def test_username_from_the_hosts_authentication_middleware(tmp_path: Path) -> None:
+    from starlette.authentication import AuthCredentials, AuthenticationBackend, SimpleUser
+    from starlette.middleware import Middleware
+    from starlette.middleware.authentication import AuthenticationMiddleware
+    from starlette.requests import HTTPConnection
+
+    class HeaderAuth(AuthenticationBackend):
+        async def authenticate(
+            self, conn: HTTPConnection
+        ) -> tuple[AuthCredentials, SimpleUser] | None:
+            name = conn.headers.get("x-user")
+            return (AuthCredentials(["authenticated"]), SimpleUser(name)) if name else None
+
+    iface = calculator(tmp_path)
+    host = Starlette(
+        routes=[Mount("/f", app=iface.app())],
+        middleware=[Middleware(AuthenticationMiddleware, backend=HeaderAuth())],
+        lifespan=iface.lifespan,
+    )
+    async with host.router.lifespan_context(host):
+        transport = httpx.ASGITransport(app=host)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            prediction = (await client.post("/f/api/predict", json={"data": [1, "add", 2]})).json()
+            await client.post(
+                "/f/api/flag",
+                json={"id": prediction["id"], "username": "mallory"},
+                headers={"x-user": "grace"},
+            )
+            await client.post("/f/api/flag", json={"id": prediction["id"]})
+    assert [row[5] for row in rows(tmp_path / "dataset1.csv")[1:]] == ["grace", ""]
+
+
 async def test_a_body_username_is_ignored_without_auth(
     client: httpx.AsyncClient, tmp_path: Path
 ) -> None:
