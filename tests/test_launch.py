@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import csv
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import httpx
-from conftest import DemoServer
+from conftest import DemoServer, free_port
 
 
 def test_ctrl_c_drains_every_accepted_flag(demo_server: DemoServer) -> None:
@@ -51,3 +54,41 @@ def test_serve_refuses_what_is_not_an_interface() -> None:
     )
     assert result.returncode == 2
     assert "not an asyncflag Interface" in result.stderr
+
+
+def test_serve_launches_a_users_interface(tmp_path: Path) -> None:
+    (tmp_path / "my_service.py").write_text(
+        "from asyncflag import Interface\n"
+        "async def shout(text: str) -> str:\n"
+        "    return text.upper()\n"
+        "iface = Interface(shout, 'text', 'text', flagging_mode='auto',\n"
+        f"                  flagging_dir={str(tmp_path / 'out')!r})\n"
+    )
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "asyncflag", "serve", "my_service:iface", "--port", str(port)],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(url + "/api/config", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and process.poll() is None
+                time.sleep(0.1)
+        with httpx.Client(base_url=url, timeout=10) as client:
+            answers = [
+                client.post("/api/predict", json={"data": [f"word {i}"]}).json()["data"]
+                for i in range(50)
+            ]
+    finally:
+        process.send_signal(signal.SIGINT)  # Ctrl-C: launch() drains before exiting
+        assert process.wait(timeout=60) == 0
+    assert answers[-1] == ["WORD 49"]
+    with (tmp_path / "out" / "dataset1.csv").open(newline="") as file:
+        assert [row[1] for row in list(csv.reader(file))[1:]] == [f"WORD {i}" for i in range(50)]
