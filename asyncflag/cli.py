@@ -29,10 +29,19 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=7860)
 
+    commands.add_parser(
+        "bench",
+        help="run the benchmark suite (from a checkout): asyncflag bench --quick",
+        add_help=False,
+    )
+
     show = commands.add_parser("show", help="summarise a flagging directory")
     show.add_argument("dir", type=Path)
     show.add_argument("--last", type=int, default=5, help="how many of the last rows to print")
 
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:
+        return run_benchmarks(argv[1:])
     args = parser.parse_args(argv)
     if args.command == "demo":
         import uvicorn
@@ -46,6 +55,21 @@ def main(argv: list[str] | None = None) -> int:
         _load_interface(args.target, parser).launch(host=args.host, port=args.port)
         return 0
     return show_directory(args.dir, args.last)
+
+
+def run_benchmarks(argv: list[str]) -> int:
+    """``python -m benchmarks``: the suite lives beside the package in a checkout."""
+    checkout = Path(__file__).resolve().parent.parent
+    if not (checkout / "benchmarks" / "__main__.py").is_file():
+        print(
+            "asyncflag bench runs from a source checkout (benchmarks/ is not installed)",
+            file=sys.stderr,
+        )
+        return 2
+    sys.path.insert(0, str(checkout))
+    from benchmarks.__main__ import main as bench_main
+
+    return int(bench_main(argv))
 
 
 def _load_interface(target: str, parser: argparse.ArgumentParser) -> Interface:

@@ -53,12 +53,15 @@ class FlagReceipt:
     returns what :meth:`~asyncflag.Interface.flag` returns.
     """
 
-    __slots__ = ("_count", "_error", "_event")
+    __slots__ = ("_count", "_error", "_event", "written_at")
 
     def __init__(self) -> None:
         self._count: int | None = None
         self._error: BaseException | None = None
         self._event: anyio.Event | None = None
+        #: :func:`time.perf_counter` when the writer saw the row written (for latency
+        #: measurements: no waiting task needed); ``None`` until then
+        self.written_at: float | None = None
 
     def done(self) -> bool:
         """Return ``True`` once the row was written or has failed."""
@@ -92,8 +95,9 @@ class FlagReceipt:
             await checkpoint()
         return self.result()
 
-    def _resolve(self, count: int) -> None:
+    def _resolve(self, count: int, written_at: float | None = None) -> None:
         self._count = count
+        self.written_at = written_at
         if self._event is not None:
             self._event.set()
 

@@ -10,6 +10,7 @@ it is resolved or failed, and the writer goes on with the next batch.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -69,6 +70,7 @@ class FlagWriter:
             logger.warning("a batch of %d rows was not written: %r", len(rows), exc)
             results = [as_write_error(exc)] * len(rows)
         counters = self._counters
+        written_at = time.perf_counter()
         for event, result in zip(batch, results, strict=True):
             receipt = event.receipt if type(event) is FlagEvent else None
             if isinstance(result, Exception):
@@ -78,7 +80,7 @@ class FlagWriter:
             else:
                 counters.written += 1
                 if receipt is not None:
-                    receipt._resolve(result)
+                    receipt._resolve(result, written_at)
 
     def abandon(self, reason: str) -> int:
         """Fail every event not written yet (a shutdown that timed out); return how many."""

@@ -14,13 +14,18 @@ import anyio
 from rich.console import Console
 from rich.table import Table
 
-from . import latency, scaling, throughput
+from . import files, latency, openloop, overhead, peers, scaling, throughput, webserver
 from ._common import Result, Settings, machine_facts
 
 CASES: dict[str, Callable[[Settings], Awaitable[list[Result]]]] = {
+    "overhead": overhead.run,
     "throughput": throughput.run,
     "latency": latency.run,
+    "openloop": openloop.run,
     "scaling": scaling.run,
+    "files": files.run,
+    "web": webserver.run,
+    "peers": peers.run,
 }
 
 
@@ -42,12 +47,34 @@ def summary(results: list[Result], facts: dict[str, str]) -> Table:
     return table
 
 
+def plot(path: Path) -> None:
+    """Percentile curves of the open-loop latency histograms (needs matplotlib)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(8, 5))
+    percentiles = [50, 75, 90, 95, 99, 99.5, 99.9, 99.99]
+    for label, hist in openloop.LAST_HISTOGRAMS.items():
+        values = [hist.get_value_at_percentile(p) / 1000 for p in percentiles]  # type: ignore[attr-defined]
+        axes.plot(range(len(percentiles)), values, marker="o", label=label)
+    axes.set_xticks(range(len(percentiles)), [f"p{p}" for p in percentiles])
+    axes.set_yscale("log")
+    axes.set_ylabel("flag -> row on disk (ms)")
+    axes.set_title("asyncflag open-loop flag latency")
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
     parser.add_argument("--json", type=Path, help="write every result to this JSON file")
     parser.add_argument("--cases", default=",".join(CASES), help="comma-separated cases")
     parser.add_argument("--backend", default="asyncio", choices=["asyncio", "trio"])
+    parser.add_argument("--plot", type=Path, help="draw the open-loop latency distributions (PNG)")
     args = parser.parse_args(argv)
     names = [name.strip() for name in args.cases.split(",") if name.strip()]
     unknown = [name for name in names if name not in CASES]
@@ -63,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     facts = machine_facts() | {"backend": args.backend, "quick": str(args.quick)}
     console.print(summary(results, facts))
     console.print(f"total {time.perf_counter() - started:.1f}s")
+    if args.plot:
+        plot(args.plot)
+        console.print(f"latency plot written to {args.plot}")
     if args.json:
         args.json.write_text(
             json.dumps({"machine": facts, "results": [asdict(r) for r in results]}, indent=2)

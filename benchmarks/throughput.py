@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import anyio
+import psutil
 
 from asyncflag import FlagReceipt, QueueFullError
 
@@ -66,6 +67,8 @@ async def auto_submit_case(settings: Settings) -> list[Result]:
     with scratch_dir() as tmp:
         raw = raw_writerows_rate(rows, tmp)
         iface = six_column_interface(tmp / "auto", mode="auto")
+        process = psutil.Process()
+        rss_before = peak = process.memory_info().rss
         with progress() as bar:
             task = bar.add_task("auto submit -> disk", total=count)
             started = time.perf_counter()
@@ -74,10 +77,23 @@ async def auto_submit_case(settings: Settings) -> list[Result]:
                     await iface.submit(*row[:5])
                     if i % 10_000 == 0:
                         bar.update(task, completed=i)
+                        peak = max(peak, process.memory_info().rss)
             elapsed = time.perf_counter() - started
+        peak = max(peak, process.memory_info().rss)
         assert iface.stats.written == count
     rate = count / elapsed
+    growth = (peak - rss_before) / 2**20
     return [
+        Result(
+            "memory",
+            f"peak RSS growth over {count:,} auto-logged rows",
+            growth,
+            "MiB",
+            "50 MiB target",
+            50.0,
+            50.0 / max(growth, 0.1),
+            f"RSS before {rss_before / 2**20:.0f} MiB (the rows to send were built before)",
+        ),
         Result(
             "throughput",
             "auto submit() -> rows on disk",
@@ -87,7 +103,7 @@ async def auto_submit_case(settings: Settings) -> list[Result]:
             raw,
             rate / raw,
             f"{count:,} predictions; target >= 0.25",
-        )
+        ),
     ]
 
 

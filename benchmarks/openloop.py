@@ -1,0 +1,107 @@
+"""Flag-to-disk latency at fixed offered rates, open loop, in ``flush`` and ``fsync`` durability.
+
+Open loop: flag *i* is sent at ``start + i / rate`` whether or not earlier ones are written
+(sending never waits for the writer), so a slow writer shows up as latency instead of hiding
+as a lower rate. Latency runs from the ``flag_nowait`` call to when the writer saw the row
+written (``receipt.written_at``); a send the event loop's timer made late is sent at once.
+The baseline for ``fsync`` is this machine's own ``write`` + ``fsync`` latency, measured
+in the same run on the same file system.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import anyio
+
+from asyncflag import CSVLogger, FlagReceipt
+
+from ._common import (
+    Result,
+    Settings,
+    histogram,
+    make_rows,
+    percentiles,
+    progress,
+    scratch_dir,
+    six_column_interface,
+)
+
+#: histograms of the last run, kept for ``--plot``
+LAST_HISTOGRAMS: dict[str, object] = {}
+
+
+def machine_fsync(path: Path, count: int) -> dict[str, float]:
+    """Latency of appending one short line and fsyncing it: the disk's own floor."""
+    hist = histogram()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        for i in range(count):
+            started = time.perf_counter_ns()
+            os.write(fd, f"row {i},some,text,1.5,True,answer,,,2026-11-25\r\n".encode())
+            os.fsync(fd)
+            hist.record_value(max(1, (time.perf_counter_ns() - started) // 1000))
+    finally:
+        os.close(fd)
+    return percentiles(hist)
+
+
+async def offered(rate: int, seconds: float, durability: str, directory: Path) -> dict[str, float]:
+    count = int(rate * seconds)
+    rows = make_rows(min(count, 50_000))
+    iface = six_column_interface(
+        directory, flagging_callback=CSVLogger(durability=durability), max_pending=count + 1
+    )
+    receipts: list[tuple[float, FlagReceipt]] = []
+    hist = histogram()
+    with progress() as bar:
+        task = bar.add_task(f"open loop {rate:,}/s {durability}", total=count)
+        async with iface:
+            await iface.flag(rows[0])  # opens the file: not part of what is measured
+            start = time.perf_counter() + 0.01
+            for i in range(count):
+                due = start + i / rate
+                delay = due - time.perf_counter()
+                if delay > 0.0005:
+                    await anyio.sleep(delay)
+                receipts.append((time.perf_counter(), iface.flag_nowait(rows[i % len(rows)])))
+                if i % 1000 == 0:
+                    bar.update(task, completed=i)
+    for sent, receipt in receipts:
+        assert receipt.written_at is not None, receipt
+        hist.record_value(max(1, int((receipt.written_at - sent) * 1e6)))
+    LAST_HISTOGRAMS[f"{rate:,}/s {durability}"] = hist
+    return percentiles(hist)
+
+
+async def run(settings: Settings) -> list[Result]:
+    seconds = 0.3 if settings.quick else 5.0
+    results = []
+    with scratch_dir() as tmp:
+        floor = machine_fsync(tmp / "fsync-floor.csv", settings.rows(2000, 100))
+        for durability in ("flush", "fsync"):
+            for rate in (1_000, 10_000):
+                measured = await offered(rate, seconds, durability, tmp / f"{durability}-{rate}")
+                for name in ("p50", "p99", "p99.9"):
+                    if durability == "fsync":
+                        baseline, base_value = f"machine write+fsync {name}", floor[name]
+                        note = "target: p99 within 3x the machine's fsync p99"
+                    else:
+                        baseline, base_value = "2 ms target", 2000.0
+                        note = "target: p99 under 2 ms at 10k/s"
+                    results.append(
+                        Result(
+                            "open loop",
+                            f"{rate:,} flags/s {durability}: flag -> on disk {name}",
+                            measured[name],
+                            "us",
+                            baseline,
+                            base_value,
+                            base_value / measured[name],
+                            note if name == "p99" else "",
+                            extra={"asyncflag": measured, "fsync_floor": floor},
+                        )
+                    )
+    return results
