@@ -231,9 +231,9 @@ class _CSVFileLogger(FlaggingCallback):
 
     _with_header = True
 
-    #: batches up to this many rows (no files, ``flush`` durability) are written on the
-    #: event loop: a write of a few hundred bytes is cheaper than a thread hop
-    inline_rows = 32
+    #: writes up to this many bytes (``flush`` durability) are made on the event loop:
+    #: handing a short write to the OS is cheaper than a hop to a worker thread
+    inline_write_bytes = 64 * 1024
 
     def __init__(self, *, durability: Durability = "flush", max_concurrent_saves: int = 8) -> None:
         if durability not in ("flush", "fsync"):
@@ -291,22 +291,27 @@ class _CSVFileLogger(FlaggingCallback):
                     for j in self._file_columns:
                         if row.data[j] is not None:
                             tg.start_soon(self._save_in_thread, i, j, row.data[j], saved, failed)
+        # Formatting is pure Python and holds the GIL wherever it runs, so it runs here;
+        # only the write, which can wait on the disk, goes to a worker thread.
+        results, written, data = self._encode(rows, saved, failed)
+        if not written:
+            return results
         file = self._file
         if (
-            len(rows) <= self.inline_rows
-            and not saved
-            and not failed
+            len(data) <= self.inline_write_bytes
             and file is not None
             and not file.fsync
             and file.try_lock()
         ):
-            # A few rows handed to the OS cost less than a hop to a worker thread and
-            # back; taken only when the file lock is free, so the loop never waits on it.
+            # A short write handed to the OS costs less than a hop to a worker thread
+            # and back; taken only when the file lock is free, so the loop never waits.
             try:
-                return self._append(rows, saved, failed, locked=True)
+                self._commit(data, written, results, locked=True)
             finally:
                 file.unlock()
-        return await anyio.to_thread.run_sync(self._append, rows, saved, failed)
+            return results
+        await anyio.to_thread.run_sync(self._commit, data, written, results)
+        return results
 
     async def _save_in_thread(
         self,
@@ -334,12 +339,21 @@ class _CSVFileLogger(FlaggingCallback):
         rows: Sequence[FlagRow],
         saved: dict[tuple[int, int], str],
         failed: dict[int, Exception],
-        locked: bool = False,
     ) -> list[RowResult]:
-        """Format the rows that can be written and append them with one write.
+        """Format the rows that can be written and append them with one write (blocking)."""
+        results, written, data = self._encode(rows, saved, failed)
+        if written:
+            self._commit(data, written, results)
+        return results
 
-        :param locked: the caller already holds the file's lock
-        """
+    def _encode(
+        self,
+        rows: Sequence[FlagRow],
+        saved: dict[tuple[int, int], str],
+        failed: dict[int, Exception],
+    ) -> tuple[list[RowResult], list[int], bytes]:
+        """The CSV bytes of the rows that can be written, which rows those are, and why
+        the others cannot be (in ``results``)."""
         results: list[RowResult] = [0] * len(rows)
         for i, exc in failed.items():
             results[i] = as_write_error(exc)
@@ -363,14 +377,20 @@ class _CSVFileLogger(FlaggingCallback):
                 except Exception as exc:
                     results[i] = as_write_error(exc)
             text = "".join(texts)
-        if not written:
-            return results
+        return results, written, text.encode("utf-8")
+
+    def _commit(
+        self, data: bytes, written: list[int], results: list[RowResult], locked: bool = False
+    ) -> None:
+        """Append encoded rows and fill in their counts.
+
+        :param locked: the caller already holds the file's lock
+        """
         with self._lock:
             file = self._file or self._open()
-            before = file.append(text.encode("utf-8"), len(written), locked=locked)
+            before = file.append(data, len(written), locked=locked)
         for k, i in enumerate(written, start=1):
             results[i] = before + k
-        return results
 
     def _format(self, rows: Sequence[FlagRow], datas: Sequence[tuple[Any, ...]]) -> str:
         """CSV text for rows, built a column at a time: one tight loop per component."""
