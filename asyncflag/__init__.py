@@ -10,6 +10,7 @@ from . import components
 from .bus import FlagStatistics
 from .components import FileData
 from .dataset import FlaggedRow, load_flagged
+from .disk import Disk
 from .errors import (
     FlagDroppedError,
     FlaggingDisabledError,
@@ -26,6 +27,7 @@ from .loggers import CSVLogger, FlaggingCallback, SimpleCSVLogger
 
 __all__ = [
     "CSVLogger",
+    "Disk",
     "FileData",
     "FlagDroppedError",
     "FlagReceipt",

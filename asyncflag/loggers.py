@@ -34,6 +34,7 @@ from .dataset import (
     read_header,
     scan_records,
 )
+from .disk import Disk
 from .errors import FlagValueError, as_write_error
 from .escaping import escape
 from .events import FlagRow
@@ -124,9 +125,10 @@ class _AppendOnlyFile:
     A failed write is cut back to the last whole row.
     """
 
-    def __init__(self, path: Path, header: bytes, *, fsync: bool) -> None:
+    def __init__(self, path: Path, header: bytes, *, fsync: bool, disk: Disk) -> None:
         self.path = path
         self.fsync = fsync
+        self.disk = disk
         is_new = not path.exists()
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
         self.size = 0
@@ -159,7 +161,7 @@ class _AppendOnlyFile:
             try:
                 self._write(data)
                 if self.fsync:
-                    os.fsync(self._fd)
+                    self.disk.fsync(self._fd)
             except BaseException:
                 self._cut_back()
                 raise
@@ -188,8 +190,7 @@ class _AppendOnlyFile:
     def _write(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
+            view = view[self.disk.write(self._fd, view) :]
 
     def _cut_back(self) -> None:
         try:
@@ -235,10 +236,17 @@ class _CSVFileLogger(FlaggingCallback):
     #: handing a short write to the OS is cheaper than a hop to a worker thread
     inline_write_bytes = 64 * 1024
 
-    def __init__(self, *, durability: Durability = "flush", max_concurrent_saves: int = 8) -> None:
+    def __init__(
+        self,
+        *,
+        durability: Durability = "flush",
+        max_concurrent_saves: int = 8,
+        disk: Disk | None = None,
+    ) -> None:
         if durability not in ("flush", "fsync"):
             raise FlagValueError(f"durability must be 'flush' or 'fsync', got {durability!r}")
         self.durability: Durability = durability
+        self.disk = disk or Disk()
         self._save_limiter = anyio.CapacityLimiter(max_concurrent_saves)
         self._lock = threading.Lock()
         self._file: _AppendOnlyFile | None = None
@@ -251,7 +259,7 @@ class _CSVFileLogger(FlaggingCallback):
         self.components = [component_from(c) for c in components]
         self.flagging_dir = Path(flagging_dir)
         self.columns = [c.label or f"component {i}" for i, c in enumerate(self.components)]
-        self._store = FileStore(self.flagging_dir, fsync=self.durability == "fsync")
+        self._store = FileStore(self.flagging_dir, fsync=self.durability == "fsync", disk=self.disk)
         self._file_columns = [
             i for i, c in enumerate(self.components) if isinstance(c, FileComponent)
         ]
@@ -421,7 +429,7 @@ class _CSVFileLogger(FlaggingCallback):
             buffer = io.StringIO()
             csv.writer(buffer).writerow(self._header())
             header = buffer.getvalue().encode("utf-8")
-        self._file = _AppendOnlyFile(path, header, fsync=self.durability == "fsync")
+        self._file = _AppendOnlyFile(path, header, fsync=self.durability == "fsync", disk=self.disk)
         return self._file
 
     def _header(self) -> list[str]:
@@ -447,6 +455,8 @@ class CSVLogger(_CSVFileLogger):
     :param durability: ``"flush"`` hands each batch to the OS; ``"fsync"`` also
         waits until it is on the disk
     :param max_concurrent_saves: how many file saves run at once
+    :param disk: the file operations to use; pass a :class:`~asyncflag.Disk` subclass to
+        inject faults in tests
     """
 
     def _choose_path(self) -> Path:

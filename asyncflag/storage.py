@@ -13,8 +13,10 @@ import hashlib
 import os
 import re
 import secrets
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from .disk import Disk
 from .errors import FlagValueError
 
 __all__ = ["FileStore", "folder_name", "fsync_directory"]
@@ -46,11 +48,13 @@ class FileStore:
 
     :param root: the flagging directory
     :param fsync: fsync each saved file (and the folder, when the file is new)
+    :param disk: the file operations to use
     """
 
-    def __init__(self, root: Path, *, fsync: bool = False) -> None:
+    def __init__(self, root: Path, *, fsync: bool = False, disk: Disk | None = None) -> None:
         self.root = root
         self.fsync = fsync
+        self.disk = disk or Disk()
 
     def save(self, folder: str, payload: bytes | Path, suffix: str) -> str:
         """Save a payload and return its path relative to the root, with ``/`` separators.
@@ -62,12 +66,22 @@ class FileStore:
         """
         directory = self._directory(folder_name(folder))
         if isinstance(payload, bytes):
-            digest = hashlib.sha256(payload).hexdigest()
-            name = digest[:40] + suffix
+            name = hashlib.sha256(payload).hexdigest()[:40] + suffix
             if not (directory / name).exists():
                 self._write_new(directory, name, [payload])
-        else:
-            name = self._copy(directory, payload, suffix)
+            return f"{directory.name}/{name}"
+        hasher = hashlib.sha256()
+
+        def chunks() -> Iterator[bytes]:
+            with payload.open("rb") as source:
+                while chunk := source.read(_CHUNK):
+                    hasher.update(chunk)
+                    yield chunk
+
+        # Copied and hashed in one pass, so the name is known only once it is written.
+        temp = self._write_temp(directory, chunks())
+        name = hasher.hexdigest()[:40] + suffix
+        self._publish(temp, directory, name)
         return f"{directory.name}/{name}"
 
     def _directory(self, name: str) -> Path:
@@ -82,37 +96,22 @@ class FileStore:
             )
         return directory
 
-    def _copy(self, directory: Path, source: Path, suffix: str) -> str:
-        """Copy ``source`` into ``directory``, hashing as it goes: one pass over the data."""
-        hasher = hashlib.sha256()
+    def _write_new(self, directory: Path, name: str, chunks: Iterable[bytes]) -> None:
+        self._publish(self._write_temp(directory, chunks), directory, name)
+
+    def _write_temp(self, directory: Path, chunks: Iterable[bytes]) -> Path:
+        """Write to a temporary name: a crash never leaves a partial file under a final one."""
         temp = directory / f".{secrets.token_hex(8)}.tmp"
         try:
-            with source.open("rb") as src, temp.open("xb") as dst:
-                while chunk := src.read(_CHUNK):
-                    hasher.update(chunk)
-                    dst.write(chunk)
-                if self.fsync:
-                    dst.flush()
-                    os.fsync(dst.fileno())
-            name = hasher.hexdigest()[:40] + suffix
-            os.replace(temp, directory / name)
+            self.disk.write_file(temp, chunks, fsync=self.fsync)
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
-        if self.fsync:
-            fsync_directory(directory)
-        return name
+        return temp
 
-    def _write_new(self, directory: Path, name: str, chunks: list[bytes]) -> None:
-        temp = directory / f".{secrets.token_hex(8)}.tmp"
+    def _publish(self, temp: Path, directory: Path, name: str) -> None:
         try:
-            with temp.open("xb") as dst:
-                for chunk in chunks:
-                    dst.write(chunk)
-                if self.fsync:
-                    dst.flush()
-                    os.fsync(dst.fileno())
-            os.replace(temp, directory / name)
+            self.disk.replace(temp, directory / name)
         except BaseException:
             temp.unlink(missing_ok=True)
             raise

@@ -1,0 +1,42 @@
+"""The writer's file operations, gathered in one swappable object.
+
+Like an httpx transport, :class:`Disk` is the I/O boundary: the loggers and the file
+store do every write, fsync and rename through it, so a test (or an operator) can pass
+a disk that fails the Nth write with ``ENOSPC`` without patching asyncflag's internals.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+__all__ = ["Disk"]
+
+
+class Disk:
+    """Plain OS calls. Subclass and override to inject faults or to count operations."""
+
+    def write(self, fd: int, data: memoryview) -> int:
+        """Write some of ``data`` to ``fd``; return how many bytes were written."""
+        return os.write(fd, data)
+
+    def fsync(self, fd: int) -> None:
+        os.fsync(fd)
+
+    def write_file(self, path: Path, chunks: Iterable[bytes], *, fsync: bool) -> None:
+        """Create ``path`` (it must not exist) holding ``chunks``."""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        try:
+            for chunk in chunks:
+                view = memoryview(chunk)
+                while view:
+                    view = view[self.write(fd, view) :]
+            if fsync:
+                self.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def replace(self, source: Path, target: Path) -> None:
+        """Rename ``source`` over ``target`` atomically."""
+        os.replace(source, target)

@@ -1,0 +1,125 @@
+"""Injected faults through the Disk seam: a failed batch fails only its own rows."""
+
+from __future__ import annotations
+
+import csv
+import errno
+from pathlib import Path
+
+import pytest
+
+from asyncflag import CSVLogger, Disk, FlagWriteError, Interface, components, load_flagged
+
+pytestmark = pytest.mark.anyio
+
+ERRORS = [errno.ENOSPC, errno.EFBIG, errno.EIO, errno.EACCES]
+
+
+class FaultyDisk(Disk):
+    """Fails chosen calls of one operation; a failing write first writes half its bytes."""
+
+    def __init__(self, operation: str, failing_calls: set[int], code: int) -> None:
+        self.operation = operation
+        self.failing_calls = failing_calls
+        self.code = code
+        self.calls = 0
+
+    def _maybe_fail(self, operation: str) -> bool:
+        if operation != self.operation:
+            return False
+        self.calls += 1
+        return self.calls in self.failing_calls
+
+    def write(self, fd: int, data: memoryview) -> int:
+        if self._maybe_fail("write"):
+            super().write(fd, data[: len(data) // 2])  # a torn write, then the error
+            raise OSError(self.code, "injected")
+        return super().write(fd, data)
+
+    def fsync(self, fd: int) -> None:
+        if self._maybe_fail("fsync"):
+            raise OSError(self.code, "injected")
+        super().fsync(fd)
+
+    def replace(self, source: Path, target: Path) -> None:
+        if self._maybe_fail("replace"):
+            raise OSError(self.code, "injected")
+        super().replace(source, target)
+
+
+def whole_rows(path: Path) -> list[list[str]]:
+    data = path.read_bytes()
+    assert data.endswith(b"\r\n")
+    with path.open(newline="", encoding="utf-8") as file:
+        rows = list(csv.reader(file))
+    assert all(len(row) == len(rows[0]) for row in rows)
+    return rows
+
+
+def text_interface(tmp_path: Path, disk: Disk, **kwargs: object) -> Interface:
+    return Interface(
+        lambda t: t.upper(),
+        "text",
+        "text",
+        flagging_dir=tmp_path,
+        flagging_callback=CSVLogger(disk=disk, **kwargs),  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize("code", ERRORS)
+async def test_a_failed_write_fails_its_batch_and_the_next_one_lands(
+    tmp_path: Path, code: int
+) -> None:
+    disk = FaultyDisk("write", {3}, code)  # write 1: header, 2: first batch, 3: second
+    iface = text_interface(tmp_path, disk)
+    async with iface:
+        assert await iface.flag(["a", "A"]) == 1
+        batch = [iface.flag_nowait([f"b{i}", "B"]) for i in range(10)]  # one batch
+        for receipt in batch:
+            with pytest.raises(FlagWriteError) as info:
+                await receipt.wait()
+            assert info.value.os_error is not None and info.value.os_error.errno == code
+        prediction = await iface.submit("still serving")
+        assert prediction.outputs == ("STILL SERVING",)
+        assert await iface.flag(["c", "C"]) == 2
+    assert iface.stats.failed == 10 and iface.stats.written == 2
+    rows = whole_rows(tmp_path / "dataset1.csv")
+    assert [row[0] for row in rows[1:]] == ["a", "c"]
+
+
+@pytest.mark.parametrize("code", ERRORS)
+async def test_a_failed_fsync_fails_the_batch(tmp_path: Path, code: int) -> None:
+    disk = FaultyDisk("fsync", {1}, code)
+    iface = text_interface(tmp_path, disk, durability="fsync")
+    async with iface:
+        with pytest.raises(FlagWriteError):
+            await iface.flag(["a", "A"])
+        assert await iface.flag(["b", "B"]) == 1
+    assert [row[0] for row in whole_rows(tmp_path / "dataset1.csv")[1:]] == ["b"]
+
+
+@pytest.mark.parametrize("code", ERRORS)
+async def test_a_failed_file_save_fails_only_its_row(tmp_path: Path, code: int) -> None:
+    disk = FaultyDisk("replace", {2}, code)
+    iface = Interface(
+        lambda f, t: t,
+        [components.File(label="doc"), "text"],
+        "text",
+        flagging_dir=tmp_path,
+        flagging_callback=CSVLogger(disk=disk, max_concurrent_saves=1),
+    )
+    async with iface:
+        receipts = [iface.flag_nowait([f"payload {i}".encode(), str(i), str(i)]) for i in range(4)]
+        outcomes = []
+        for receipt in receipts:
+            try:
+                outcomes.append(await receipt.wait())
+            except FlagWriteError as error:
+                assert error.os_error is not None and error.os_error.errno == code
+                outcomes.append(None)
+    assert outcomes.count(None) == 1
+    flagged = load_flagged(tmp_path, iface.components)
+    assert len(flagged) == 3
+    for row in flagged:
+        assert Path(row.values[0]).read_bytes() == f"payload {row.values[1]}".encode()
+    assert not list((tmp_path / "doc").glob(".*.tmp"))
