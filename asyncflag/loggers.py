@@ -15,6 +15,7 @@ import fcntl
 import inspect
 import io
 import os
+import re
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
@@ -140,6 +141,8 @@ class _AppendOnlyFile:
                 if self.size == 0 and header:
                     self._write(header)
                     self.size = len(header)
+                elif header and os.pread(self._fd, len(header), 0) != header:
+                    raise _OtherHeader(path)
                 self.rows = 0
                 self._catch_up_from(0)
                 self.rows -= self._header_rows
@@ -214,6 +217,17 @@ class _AppendOnlyFile:
 
     def close(self) -> None:
         os.close(self._fd)
+
+
+class _OtherHeader(Exception):
+    """The dataset file was started with other column labels."""
+
+
+def _next_dataset(path: Path) -> Path:
+    match = re.fullmatch(r"dataset(\d+)\.csv", path.name)
+    if match is None:  # a fixed file name cannot rotate
+        raise FlagValueError(f"{path} has other column labels than this interface")
+    return path.with_name(dataset_name(int(match.group(1)) + 1))
 
 
 class _FileLock:
@@ -429,8 +443,16 @@ class _CSVFileLogger(FlaggingCallback):
             buffer = io.StringIO()
             csv.writer(buffer).writerow(self._header())
             header = buffer.getvalue().encode("utf-8")
-        self._file = _AppendOnlyFile(path, header, fsync=self.durability == "fsync", disk=self.disk)
-        return self._file
+        while True:
+            try:
+                self._file = _AppendOnlyFile(
+                    path, header, fsync=self.durability == "fsync", disk=self.disk
+                )
+                return self._file
+            except _OtherHeader:
+                # Another process started this file with other labels between our look
+                # and our lock: take the next dataset number instead.
+                path = _next_dataset(path)
 
     def _header(self) -> list[str]:
         return [escape(label) for label in [*self.columns, *METADATA_COLUMNS]]

@@ -46,3 +46,26 @@ def test_four_processes_share_one_dataset(tmp_path: Path) -> None:
         (f"p{k}", str(seq)) for k in range(4) for seq in range(per_process)
     )
     print(f"{len(children)} processes x {per_process:,} rows: {total:,} whole rows, counts exact")
+
+
+def test_a_label_change_racing_another_process_rotates(tmp_path: Path) -> None:
+    """Two loggers choose dataset2.csv at once with other labels: the second moves on."""
+    from asyncflag import CSVLogger, components
+
+    old = CSVLogger()
+    old.setup([components.Textbox(label="a")], tmp_path)
+    old.flag(["first"])
+    old.close()
+    first, second = CSVLogger(), CSVLogger()
+    first.setup([components.Textbox(label="b")], tmp_path)
+    second.setup([components.Textbox(label="c")], tmp_path)
+    # both look before either writes: both pick dataset2.csv; the second keeps its stale look
+    stale = second._choose_path()
+    assert first._choose_path() == stale == tmp_path / "dataset2.csv"
+    second._choose_path = lambda: stale  # type: ignore[method-assign]
+    assert first.flag(["from b"]) == 1
+    assert second.flag(["from c"]) == 1
+    first.close()
+    second.close()
+    assert (tmp_path / "dataset2.csv").read_text().splitlines()[0].startswith("b,")
+    assert (tmp_path / "dataset3.csv").read_text().splitlines()[0].startswith("c,")
