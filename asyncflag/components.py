@@ -86,12 +86,24 @@ class Component:
 
 
 class Textbox(Component):
-    """Free text. ``None`` is stored as the empty string."""
+    """Free text. ``None`` is stored as the empty string.
+
+    :param max_length: the longest text accepted, in characters
+    """
 
     shortcut = "text"
 
+    def __init__(self, label: str | None = None, *, max_length: int | None = None) -> None:
+        super().__init__(label)
+        self.max_length = _positive_or_none("max_length", max_length)
+
     def check(self, value: Any) -> str:
         if isinstance(value, str):
+            if self.max_length is not None and len(value) > self.max_length:
+                raise FlagValueError(
+                    f"Textbox {self.label!r}: {len(value)} characters is over the limit "
+                    f"of {self.max_length}"
+                )
             return value
         if value is None:
             return ""
@@ -235,9 +247,16 @@ class Dropdown(Component):
 
 
 class JSON(Component):
-    """Any JSON value, stored as its JSON text."""
+    """Any JSON value, stored as its JSON text.
+
+    :param max_size: the largest value accepted, in bytes of JSON
+    """
 
     shortcut = "json"
+
+    def __init__(self, label: str | None = None, *, max_size: int | None = None) -> None:
+        super().__init__(label)
+        self.max_size = _positive_or_none("max_size", max_size)
 
     def check(self, value: Any) -> Any:
         """Return the value as it will read back: tuples become lists.
@@ -246,11 +265,18 @@ class JSON(Component):
         so that reading the cell back gives what was stored.
         """
         try:
-            return _plain_json(value)
+            plain = _plain_json(value)
         except TypeError as exc:
             raise FlagValueError(
                 f"JSON {self.label!r} cannot store {_short_repr(value)}: {exc}"
             ) from None
+        if self.max_size is not None:
+            size = len(msgspec.json.encode(plain))
+            if size > self.max_size:
+                raise FlagValueError(
+                    f"JSON {self.label!r}: {size} bytes is over the limit of {self.max_size}"
+                )
+        return plain
 
     def to_cell(self, value: Any) -> Cell:
         return escape(msgspec.json.encode(value).decode())
@@ -284,9 +310,7 @@ class FileComponent(Component):
 
     def __init__(self, label: str | None = None, *, max_size: int | None = None) -> None:
         super().__init__(label)
-        if max_size is not None and max_size <= 0:
-            raise FlagValueError("max_size must be a positive number of bytes")
-        self.max_size = max_size
+        self.max_size = _positive_or_none("max_size", max_size)
 
     def check(self, value: Any) -> Any:
         if value is None:
@@ -441,6 +465,12 @@ def component_from(spec: Component | str) -> Component:
                 f"unknown component shortcut {spec!r}; use one of {sorted(_SHORTCUTS)}"
             ) from None
     raise FlagValueError(f"expected a component or a shortcut string, got {spec!r}")
+
+
+def _positive_or_none(name: str, limit: int | None) -> int | None:
+    if limit is not None and (not isinstance(limit, int) or limit <= 0):
+        raise FlagValueError(f"{name} must be a positive int, got {limit!r}")
+    return limit
 
 
 def _plain_json(value: Any) -> Any:

@@ -191,3 +191,17 @@ def test_file_cell_reads_back_as_an_absolute_path(tmp_path: Path) -> None:
     file = components.File(label="f")
     assert file.from_cell("f/abc.bin", tmp_path) == str(tmp_path.absolute() / "f" / "abc.bin")
     assert file.from_cell("", tmp_path) is None
+
+
+def test_size_limits() -> None:
+    box = components.Textbox(label="t", max_length=5)
+    assert box.check("12345") == "12345"
+    with pytest.raises(FlagValueError, match="6 characters is over the limit of 5"):
+        box.check("123456")
+    data = components.JSON(label="j", max_size=10)
+    assert data.check([1, 2]) == [1, 2]
+    with pytest.raises(FlagValueError, match="over the limit of 10"):
+        data.check({"long": "value"})
+    for bad in (0, -1, 2.5):
+        with pytest.raises(FlagValueError, match="must be a positive int"):
+            components.Textbox(max_length=bad)  # type: ignore[arg-type]
