@@ -28,6 +28,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """Poll ``url`` until the server in ``process`` answers; fail with its output if it dies."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url + "/api/config", timeout=1).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            output = process.stdout.read().decode() if process.stdout else ""
+            raise RuntimeError(f"the server did not start:\n{output}")
+        time.sleep(0.1)
+
+
 @pytest.fixture
 def demo_server(tmp_path: Path) -> DemoServer:
     """Start ``asyncflag demo`` in a child process; stop it with SIGINT (Ctrl-C) after."""
@@ -41,17 +56,7 @@ def demo_server(tmp_path: Path) -> DemoServer:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(url + "/api/config", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline or process.poll() is not None:
-                    output = process.stdout.read().decode() if process.stdout else ""
-                    raise RuntimeError(f"the demo server did not start:\n{output}")
-                time.sleep(0.1)
+            wait_until_serving(url, process)
             yield url, flagging_dir
         finally:
             process.send_signal(signal.SIGINT)

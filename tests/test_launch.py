@@ -6,11 +6,10 @@ import csv
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
-from conftest import DemoServer, free_port
+from conftest import DemoServer, free_port, wait_until_serving
 
 
 def test_ctrl_c_drains_every_accepted_flag(demo_server: DemoServer) -> None:
@@ -73,14 +72,7 @@ def test_serve_launches_a_users_interface(tmp_path: Path) -> None:
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(url + "/api/config", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline and process.poll() is None
-                time.sleep(0.1)
+        wait_until_serving(url, process)
         with httpx.Client(base_url=url, timeout=10) as client:
             answers = [
                 client.post("/api/predict", json={"data": [f"word {i}"]}).json()["data"]
