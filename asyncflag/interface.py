@@ -75,7 +75,8 @@ class Interface:
     :param max_batch: the most rows written in one batch
     :param cache_size: how many recent predictions can be flagged by id
     :param shutdown_timeout: seconds that leaving ``async with`` may spend writing
-        what is queued; what is left after that is failed and reported
+        what is queued; what is left after that is failed and reported (a batch whose
+        write was already under way may be on disk even so)
     """
 
     def __init__(
