@@ -108,6 +108,7 @@ async def auto_submit_case(settings: Settings) -> list[Result]:
 
 
 async def run(settings: Settings) -> list[Result]:
+    """Both cases, in the order the suite runs them (``--cases throughput``)."""
     results = await flag_nowait_case(settings)
     await anyio.lowlevel.checkpoint()
     return results + await auto_submit_case(settings)
