@@ -1,7 +1,12 @@
-"""Components: what each accepts, how it becomes a cell, and how the cell becomes a value."""
+"""Components: what each accepts, how a value becomes a cell and how the cell becomes it again."""
 
 from __future__ import annotations
 
+import csv
+import io
+import math
+import wave
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -9,199 +14,671 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from asyncflag import FileData, FlaggingError, FlagValueError, components
-from asyncflag.components import component_from
+from asyncflag import FileData, FlaggingError, FlagValueError, Interface, components
+from asyncflag.components import Component, component_from
+
+HERE = Path(".")
 
 
-def test_shortcuts() -> None:
-    expected = {
-        "text": components.Textbox,
-        "textbox": components.Textbox,
-        "number": components.Number,
-        "checkbox": components.Checkbox,
-        "dropdown": components.Dropdown,
-        "json": components.JSON,
-        "image": components.Image,
-        "audio": components.Audio,
-        "file": components.File,
-    }
-    for shortcut, cls in expected.items():
-        assert type(component_from(shortcut)) is cls
+def through_csv(component: Component, value: Any, flagging_dir: Path = HERE) -> Any:
+    """check -> to_cell -> a real CSV line -> from_cell, as the writer and load_flagged do."""
+    cell = component.to_cell(component.check(value))
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow([cell, "end"])
+    (read, end) = next(csv.reader(io.StringIO(buffer.getvalue(), newline="")))
+    assert end == "end"
+    return component.from_cell(read, flagging_dir)
+
+
+def assert_rejected(component: Component, value: Any, match: str | None = None) -> None:
+    with pytest.raises(FlagValueError, match=match) as info:
+        component.check(value)
+    assert isinstance(info.value, ValueError)
+    assert isinstance(info.value, FlaggingError)
+    assert isinstance(info.value, RuntimeError)
+
+
+# -- shortcuts and labels ----------------------------------------------------------------
+
+SHORTCUTS = {
+    "text": components.Textbox,
+    "textbox": components.Textbox,
+    "number": components.Number,
+    "checkbox": components.Checkbox,
+    "dropdown": components.Dropdown,
+    "json": components.JSON,
+    "image": components.Image,
+    "audio": components.Audio,
+    "file": components.File,
+}
+
+
+@pytest.mark.parametrize(("shortcut", "cls"), SHORTCUTS.items())
+def test_shortcut_strings(shortcut: str, cls: type[Component]) -> None:
+    component = component_from(shortcut)
+    assert type(component) is cls
+    assert component.label is None
+    assert type(component_from(shortcut.upper())) is cls
+    # each call makes a new component: labelling one never relabels another
+    assert component_from(shortcut) is not component
+
+
+def test_component_from_passes_components_through() -> None:
     number = components.Number(label="n")
     assert component_from(number) is number
+
+
+@pytest.mark.parametrize("bad", ["slider", "", "texts", "img"])
+def test_unknown_shortcut(bad: str) -> None:
+    with pytest.raises(FlagValueError, match="unknown component shortcut") as info:
+        component_from(bad)
+    assert isinstance(info.value, ValueError) and isinstance(info.value, FlaggingError)
+    assert "'text'" in str(info.value)  # the message lists the valid shortcuts
+
+
+@pytest.mark.parametrize("bad", [3, None, components.Textbox, ["text"]])
+def test_component_from_rejects_other_objects(bad: Any) -> None:
+    with pytest.raises(FlagValueError, match="expected a component or a shortcut"):
+        component_from(bad)
+
+
+def test_interface_accepts_shortcuts() -> None:
+    iface = Interface(lambda a, b, c: (a, b), ["text", "number", "image"], ["json", "audio"])
+    assert [type(c) for c in iface.components] == [
+        components.Textbox,
+        components.Number,
+        components.Image,
+        components.JSON,
+        components.Audio,
+    ]
+    assert [c.label for c in iface.components] == ["a", "b", "c", "output 0", "output 1"]
     with pytest.raises(FlagValueError, match="unknown component shortcut"):
-        component_from("slider")
-    with pytest.raises(FlagValueError, match="expected a component"):
-        component_from(3)  # type: ignore[arg-type]
+        Interface(lambda a: a, "slider", "text")
 
 
-def test_label_must_be_a_string() -> None:
+@pytest.mark.parametrize("bad", [3, b"label", ["a"]])
+def test_label_must_be_a_string(bad: Any) -> None:
     with pytest.raises(FlagValueError, match="label must be a string"):
-        components.Textbox(label=3)  # type: ignore[arg-type]
+        components.Textbox(label=bad)
 
 
-def test_textbox() -> None:
+# -- Textbox ---------------------------------------------------------------------------
+
+
+def test_textbox_check() -> None:
     box = components.Textbox(label="t")
     assert box.check("hi") == "hi"
+    assert box.check("") == ""
     assert box.check(None) == ""
-    with pytest.raises(FlagValueError, match="Textbox 't' stores a string, got int 3"):
-        box.check(3)
-    assert box.to_cell("=1+1") == "'=1+1"
-    assert box.to_cells(["a", "-x", ""]) == ["a", "'-x", ""]
-    assert box.from_cell("'=1+1", Path(".")) == "=1+1"
+    for bad in (3, 2.5, True, b"bytes", ["x"]):
+        assert_rejected(box, bad, "Textbox 't' stores a string")
 
 
-@pytest.mark.parametrize("value", [0, -3, 2.5, -0.125, 10**30, float("inf")])
+@pytest.mark.parametrize(
+    ("text", "cell"),
+    [
+        ("plain", "plain"),
+        ("", ""),
+        ("=1+1", "'=1+1"),
+        ("+1", "'+1"),
+        ("-3", "'-3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("'quoted", "''quoted"),
+        ("a=b", "a=b"),
+        (" =x", " =x"),
+    ],
+)
+def test_textbox_cells(text: str, cell: str) -> None:
+    box = components.Textbox(label="t")
+    assert box.to_cell(text) == cell
+    assert box.to_cells([text, "ok"]) == [cell, "ok"]
+    assert box.from_cell(cell, HERE) == text
+    assert through_csv(box, text) == text
+
+
+@pytest.mark.parametrize(
+    "text", ["multi\nline", 'say "hi", then go', "\x00nul", "日本語 ✓", "\r\n"]
+)
+def test_textbox_round_trip(text: str) -> None:
+    assert through_csv(components.Textbox(label="t"), text) == text
+
+
+def test_textbox_max_length() -> None:
+    box = components.Textbox(label="t", max_length=5)
+    assert box.check("12345") == "12345"
+    assert_rejected(box, "123456", "6 characters is over the limit of 5")
+    bad: Any
+    for bad in (0, -1, 2.5, "5"):
+        with pytest.raises(FlagValueError, match="max_length must be a positive int"):
+            components.Textbox(max_length=bad)
+
+
+@pytest.mark.xfail(
+    reason="BUG: Textbox.check accepts a lone surrogate, which cannot be encoded as UTF-8, "
+    "so the row fails later in the writer instead of at the call",
+    raises=pytest.fail.Exception,
+    strict=True,
+)
+def test_textbox_rejects_text_that_cannot_be_written() -> None:
+    assert_rejected(components.Textbox(label="t"), "bad \ud800 surrogate")
+
+
+# -- Number ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value", [0, 7, -3, -(10**30), 10**30, 2.5, -0.125, -1e-300, 1e300, 3.0, float("inf")]
+)
 def test_number_round_trip(value: float) -> None:
     number = components.Number(label="n")
     cell = number.to_cell(number.check(value))
-    assert cell == value  # written as a number, never escaped
-    assert number.from_cell(str(cell), Path(".")) == value
+    assert cell == value and type(cell) is type(value)  # written as a number, never escaped
+    back = through_csv(number, value)
+    assert back == value and type(back) is type(value)
 
 
-def test_number() -> None:
+def test_negative_numbers_are_not_escaped() -> None:
+    number = components.Number(label="n")
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(number.to_cells([-3, -2.5, None, 4]))
+    assert buffer.getvalue() == "-3,-2.5,,4\r\n"
+
+
+def test_number_none() -> None:
     number = components.Number(label="n")
     assert number.check(None) is None
     assert number.to_cell(None) == ""
-    assert number.from_cell("", Path(".")) is None
-    assert number.check(np.int64(4)) == 4 and type(number.check(np.int64(4))) is int
-    assert number.check(np.float32(0.5)) == 0.5
-    assert type(number.from_cell("3.0", Path("."))) is float
-    for bad in [True, "3", b"3", [3]]:
-        with pytest.raises(FlagValueError, match="Number 'n' stores an int or a float"):
-            number.check(bad)
+    assert number.from_cell("", HERE) is None
+    assert through_csv(number, None) is None
+
+
+def test_number_nan_reads_back_as_nan() -> None:
+    assert math.isnan(through_csv(components.Number(label="n"), float("nan")))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected", "kind"),
+    [
+        (np.int8(-5), -5, int),
+        (np.int64(2**40), 2**40, int),
+        (np.uint16(65535), 65535, int),
+        (np.float16(0.5), 0.5, float),
+        (np.float32(-0.25), -0.25, float),
+        (np.float64(1.1), 1.1, float),
+        (Decimal("2.5"), 2.5, float),
+    ],
+)
+def test_number_accepts_numeric_scalars(value: Any, expected: float, kind: type) -> None:
+    number = components.Number(label="n")
+    checked = number.check(value)
+    assert checked == expected and isinstance(checked, kind)
+    back = through_csv(number, value)
+    assert back == expected and type(back) is kind
+
+
+@pytest.mark.parametrize("bad", [True, False, "3", "-3", b"3", [3], {"n": 1}, 1j, object()])
+def test_number_rejects(bad: Any) -> None:
+    assert_rejected(components.Number(label="n"), bad, "Number 'n' stores an int or a float")
+
+
+@pytest.mark.xfail(
+    reason="BUG: Number.check(np.bool_(True)) returns 1.0 (via __float__) instead of "
+    "refusing a boolean as it refuses True",
+    raises=pytest.fail.Exception,
+    strict=True,
+)
+def test_number_rejects_numpy_booleans() -> None:
+    assert_rejected(components.Number(label="n"), np.bool_(True))
+
+
+# -- Checkbox --------------------------------------------------------------------------
 
 
 def test_checkbox() -> None:
     box = components.Checkbox(label="c")
     assert box.check(True) is True
+    assert box.check(False) is False
+    assert box.check(None) is None
+    assert box.check(np.bool_(True)) is True
     assert box.check(np.bool_(False)) is False
     assert [box.to_cell(v) for v in (True, False, None)] == ["True", "False", ""]
-    assert box.from_cell("True", Path(".")) is True
-    assert box.from_cell("false", Path(".")) is False
-    assert box.from_cell("", Path(".")) is None
-    with pytest.raises(FlagValueError, match="stores a bool"):
-        box.check(1)
+    assert box.to_cells([True, False, None]) == ["True", "False", ""]
+    assert box.from_cell("True", HERE) is True
+    assert box.from_cell("False", HERE) is False
+    assert box.from_cell("false", HERE) is False
+    assert box.from_cell("", HERE) is None
+    for value in (True, False, None):
+        assert through_csv(box, value) is value
 
 
-def test_dropdown() -> None:
+@pytest.mark.parametrize("bad", [1, 0, 1.0, "True", "", [True], np.int64(1)])
+def test_checkbox_rejects(bad: Any) -> None:
+    assert_rejected(components.Checkbox(label="c"), bad, "Checkbox 'c' stores a bool")
+
+
+# -- Dropdown --------------------------------------------------------------------------
+
+
+def test_dropdown_single() -> None:
+    drop = components.Dropdown(["add", ("Subtract", "sub"), 3, 2.5, "-neg"], label="op")
+    assert drop.choices == [
+        ("add", "add"),
+        ("Subtract", "sub"),
+        ("3", 3),
+        ("2.5", 2.5),
+        ("-neg", "-neg"),
+    ]
+    for value in ("add", "sub", 3, 2.5, "-neg"):
+        assert drop.check(value) == value
+        back = through_csv(drop, value)
+        assert back == value and type(back) is type(value)
+    assert drop.to_cell("-neg") == "'-neg"
+    assert drop.check(None) is None
+    assert through_csv(drop, None) is None
+    assert drop.config() == {
+        "type": "dropdown",
+        "label": "op",
+        "choices": [["add", "add"], ["Subtract", "sub"], ["3", 3], ["2.5", 2.5], ["-neg", "-neg"]],
+        "multiselect": False,
+    }
+
+
+@pytest.mark.parametrize("bad", ["Subtract", "ADD", "4", 4, "3"])
+def test_dropdown_rejects_a_value_that_is_not_a_choice(bad: Any) -> None:
+    # a choice's label is not its value, and "3" is not the number 3
     drop = components.Dropdown(["add", ("Subtract", "sub"), 3], label="op")
-    assert drop.check("add") == "add"
-    assert drop.check("sub") == "sub"
-    assert drop.check(3) == 3
-    with pytest.raises(FlagValueError, match="'Subtract' is not one of the choices"):
-        drop.check("Subtract")
-    assert drop.from_cell(str(drop.to_cell(3)), Path(".")) == 3
-    assert drop.from_cell(str(drop.to_cell("sub")), Path(".")) == "sub"
-    assert drop.config()["choices"] == [["add", "add"], ["Subtract", "sub"], ["3", 3]]
+    assert_rejected(drop, bad, "is not one of the choices")
+
+
+@pytest.mark.parametrize("bad", [True, ["add"], b"add", object()])
+def test_dropdown_rejects_other_types(bad: Any) -> None:
+    drop = components.Dropdown(["add"], label="op")
+    assert_rejected(drop, bad, "stores a string or a number")
+
+
+def test_dropdown_custom_values() -> None:
     free = components.Dropdown(label="free")
+    assert free.allow_custom_value
     assert free.check("anything") == "anything"
-    custom = components.Dropdown(["a"], allow_custom_value=True)
+    assert through_csv(free, "=anything") == "=anything"
+    custom = components.Dropdown(["a"], label="c", allow_custom_value=True)
     assert custom.check("b") == "b"
+    assert through_csv(custom, "b") == "b"
 
 
 def test_dropdown_multiselect() -> None:
-    drop = components.Dropdown(["a", "b", "-c"], label="m", multiselect=True)
+    drop = components.Dropdown(["a", ("Bee", "b"), "-c", 4], label="m", multiselect=True)
     assert drop.check(("a", "-c")) == ["a", "-c"]
     assert drop.check(None) == []
-    cell = drop.to_cell(["a", "-c"])
-    assert drop.from_cell(str(cell), Path(".")) == ["a", "-c"]
-    with pytest.raises(FlagValueError, match="list of choices"):
-        drop.check("a")
-    with pytest.raises(FlagValueError, match="not one of the choices"):
-        drop.check(["z"])
+    assert drop.check([]) == []
+    for value in (["a", "-c"], ["b", 4], [], ["a", "a"]):
+        assert through_csv(drop, value) == value
+    assert through_csv(drop, None) == []
+    assert_rejected(drop, "a", "list of choices")
+    assert_rejected(drop, 4, "list of choices")
+    assert_rejected(drop, ["z"], "'z' is not one of the choices")
+    assert_rejected(drop, ["Bee"], "not one of the choices")
+    assert_rejected(drop, ["a", True], "stores a string or a number")
+
+
+@pytest.mark.xfail(
+    reason="BUG: Dropdown([1, 2]).check(1.0) accepts 1.0 (1.0 == 1) and writes '1.0', which "
+    "from_cell does not match to the choice 1 and returns as the string '1.0'",
+    raises=AssertionError,
+    strict=True,
+)
+def test_dropdown_number_equal_to_a_choice_reads_back_as_that_choice() -> None:
+    drop = components.Dropdown([1, 2], label="d")
+    assert through_csv(drop, 1.0) == 1
+
+
+@pytest.mark.xfail(
+    reason="BUG: a Dropdown without choices accepts a number, e.g. 3, but reads it back as "
+    "the string '3'",
+    raises=AssertionError,
+    strict=True,
+)
+def test_dropdown_custom_number_reads_back_as_stored() -> None:
+    back = through_csv(components.Dropdown(label="free"), 3)
+    assert back == 3 and type(back) is int
+
+
+# -- JSON ------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    "value", [{"a": [1, -2.5, None]}, [1, "=x"], -5, "text", None, True, {"nested": {"k": "v"}}]
+    "value",
+    [
+        {"a": [1, -2.5, None]},
+        [1, "=x", "-y", "@z"],
+        -5,
+        -0.5,
+        10**30,
+        "text",
+        "-text",
+        "",
+        None,
+        True,
+        False,
+        [],
+        {},
+        {"nested": {"k": ["v", {"deep": [True, None]}]}},
+        {'quote"d, and\nnewline': "'apostrophe"},
+    ],
 )
 def test_json_round_trip(value: Any) -> None:
     box = components.JSON(label="j")
     cell = box.to_cell(box.check(value))
     assert isinstance(cell, str)
-    assert box.from_cell(cell, Path(".")) == value
+    assert box.from_cell(cell, HERE) == value
+    back = through_csv(box, value)
+    assert back == value and type(back) is type(value)
 
 
-@pytest.mark.parametrize("value", [object(), {1j: 2}, float("nan"), {"x": {1, 2}}])
+def test_json_negative_number_cell_is_escaped_and_reads_back() -> None:
+    box = components.JSON(label="j")
+    assert box.to_cell(-3) == "'-3"
+    assert box.from_cell("'-3", HERE) == -3
+
+
+def test_json_tuples_become_lists() -> None:
+    box = components.JSON(label="j")
+    assert box.check((1, (2, 3))) == [1, [2, 3]]
+    assert through_csv(box, {"t": (1, "a")}) == {"t": [1, "a"]}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        object(),
+        {1: "int key"},
+        {None: 1},
+        {(1, 2): 1},
+        float("nan"),
+        float("inf"),
+        -float("inf"),
+        [1, float("nan")],
+        {"x": {1, 2}},
+        {1, 2},
+        b"bytes",
+        1j,
+        Decimal("1.5"),
+    ],
+)
 def test_json_rejects_what_it_cannot_store(value: Any) -> None:
-    with pytest.raises(FlagValueError, match="JSON 'j'") as info:
-        components.JSON(label="j").check(value)
-    assert isinstance(info.value, ValueError) and isinstance(info.value, FlaggingError)
+    assert_rejected(components.JSON(label="j"), value, "JSON 'j' cannot store")
 
 
-def test_file_components_accept_bytes_paths_and_file_data(tmp_path: Path) -> None:
+def test_json_max_size() -> None:
+    box = components.JSON(label="j", max_size=10)
+    assert box.check([1, 2]) == [1, 2]
+    assert box.check("12345678") == "12345678"  # 10 bytes with the quotes
+    assert_rejected(box, "123456789", "11 bytes is over the limit of 10")
+    assert_rejected(box, {"long": "value"}, "over the limit of 10")
+    with pytest.raises(FlagValueError, match="max_size must be a positive int"):
+        components.JSON(max_size=0)
+
+
+@pytest.mark.xfail(
+    reason="BUG: JSON.check accepts a string with a lone surrogate; msgspec cannot encode it, "
+    "so the row fails later in the writer (UnicodeEncodeError) instead of at the call",
+    raises=pytest.fail.Exception,
+    strict=True,
+)
+def test_json_rejects_text_that_cannot_be_written() -> None:
+    assert_rejected(components.JSON(label="j"), {"k": "\ud800"})
+
+
+# -- file components -------------------------------------------------------------------
+
+FILE_CLASSES = [components.File, components.Image, components.Audio]
+
+
+@pytest.mark.parametrize("cls", FILE_CLASSES)
+def test_file_components_accept_bytes(cls: type[components.FileComponent]) -> None:
+    component = cls(label="f")
+    assert component.check(b"abc") == b"abc"
+    assert component.check(bytearray(b"abc")) == b"abc"
+    assert type(component.check(bytearray(b"abc"))) is bytes
+    assert component.check(memoryview(b"abc")) == b"abc"
+    assert component.check(b"") == b""
+    assert component.check(None) is None
+    assert component.payload(b"plain") == (b"plain", cls.default_suffix)
+
+
+@pytest.mark.parametrize("cls", FILE_CLASSES)
+def test_file_components_accept_existing_paths(
+    tmp_path: Path, cls: type[components.FileComponent]
+) -> None:
     source = tmp_path / "report.pdf"
     source.write_bytes(b"%PDF-1.4 data")
+    component = cls(label="f")
+    expected = source.absolute()
+    assert component.check(str(source)) == expected
+    assert component.check(source) == expected
+    assert component.check({"path": str(source)}) == expected  # Gradio's file data
+    assert component.check({"path": source, "orig_name": "x.pdf", "size": 13}) == expected
+    assert component.payload(expected) == (expected, ".pdf")
+
+
+def test_relative_paths_are_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "rel.txt").write_bytes(b"x")
+    monkeypatch.chdir(tmp_path)
+    checked = components.File(label="f").check("rel.txt")
+    assert checked == tmp_path.absolute() / "rel.txt" and checked.is_absolute()
+
+
+@pytest.mark.parametrize("cls", FILE_CLASSES)
+def test_file_components_accept_file_data(cls: type[components.FileComponent]) -> None:
+    component = cls(label="f")
+    data = FileData(b"hello", "notes.TXT")
+    assert component.check(data) is data
+    assert component.payload(data) == (b"hello", ".txt")
+    # no usable suffix in the name: sniffed from the bytes, else the default
+    assert component.payload(FileData(b"GIF89a...", "noext")) == (b"GIF89a...", ".gif")
+    assert component.payload(FileData(b"???", "../evil")) == (b"???", cls.default_suffix)
+    assert component.payload(FileData(b"???", "x.a/b")) == (b"???", cls.default_suffix)
+
+
+@pytest.mark.parametrize(
+    ("data", "suffix"),
+    [
+        (b"\x89PNG\r\n\x1a\nrest", ".png"),
+        (b"\xff\xd8\xff\xe0rest", ".jpg"),
+        (b"GIF87a", ".gif"),
+        (b"%PDF-1.7", ".pdf"),
+        (b"RIFF\x00\x00\x00\x00WAVEfmt ", ".wav"),
+        (b"RIFF\x00\x00\x00\x00WEBPVP8 ", ".webp"),
+        (b"fLaC", ".flac"),
+        (b"OggS", ".ogg"),
+        (b"ID3", ".mp3"),
+    ],
+)
+def test_payload_suffix_is_sniffed_from_the_bytes(data: bytes, suffix: str) -> None:
+    assert components.File(label="f").payload(data) == (data, suffix)
+
+
+@pytest.mark.parametrize("cls", FILE_CLASSES)
+def test_missing_and_non_file_paths_are_rejected(
+    tmp_path: Path, cls: type[components.FileComponent]
+) -> None:
+    component = cls(label="f")
+    missing = tmp_path / "missing.txt"
+    assert_rejected(component, str(missing), "cannot read")
+    assert_rejected(component, missing, "cannot read")
+    assert_rejected(component, {"path": str(missing)}, "cannot read")
+    assert_rejected(component, tmp_path, "is not a file")
+    assert_rejected(component, "", "is not a file")  # the current directory
+
+
+@pytest.mark.xfail(
+    reason="BUG: a path with a NUL byte makes Path.stat() raise a bare ValueError ('embedded "
+    "null byte') that FileComponent.check does not turn into a FlagValueError",
+    raises=ValueError,
+    strict=True,
+)
+@pytest.mark.parametrize("cls", FILE_CLASSES)
+def test_a_path_with_a_nul_byte_is_a_flag_value_error(cls: type[components.FileComponent]) -> None:
+    assert_rejected(cls(label="f"), "upload\x00.png")
+
+
+@pytest.mark.parametrize("cls", FILE_CLASSES)
+@pytest.mark.parametrize("bad", [12, 2.5, True, ["a"], {"name": "x"}, object()])
+def test_file_components_reject_other_values(cls: type[components.FileComponent], bad: Any) -> None:
+    assert_rejected(cls(label="f"), bad, "stores bytes")
+
+
+@pytest.mark.parametrize("cls", FILE_CLASSES)
+def test_file_max_size(tmp_path: Path, cls: type[components.FileComponent]) -> None:
+    component = cls(label="f", max_size=4)
+    assert component.check(b"1234") == b"1234"
+    assert_rejected(component, b"12345", "5 bytes is over the limit of 4 bytes")
+    assert_rejected(component, FileData(b"12345", "a.txt"), "over the limit of 4 bytes")
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"123456")
+    small = tmp_path / "small.bin"
+    small.write_bytes(b"1234")
+    assert_rejected(component, big, "6 bytes is over the limit of 4 bytes")
+    assert component.check(small) == small.absolute()
+    bad: Any
+    for bad in (0, -1, 2.5):
+        with pytest.raises(FlagValueError, match="max_size must be a positive int"):
+            cls(max_size=bad)
+
+
+def test_file_cells() -> None:
     file = components.File(label="f")
-    assert file.check(b"abc") == b"abc"
-    assert file.check(bytearray(b"abc")) == b"abc"
-    assert file.check(str(source)) == source.absolute()
-    assert file.check(source) == source.absolute()
-    assert file.check({"path": str(source)}) == source.absolute()
-    data = FileData(b"hello", "notes.txt")
-    assert file.check(data) is data
-    assert file.check(None) is None
-    assert file.payload(b"%PDF-1.4") == (b"%PDF-1.4", ".pdf")
-    assert file.payload(data) == (b"hello", ".txt")
-    assert file.payload(source.absolute()) == (source.absolute(), ".pdf")
-    assert file.payload(b"plain") == (b"plain", ".bin")
-
-
-def test_file_component_errors(tmp_path: Path) -> None:
-    file = components.File(label="f", max_size=4)
-    with pytest.raises(FlagValueError, match="cannot read"):
-        file.check(str(tmp_path / "missing.txt"))
-    with pytest.raises(FlagValueError, match="is not a file"):
-        file.check(tmp_path)
-    with pytest.raises(FlagValueError, match="5 bytes is over the limit of 4 bytes"):
-        file.check(b"12345")
-    with pytest.raises(FlagValueError, match="stores bytes"):
-        file.check(12)
-    with pytest.raises(FlagValueError, match="max_size"):
-        components.File(max_size=0)
-
-
-def test_image_accepts_pil_and_arrays() -> None:
-    image = components.Image(label="i")
-    picture = PILImage.new("RGB", (4, 3), "blue")
-    assert image.check(picture) is picture
-    data, suffix = image.payload(picture)
-    assert suffix == ".png" and isinstance(data, bytes) and data.startswith(b"\x89PNG")
-    array = np.zeros((3, 4, 3), dtype=np.uint8)
-    data, suffix = image.payload(image.check(array))
-    assert suffix == ".png" and isinstance(data, bytes)
-    assert image.payload(b"\xff\xd8\xff\xe0rest")[1] == ".jpg"
-    with pytest.raises(FlagValueError, match="PIL image"):
-        image.check([[0, 0]])
-
-
-def test_audio_accepts_rate_and_samples() -> None:
-    audio = components.Audio(label="a")
-    samples = np.sin(np.linspace(0, 6.28, 800)).astype(np.float32)
-    value = audio.check((8000, samples))
-    data, suffix = audio.payload(value)
-    assert suffix == ".wav" and isinstance(data, bytes)
-    assert data[:4] == b"RIFF" and data[8:12] == b"WAVE"
-    assert audio.payload(data)[1] == ".wav"
-    with pytest.raises(FlagValueError, match="sample_rate"):
-        audio.check((8000, [0.0, 1.0]))
+    assert file.to_cell("f/abc.bin") == "f/abc.bin"
+    assert file.to_cell("-f/abc.bin") == "'-f/abc.bin"
+    assert file.to_cell(None) == ""
 
 
 def test_file_cell_reads_back_as_an_absolute_path(tmp_path: Path) -> None:
     file = components.File(label="f")
-    assert file.from_cell("f/abc.bin", tmp_path) == str(tmp_path.absolute() / "f" / "abc.bin")
+    back = file.from_cell("f/abc.bin", tmp_path)
+    assert back == str(tmp_path.absolute() / "f" / "abc.bin")
+    assert Path(back).is_absolute()
+    assert file.from_cell("'-f/abc.bin", tmp_path) == str(tmp_path.absolute() / "-f" / "abc.bin")
     assert file.from_cell("", tmp_path) is None
 
 
-def test_size_limits() -> None:
-    box = components.Textbox(label="t", max_length=5)
-    assert box.check("12345") == "12345"
-    with pytest.raises(FlagValueError, match="6 characters is over the limit of 5"):
-        box.check("123456")
-    data = components.JSON(label="j", max_size=10)
-    assert data.check([1, 2]) == [1, 2]
-    with pytest.raises(FlagValueError, match="over the limit of 10"):
-        data.check({"long": "value"})
-    for bad in (0, -1, 2.5):
-        with pytest.raises(FlagValueError, match="must be a positive int"):
-            components.Textbox(max_length=bad)  # type: ignore[arg-type]
+def decode_png(data: bytes) -> np.ndarray:
+    with PILImage.open(io.BytesIO(data)) as image:
+        assert image.format == "PNG"
+        return np.asarray(image)
+
+
+def test_image_accepts_pil_images() -> None:
+    image = components.Image(label="i")
+    picture = PILImage.new("RGB", (4, 3), (10, 20, 30))
+    assert image.check(picture) is picture
+    data, suffix = image.payload(picture)
+    assert suffix == ".png" and isinstance(data, bytes)
+    pixels = decode_png(data)
+    assert pixels.shape == (3, 4, 3)
+    assert (pixels == [10, 20, 30]).all()
+    # the same picture encodes to the same bytes, so it can be stored once
+    assert image.payload(PILImage.new("RGB", (4, 3), (10, 20, 30)))[0] == data
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.arange(24, dtype=np.uint8).reshape(2, 4, 3),
+        np.arange(12, dtype=np.uint8).reshape(3, 4),
+        np.full((2, 2, 4), 200, dtype=np.uint8),
+    ],
+)
+def test_image_accepts_numpy_arrays(array: np.ndarray) -> None:
+    image = components.Image(label="i")
+    checked = image.check(array)
+    data, suffix = image.payload(checked)
+    assert suffix == ".png" and isinstance(data, bytes)
+    assert np.array_equal(decode_png(data), array)
+
+
+@pytest.mark.parametrize("bad", [[[0, 0]], (1, 2), np.int64(3)])
+def test_image_rejects_other_values(bad: Any) -> None:
+    assert_rejected(components.Image(label="i"), bad, "PIL image or a numpy array")
+
+
+@pytest.mark.xfail(
+    reason="BUG: Image.check accepts any numpy array, but a float array (e.g. np.random.rand) "
+    "cannot be saved: PIL raises 'cannot write mode F as PNG' in the writer, not at the call",
+    raises=OSError,
+    strict=True,
+)
+def test_image_float_arrays_are_refused_at_the_call_or_saved() -> None:
+    image = components.Image(label="i")
+    array = np.linspace(0, 1, 16, dtype=np.float64).reshape(4, 4)
+    try:
+        value = image.check(array)
+    except FlagValueError:
+        return
+    image.payload(value)
+
+
+def read_wav(data: bytes | Path) -> tuple[int, int, int, bytes]:
+    assert isinstance(data, bytes)
+    with wave.open(io.BytesIO(data), "rb") as wav:
+        return (
+            wav.getframerate(),
+            wav.getnchannels(),
+            wav.getsampwidth(),
+            wav.readframes(wav.getnframes()),
+        )
+
+
+def test_audio_accepts_rate_and_int16_samples() -> None:
+    audio = components.Audio(label="a")
+    samples = np.array([0, 1000, -1000, 32767, -32768], dtype=np.int16)
+    value = audio.check((8000, samples))
+    data, suffix = audio.payload(value)
+    assert suffix == ".wav" and isinstance(data, bytes)
+    assert data[:4] == b"RIFF" and data[8:12] == b"WAVE"
+    assert read_wav(data) == (8000, 1, 2, samples.astype("<i2").tobytes())
+    assert audio.payload(data) == (data, ".wav")  # bytes of a WAV are recognised
+
+
+def test_audio_float_samples_are_scaled_and_clipped() -> None:
+    audio = components.Audio(label="a")
+    samples = np.array([0.0, 0.5, -0.5, 1.0, -1.0, 3.0, -3.0], dtype=np.float32)
+    rate, channels, _, frames = read_wav(audio.payload(audio.check((22050, samples)))[0])
+    assert (rate, channels) == (22050, 1)
+    decoded = np.frombuffer(frames, dtype="<i2")
+    assert decoded.tolist() == [0, 16383, -16383, 32767, -32767, 32767, -32767]
+
+
+def test_audio_stereo() -> None:
+    audio = components.Audio(label="a")
+    samples = np.array([[1, -1], [2, -2], [3, -3]], dtype=np.int16)
+    rate, channels, width, frames = read_wav(audio.payload(audio.check((44100, samples)))[0])
+    assert (rate, channels, width) == (44100, 2, 2)
+    assert np.frombuffer(frames, dtype="<i2").reshape(3, 2).tolist() == samples.tolist()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        (8000, [0.0, 1.0]),
+        (8000.0, np.zeros(4)),
+        ("8000", np.zeros(4)),
+        (8000, np.zeros(4), "extra"),
+        (np.zeros(4), 8000),
+    ],
+)
+def test_audio_rejects_other_values(bad: Any) -> None:
+    assert_rejected(components.Audio(label="a"), bad, "sample_rate")
+
+
+@pytest.mark.xfail(
+    reason="BUG: Audio.check accepts a sample rate of 0 (or a negative one); wave then raises "
+    "in the writer ('sampling rate not specified') instead of a FlagValueError at the call",
+    raises=pytest.fail.Exception,
+    strict=True,
+)
+@pytest.mark.parametrize("rate", [0, -8000])
+def test_audio_rejects_an_impossible_sample_rate(rate: int) -> None:
+    assert_rejected(components.Audio(label="a"), (rate, np.zeros(4, dtype=np.int16)))

@@ -1,17 +1,30 @@
-"""Dataset files: layout, rotation, counting, torn tails, reading back."""
+"""Dataset files: layout, rotation, counting, torn tails, nothing on disk until needed."""
 
 from __future__ import annotations
 
 import csv
-import os
+import io
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from asyncflag import CSVLogger, Interface, SimpleCSVLogger, components, load_flagged
+from asyncflag import (
+    CSVLogger,
+    FlaggingDisabledError,
+    FlagValueError,
+    Interface,
+    SimpleCSVLogger,
+    components,
+    load_flagged,
+)
 from asyncflag.dataset import read_header, scan_records
 
 pytestmark = pytest.mark.anyio
+
+METADATA = ["flag", "username", "timestamp"]
 
 
 def read_csv(path: Path) -> list[list[str]]:
@@ -19,141 +32,431 @@ def read_csv(path: Path) -> list[list[str]]:
         return list(csv.reader(file))
 
 
-def test_csv_logger_layout_without_labels(tmp_path: Path) -> None:
-    logger = CSVLogger()
-    logger.setup([components.Textbox(), components.Number(label="n")], tmp_path)
-    assert logger.flag(["a", 1]) == 1
-    assert logger.flag(["b", 2], "bad", "ada") == 2
-    logger.close()
+def names(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+# -- layout ---------------------------------------------------------------------------
+
+
+async def test_header_is_labels_then_flag_username_timestamp(tmp_path: Path) -> None:
+    def answer(question: str, context: str) -> tuple[str, float]:
+        return question.upper(), 0.5
+
+    iface = Interface(
+        answer,
+        ["text", components.Textbox(label="Context =")],
+        [components.Textbox(), components.Number()],
+        flagging_options=["wrong"],
+        flagging_dir=tmp_path,
+    )
+    async with iface:
+        pred = await iface.submit("why?", "ctx")
+        before = datetime.now(UTC)
+        assert await iface.flag(pred, option="wrong", username="ada") == 1
+        after = datetime.now(UTC)
+    assert names(tmp_path) == ["dataset1.csv"]
     rows = read_csv(tmp_path / "dataset1.csv")
-    assert rows[0] == ["component 0", "n", "flag", "username", "timestamp"]
-    assert rows[1][:4] == ["a", "1", "", ""]
-    assert rows[2][:4] == ["b", "2", "bad", "ada"]
+    assert rows[0] == ["question", "Context =", "output 0", "output 1", *METADATA]
+    assert rows[1][:6] == ["why?", "ctx", "WHY?", "0.5", "wrong", "ada"]
+    stamp = datetime.fromisoformat(rows[1][6])
+    assert stamp.utcoffset() == timedelta(0)
+    assert before - timedelta(seconds=1) <= stamp <= after
+    (flagged,) = load_flagged(tmp_path, iface.components)
+    assert flagged.labels == ("question", "Context =", "output 0", "output 1")
+    assert flagged.values == ("why?", "ctx", "WHY?", 0.5)
+    assert (flagged.flag, flagged.username, flagged.timestamp) == ("wrong", "ada", stamp)
+    assert flagged.file == str(tmp_path / "dataset1.csv")
+
+
+def test_csv_logger_unlabelled_components(tmp_path: Path) -> None:
+    flagging_dir = tmp_path / "nested" / "flags"
+    logger = CSVLogger()
+    logger.setup(
+        [components.Textbox(label="a"), components.Number(), "checkbox", components.JSON()],
+        flagging_dir,
+    )
+    assert not flagging_dir.exists()  # setup creates nothing
+    assert logger.flag(["x", 1, True, {"k": [1]}]) == 1
+    assert logger.flag(["y", -2.5, None, None], "bad", "bob") == 2
+    logger.close()
+    rows = read_csv(flagging_dir / "dataset1.csv")
+    assert rows[0] == ["a", "component 1", "component 2", "component 3", *METADATA]
+    assert [row[:6] for row in rows[1:]] == [
+        ["x", "1", "True", '{"k":[1]}', "", ""],
+        ["y", "-2.5", "", "null", "bad", "bob"],
+    ]
+    flagged = load_flagged(flagging_dir, logger.components)
+    assert [row.values for row in flagged] == [("x", 1, True, {"k": [1]}), ("y", -2.5, None, None)]
+    assert flagged[0].labels == ("a", "component 1", "component 2", "component 3")
+
+
+async def test_interface_inputs_without_parameter_names(tmp_path: Path) -> None:
+    iface = Interface(lambda *args: "".join(args), ["text", "text"], "text", flagging_dir=tmp_path)
+    assert [c.label for c in iface.components] == [None, None, "output"]
+    async with iface:
+        await iface.flag(await iface.submit("a", "b"))
+    assert read_csv(tmp_path / "dataset1.csv")[0] == [
+        "component 0",
+        "component 1",
+        "output",
+        *METADATA,
+    ]
+
+
+def test_labels_that_look_like_formulas_are_escaped_in_the_header(tmp_path: Path) -> None:
+    logger = CSVLogger()
+    logger.setup([components.Textbox(label="=SUM(A1)"), components.Textbox(label="-x")], tmp_path)
+    logger.flag(["a", "b"])
+    logger.close()
+    assert read_csv(tmp_path / "dataset1.csv")[0][:2] == ["'=SUM(A1)", "'-x"]
+    assert load_flagged(tmp_path)[0].labels == ("=SUM(A1)", "-x")
+    # the same labels again append to the same file
+    logger.setup([components.Textbox(label="=SUM(A1)"), components.Textbox(label="-x")], tmp_path)
+    assert logger.flag(["c", "d"]) == 2
+    logger.close()
+    assert names(tmp_path) == ["dataset1.csv"]
+
+
+def test_csv_logger_refuses_bad_rows_without_writing(tmp_path: Path) -> None:
+    logger = CSVLogger()
+    logger.setup([components.Textbox(label="t"), components.Number(label="n")], tmp_path)
+    with pytest.raises(FlagValueError, match="expected 2 values, got 1"):
+        logger.flag(["only one"])
+    with pytest.raises(FlagValueError, match="Number 'n' stores an int or a float"):
+        logger.flag(["a", "not a number"])
+    assert names(tmp_path) == []
+    assert logger.flag(["a", 1]) == 1
+    logger.close()
+    assert len(read_csv(tmp_path / "dataset1.csv")) == 2
+
+
+# -- rotation and counts --------------------------------------------------------------
 
 
 async def test_rotation_follows_the_labels(tmp_path: Path) -> None:
-    async def run(labels: list[str]) -> list[int]:
+    async def run(labels: list[str], flags: int = 2) -> list[int]:
         iface = Interface(
-            lambda *v: "x",
+            lambda *values: "x",
             [components.Textbox(label=label) for label in labels],
             components.Textbox(label="out"),
             flagging_dir=tmp_path,
         )
         async with iface:
-            return [await iface.flag([*labels, "x"]) for _ in range(2)]
+            return [await iface.flag([*labels, "x"]) for _ in range(flags)]
 
     assert await run(["a"]) == [1, 2]
-    assert await run(["a"]) == [3, 4]  # same labels: same file, count continues
+    assert names(tmp_path) == ["dataset1.csv"]
+    assert await run(["a"], 3) == [3, 4, 5]  # same labels: same file, the count continues
+    assert names(tmp_path) == ["dataset1.csv"]
     assert await run(["b"]) == [1, 2]  # new labels: dataset2.csv
-    assert await run(["a"]) == [1, 2]  # compared with the latest file only, as Gradio
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "dataset1.csv",
-        "dataset2.csv",
-        "dataset3.csv",
+    assert names(tmp_path) == ["dataset1.csv", "dataset2.csv"]
+    assert await run(["b", "c"], 1) == [1]  # another label set: dataset3.csv
+    assert await run(["b", "c"], 1) == [2]
+    assert await run(["a"]) == [1, 2]  # compared with the latest file only, as Gradio does
+    assert names(tmp_path) == [f"dataset{n}.csv" for n in (1, 2, 3, 4)]
+
+    headers = [read_csv(tmp_path / f"dataset{n}.csv")[0] for n in (1, 2, 3, 4)]
+    assert headers == [
+        ["a", "out", *METADATA],
+        ["b", "out", *METADATA],
+        ["b", "c", "out", *METADATA],
+        ["a", "out", *METADATA],
     ]
-    assert len(read_csv(tmp_path / "dataset1.csv")) == 5
-    assert read_csv(tmp_path / "dataset2.csv")[0][0] == "b"
-    assert [row.values[0] for row in load_flagged(tmp_path)] == ["a"] * 4 + ["b"] * 2 + ["a"] * 2
+    assert [len(read_csv(tmp_path / f"dataset{n}.csv")) - 1 for n in (1, 2, 3, 4)] == [5, 2, 2, 2]
+    flagged = load_flagged(tmp_path)
+    assert [row.values[0] for row in flagged] == ["a"] * 5 + ["b"] * 2 + ["b"] * 2 + ["a"] * 2
+    assert [Path(row.file).name for row in flagged][4:7] == ["dataset1.csv", *["dataset2.csv"] * 2]
+
+
+async def test_receipts_count_like_flag(tmp_path: Path) -> None:
+    iface = Interface(lambda t: t, "text", "text", flagging_dir=tmp_path)
+    async with iface:
+        assert await iface.flag(["a", "a"]) == 1
+    async with iface:
+        receipts = [iface.flag_nowait([str(i), str(i)]) for i in range(5)]
+        assert [await r.wait() for r in receipts] == [2, 3, 4, 5, 6]
+    assert len(read_csv(tmp_path / "dataset1.csv")) == 7
+
+
+def test_csv_logger_continues_the_count_of_an_existing_file(tmp_path: Path) -> None:
+    for run in range(3):
+        logger = CSVLogger()
+        logger.setup([components.Textbox()], tmp_path)
+        assert [logger.flag([f"{run}-{i}"]) for i in range(2)] == [2 * run + 1, 2 * run + 2]
+        logger.close()
+    assert names(tmp_path) == ["dataset1.csv"]
+    assert [row.values[0] for row in load_flagged(tmp_path)] == [
+        f"{run}-{i}" for run in range(3) for i in range(2)
+    ]
 
 
 async def test_simple_csv_logger_has_no_header(tmp_path: Path) -> None:
+    def fn(text: str, number: float, check: bool) -> dict[str, str]:
+        return {"echo": text}
+
     iface = Interface(
-        lambda t: t, "text", "text", flagging_dir=tmp_path, flagging_callback=SimpleCSVLogger()
+        fn,
+        ["text", "number", "checkbox"],
+        "json",
+        flagging_dir=tmp_path,
+        flagging_callback=SimpleCSVLogger(),
     )
     async with iface:
-        assert await iface.flag(["=a", "b"], username="u") == 1
-    async with iface:
-        assert await iface.flag(["c", "d"]) == 2
+        assert await iface.flag(await iface.submit("=a", -3, True), username="u") == 1
+        assert await iface.flag(["b", 2.5, False, None], option="opt") == 2
+    async with iface:  # a second run continues the count
+        assert await iface.flag(["c", None, None, [1, "-x"]]) == 3
+    assert names(tmp_path) == ["log.csv"]
     rows = read_csv(tmp_path / "log.csv")
-    assert [row[:4] for row in rows] == [["'=a", "b", "", "u"], ["c", "d", "", ""]]
+    assert len(rows) == 3  # no header
+    assert [row[:6] for row in rows] == [
+        ["'=a", "-3", "True", '{"echo":"=a"}', "", "u"],
+        ["b", "2.5", "False", "null", "opt", ""],
+        ["c", "", "", '[1,"-x"]', "", ""],
+    ]
     flagged = load_flagged(tmp_path, iface.components)
-    assert [(r.values, r.username) for r in flagged] == [(("=a", "b"), "u"), (("c", "d"), None)]
-    assert flagged[0].labels == ("t", "output")
+    assert [row.values for row in flagged] == [
+        ("=a", -3, True, {"echo": "=a"}),
+        ("b", 2.5, False, None),
+        ("c", None, None, [1, "-x"]),
+    ]
+    assert [(row.flag, row.username) for row in flagged] == [
+        (None, "u"),
+        ("opt", None),
+        (None, None),
+    ]
+    assert flagged[0].labels == ("text", "number", "check", "output")
+    assert all(row.timestamp is not None and row.file.endswith("log.csv") for row in flagged)
 
 
-async def test_never_mode_with_a_read_only_parent(tmp_path: Path) -> None:
+# -- nothing on disk until needed -----------------------------------------------------
+
+
+async def test_never_mode_with_a_read_only_parent_creates_nothing(tmp_path: Path) -> None:
     parent = tmp_path / "readonly"
     parent.mkdir()
+    flagging_dir = parent / "flagged"
     parent.chmod(0o555)
     try:
         iface = Interface(
-            lambda t: t, "text", "text", flagging_mode="never", flagging_dir=parent / "flagged"
+            lambda text, upload: text,
+            ["text", "file"],
+            "text",
+            flagging_mode="never",
+            flagging_dir=flagging_dir,
         )
         async with iface:
-            assert (await iface.submit("x")).outputs == ("x",)
+            for i in range(3):
+                assert (await iface.submit(f"x{i}", b"payload")).outputs == (f"x{i}",)
+            with pytest.raises(FlaggingDisabledError):
+                await iface.flag(["x", b"payload", "x"])
+            assert iface.stats.published == 0
+        # as root chmod does not stop writes, so check what is there too
+        assert not flagging_dir.exists()
         assert list(parent.iterdir()) == []
     finally:
         parent.chmod(0o755)
 
 
+async def test_never_mode_from_the_environment_creates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ASYNCFLAG_FLAGGING_MODE", raising=False)
+    monkeypatch.setenv("GRADIO_FLAGGING_MODE", "never")
+    iface = Interface(lambda t: t, "text", "text", flagging_dir=tmp_path / "flagged")
+    assert iface.flagging_mode == "never"
+    async with iface:
+        await iface.submit("x")
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_manual_mode_creates_nothing_until_the_first_flag(tmp_path: Path) -> None:
+    flagging_dir = tmp_path / "deep" / "flags"
+    iface = Interface(
+        lambda text, upload: text,
+        ["text", components.File(label="upload")],
+        "text",
+        flagging_mode="manual",
+        flagging_dir=flagging_dir,
+    )
+    async with iface:
+        predictions = [await iface.submit(f"x{i}", b"payload") for i in range(3)]
+        assert not (tmp_path / "deep").exists()
+    assert list(tmp_path.iterdir()) == []  # nor when it stops
+    async with iface:
+        prediction = await iface.submit("y", b"payload")
+        assert not (tmp_path / "deep").exists()
+        assert await iface.flag(prediction) == 1
+        assert names(flagging_dir) == ["dataset1.csv", "upload"]
+        assert len(read_csv(flagging_dir / "dataset1.csv")) == 2
+    assert predictions[0].outputs == ("x0",)
+    assert [row.values[0] for row in load_flagged(flagging_dir, iface.components)] == ["y"]
+
+
+async def test_auto_mode_logs_every_prediction(tmp_path: Path) -> None:
+    iface = Interface(
+        lambda t: t + "!", "text", "text", flagging_mode="auto", flagging_dir=tmp_path
+    )
+    async with iface:
+        for i in range(3):
+            await iface.submit(str(i))
+    assert [row.values for row in load_flagged(tmp_path)] == [("0", "0!"), ("1", "1!"), ("2", "2!")]
+
+
+# -- scanning -------------------------------------------------------------------------
+
+
 def test_scan_records() -> None:
-    data = b'a,b\r\n"multi\r\nline",x\r\n"quote "" inside",y\r\n'
-    assert scan_records(data) == (3, len(data))
-    assert scan_records(data + b'torn,"open') == (3, len(data))
-    assert scan_records(data + b"no newline") == (3, len(data))
+    data = b'a,b\r\n"multi\r\nline",x\r\n"quote "" inside",y\r\n"",\r\n'
+    assert scan_records(data) == (4, len(data))
+    assert scan_records(data + b'torn,"open') == (4, len(data))
+    assert scan_records(data + b'torn,"open\r\nstill open\r\n') == (4, len(data))
+    assert scan_records(data + b"no newline") == (4, len(data))
+    assert scan_records(data + b"lost its lf\r") == (4, len(data))
     assert scan_records(b"") == (0, 0)
+    assert scan_records(b"\r\n") == (1, 2)
     assert scan_records(b'"never closed\r\nstill open\r\n') == (0, 0)
+    assert scan_records(b"unix\nnewlines\n") == (2, 14)
+    assert scan_records("ünï,cødé\r\n".encode()) == (1, len("ünï,cødé\r\n".encode()))
+
+
+def test_scan_records_stops_at_the_first_torn_record() -> None:
+    head = b"h1,h2\r\n"
+    torn = b'x,"unfinished\r\n'
+    # a quote left open swallows what follows: nothing past it counts as a whole record
+    assert scan_records(head + torn + b"y,z\r\n") == (1, len(head))
+
+
+csv_fields = st.text(
+    alphabet=st.sampled_from(list("a,\"\r\n '=-")) | st.characters(codec="utf-8"), max_size=12
+)
+csv_rows = st.lists(st.lists(csv_fields, min_size=1, max_size=4), max_size=8)
+
+
+@settings(max_examples=100, deadline=None)
+@given(rows=csv_rows, terminator=st.sampled_from(["\r\n", "\n"]))
+def test_scan_records_finds_every_record_end(rows: list[list[str]], terminator: str) -> None:
+    ends = []
+    data = b""
+    for row in rows:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator=terminator).writerow(row)
+        data += buffer.getvalue().encode("utf-8")
+        ends.append(len(data))
+    assert scan_records(data) == (len(rows), len(data))
+    for cut in range(len(data) + 1):
+        whole = [end for end in ends if end <= cut]
+        assert scan_records(data[:cut]) == (len(whole), whole[-1] if whole else 0), cut
+    if terminator == "\r\n":  # what asyncflag writes; it reads back as written
+        parsed = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+        assert parsed == rows
 
 
 def test_read_header(tmp_path: Path) -> None:
     path = tmp_path / "d.csv"
-    path.write_bytes(b'"a,b","multi\r\nline",flag\r\nrow\r\n')
-    assert read_header(path) == ["a,b", "multi\r\nline", "flag"]
+    path.write_bytes(b'"a,b","multi\r\nline","q""uote",flag\r\nrow\r\n')
+    assert read_header(path) == ["a,b", "multi\r\nline", 'q"uote', "flag"]
+    path.write_bytes(b"only,header\r\n")
+    assert read_header(path) == ["only", "header"]
+    path.write_bytes(b"unix,header\nrow\n")
+    assert read_header(path) == ["unix", "header"]
     path.write_bytes(b'"unfinished')
+    assert read_header(path) is None
+    path.write_bytes(b'"unfinished\r\nstill inside the quotes\r\n')
+    assert read_header(path) is None
+    path.write_bytes(b"no,newline,yet")
     assert read_header(path) is None
     path.write_bytes(b"")
     assert read_header(path) is None
 
 
-async def test_torn_tail_is_moved_aside(tmp_path: Path) -> None:
+def test_read_header_longer_than_one_read(tmp_path: Path) -> None:
+    labels = ["x" * 50_000, "multi\nline" * 3_000, "z" * 40_000]
+    path = tmp_path / "d.csv"
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([labels, ["1", "2", "3"]])
+    path.write_text(buffer.getvalue(), encoding="utf-8", newline="")
+    assert read_header(path) == labels
+
+
+# -- torn tails -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [b'c,"half a ro', b"c,half a row", b'c,"half\r\na row', b"c,C,,,2024-01-01T00:00:00\r"],
+)
+async def test_a_torn_tail_is_moved_aside(tmp_path: Path, tail: bytes) -> None:
     iface = Interface(lambda t: t, "text", "text", flagging_dir=tmp_path)
     async with iface:
-        await iface.flag(["a", "A"])
-        await iface.flag(["b", "B"])
+        assert await iface.flag(["a", "A"]) == 1
+        assert await iface.flag(["b", "B"]) == 2
     dataset = tmp_path / "dataset1.csv"
     whole = dataset.read_bytes()
     with dataset.open("ab") as file:
-        file.write(b'c,"half a ro')  # a crash in the middle of a row
+        file.write(tail)  # a crash in the middle of a row
+    # reading never returns the torn row
+    assert [row.values for row in load_flagged(tmp_path)] == [("a", "A"), ("b", "B")]
+
     async with iface:
         assert await iface.flag(["d", "D"]) == 3
-    assert (tmp_path / "dataset1.csv.torn").read_bytes() == b'c,"half a ro'
-    assert dataset.read_bytes().startswith(whole)
-    assert [row.values for row in load_flagged(tmp_path)] == [("a", "A"), ("b", "B"), ("d", "D")]
+        assert await iface.flag(["e", "E"]) == 4
+    assert (tmp_path / "dataset1.csv.torn").read_bytes() == tail
+    data = dataset.read_bytes()
+    assert data.startswith(whole) and tail not in data
+    assert scan_records(data) == (5, len(data))
+    assert [row.values for row in load_flagged(tmp_path)] == [
+        ("a", "A"),
+        ("b", "B"),
+        ("d", "D"),
+        ("e", "E"),
+    ]
+    assert names(tmp_path) == ["dataset1.csv", "dataset1.csv.torn"]
+    async with iface:  # nothing torn this time: the count simply continues
+        assert await iface.flag(["f", "F"]) == 5
+    assert (tmp_path / "dataset1.csv.torn").read_bytes() == tail
 
 
-async def test_counts_include_rows_another_writer_appended(tmp_path: Path) -> None:
-    first = CSVLogger()
-    second = CSVLogger()
-    for logger in (first, second):
+def test_torn_tails_accumulate_and_counts_stay_exact(tmp_path: Path) -> None:
+    dataset = tmp_path / "dataset1.csv"
+    expected = 0
+    for crash in (b'x,"first crash', b"y,second crash"):
+        logger = CSVLogger()
         logger.setup([components.Textbox(label="t")], tmp_path)
-    assert first.flag(["a"]) == 1
-    assert second.flag(["b"]) == 2
-    assert first.flag(["c"]) == 3  # caught up on the row the other logger wrote
-    first.close()
-    second.close()
-    assert [row.values for row in load_flagged(tmp_path)] == [("a",), ("b",), ("c",)]
+        expected += 1
+        assert logger.flag([f"row {expected}"]) == expected
+        logger.close()
+        with dataset.open("ab") as file:
+            file.write(crash)
+    logger = CSVLogger()
+    logger.setup([components.Textbox(label="t")], tmp_path)
+    assert logger.flag(["last"]) == 3
+    logger.close()
+    assert (tmp_path / "dataset1.csv.torn").read_bytes() == b'x,"first crashy,second crash'
+    assert [row.values for row in load_flagged(tmp_path)] == [("row 1",), ("row 2",), ("last",)]
 
 
-def test_load_flagged_rejects_too_many_components(tmp_path: Path) -> None:
+async def test_a_torn_first_row_after_the_header(tmp_path: Path) -> None:
+    (tmp_path / "dataset1.csv").write_bytes(b't,output,flag,username,timestamp\r\n"torn')
+    iface = Interface(lambda t: t, "text", "text", flagging_dir=tmp_path)
+    async with iface:
+        assert await iface.flag(["a", "b"]) == 1
+    assert (tmp_path / "dataset1.csv.torn").read_bytes() == b'"torn'
+    assert [row.values for row in load_flagged(tmp_path)] == [("a", "b")]
+
+
+# -- reading back ---------------------------------------------------------------------
+
+
+def test_load_flagged_needs_enough_columns(tmp_path: Path) -> None:
     logger = CSVLogger()
     logger.setup([components.Textbox(label="t")], tmp_path)
     logger.flag(["a"])
     logger.close()
-    with pytest.raises(ValueError, match="fewer than the 2 components"):
+    with pytest.raises(FlagValueError, match="fewer than the 2 components"):
         load_flagged(tmp_path, ["text", "text"])
+    assert [row.values for row in load_flagged(tmp_path, ["text"])] == [("a",)]
     assert load_flagged(tmp_path / "missing") == []
-
-
-async def test_fsync_creates_durable_files(tmp_path: Path) -> None:
-    iface = Interface(
-        lambda f: "x",
-        "file",
-        "text",
-        flagging_dir=tmp_path,
-        flagging_callback=CSVLogger(durability="fsync"),
-    )
-    async with iface:
-        assert await iface.flag([b"data", "x"]) == 1
-    (saved,) = [p for p in (tmp_path / "f").iterdir()]
-    assert saved.read_bytes() == b"data"
-    assert os.stat(tmp_path / "dataset1.csv").st_size > 0
+    (tmp_path / "empty").mkdir()
+    assert load_flagged(tmp_path / "empty") == []

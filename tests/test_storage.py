@@ -1,85 +1,433 @@
-"""File saving: relative paths, content addressing, atomic saves, confinement."""
+"""File saving: relative cells, identical bytes, content addressing, confinement, atomicity."""
 
 from __future__ import annotations
 
+import csv
+import errno
+import io
 import os
+import re
+import wave
+from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image as PILImage
 
-from asyncflag import FileData, FlaggingError, Interface, components, load_flagged
+from asyncflag import (
+    CSVLogger,
+    Disk,
+    FileData,
+    FlaggingError,
+    FlagValueError,
+    FlagWriteError,
+    Interface,
+    SimpleCSVLogger,
+    components,
+    load_flagged,
+)
 from asyncflag.storage import folder_name
 
 pytestmark = pytest.mark.anyio
 
+PNG = b"\x89PNG\r\n\x1a\n" + b"not really pixels"
+CELL = re.compile(r"^(?P<folder>[^/]+)/(?P<name>[0-9a-f]{40})(?P<suffix>\.[a-z0-9]+)$")
 
-def tree(root: Path) -> set[str]:
-    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+def data_rows(flagging_dir: Path, name: str = "dataset1.csv") -> list[list[str]]:
+    with (flagging_dir / name).open(newline="", encoding="utf-8") as file:
+        return list(csv.reader(file))[1:]
 
 
-async def test_saved_files_and_relative_cells(tmp_path: Path) -> None:
+def snapshot(root: Path, skip: Path) -> dict[str, tuple[str, bytes | None, int]]:
+    """Every entry under ``root`` except ``skip`` and what is inside it, with its content."""
+    found: dict[str, tuple[str, bytes | None, int]] = {}
+    for directory, dirs, files in os.walk(root):
+        here = Path(directory)
+        dirs[:] = [d for d in dirs if here / d != skip]
+        for name in [*dirs, *files]:
+            path = here / name
+            info = path.lstat()
+            if path.is_symlink():
+                found[str(path)] = ("link", os.readlink(path).encode(), info.st_mtime_ns)
+            elif path.is_dir():
+                found[str(path)] = ("dir", None, info.st_mtime_ns)
+            else:
+                found[str(path)] = ("file", path.read_bytes(), info.st_mtime_ns)
+    return found
+
+
+def temp_files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.name.startswith(".") and p.name.endswith(".tmp")]
+
+
+def file_interface(
+    flagging_dir: Path, *inputs: components.Component, **kwargs: object
+) -> Interface:
+    return Interface(
+        lambda *values: "ok",
+        list(inputs),
+        components.Textbox(label="out"),
+        flagging_dir=flagging_dir,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+# -- saving ---------------------------------------------------------------------------
+
+
+async def test_saved_files_relative_cells_and_identical_bytes(tmp_path: Path) -> None:
     flagging_dir = tmp_path / "flags"
     source = tmp_path / "upload.wav"
-    source.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt ")
+    source.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt " + bytes(range(256)) * 10)
+    report = tmp_path / "report.pdf"
+    report.write_bytes(b"%PDF-1.4 report")
+    iface = file_interface(
+        flagging_dir, components.Image(label="photo"), components.File(label="doc")
+    )
+    async with iface:
+        assert await iface.flag([PNG, source, "ok"]) == 1
+        assert await iface.flag([PNG, FileData(b"same bytes", "a.txt"), "ok"]) == 2
+        assert await iface.flag([PNG, {"path": str(report)}, "ok"]) == 3
+        assert await iface.flag([None, None, "ok"]) == 4
+
+    rows = data_rows(flagging_dir)
+    photo_cells = [row[0] for row in rows]
+    doc_cells = [row[1] for row in rows]
+    for cell, folder, suffix in [
+        (photo_cells[0], "photo", ".png"),
+        (doc_cells[0], "doc", ".wav"),
+        (doc_cells[1], "doc", ".txt"),
+        (doc_cells[2], "doc", ".pdf"),
+    ]:
+        match = CELL.match(cell)
+        assert match, cell
+        assert (match["folder"], match["suffix"]) == (folder, suffix)
+        assert (flagging_dir / cell).is_file()  # relative to flagging_dir
+    assert photo_cells[3] == doc_cells[3] == ""
+
+    # the saved bytes are the payload's bytes
+    assert (flagging_dir / photo_cells[0]).read_bytes() == PNG
+    assert (flagging_dir / doc_cells[0]).read_bytes() == source.read_bytes()
+    assert (flagging_dir / doc_cells[1]).read_bytes() == b"same bytes"
+    assert (flagging_dir / doc_cells[2]).read_bytes() == report.read_bytes()
+
+    # the same image three times is stored once
+    assert len(set(photo_cells[:3])) == 1
+    assert [p.name for p in (flagging_dir / "photo").iterdir()] == [Path(photo_cells[0]).name]
+    assert len(list((flagging_dir / "doc").iterdir())) == 3
+
+    flagged = load_flagged(flagging_dir, iface.components)
+    assert [row.values[2] for row in flagged] == ["ok"] * 4
+    for row, cells in zip(flagged, rows, strict=True):
+        for value, cell in zip(row.values[:2], cells[:2], strict=True):
+            if not cell:
+                assert value is None
+                continue
+            path = Path(value)
+            assert path.is_absolute() and path.is_file()
+            assert path == (flagging_dir / cell).absolute()
+    assert Path(flagged[0].values[1]).read_bytes() == source.read_bytes()
+    assert temp_files(flagging_dir) == []
+
+
+async def test_identical_payloads_are_stored_once(tmp_path: Path) -> None:
+    source = tmp_path / "copy.bin"
+    source.write_bytes(b"shared content")
+    iface = file_interface(tmp_path / "flags", components.File(label="f"))
+    async with iface:
+        for value in (
+            b"shared content",
+            bytearray(b"shared content"),
+            FileData(b"shared content", "x.bin"),
+            source,
+            str(source),
+            {"path": str(source)},
+            b"shared content",
+        ):
+            await iface.flag([value, "ok"])
+        await iface.flag([b"other content", "ok"])
+    cells = [row[0] for row in data_rows(tmp_path / "flags")]
+    assert len(set(cells[:7])) == 1  # same bytes, same suffix: the same file
+    assert cells[7] != cells[0]
+    saved = sorted((tmp_path / "flags" / "f").iterdir())
+    assert len(saved) == 2
+    assert {p.read_bytes() for p in saved} == {b"shared content", b"other content"}
+
+
+async def test_a_saved_path_is_a_copy(tmp_path: Path) -> None:
+    source = tmp_path / "draft.txt"
+    source.write_bytes(b"version 1")
+    iface = file_interface(tmp_path / "flags", components.File(label="f"))
+    async with iface:
+        await iface.flag([source, "ok"])
+    source.write_bytes(b"version 2, longer")
+    (saved,) = load_flagged(tmp_path / "flags", iface.components)
+    assert Path(saved.values[0]).read_bytes() == b"version 1"
+    assert source.read_bytes() == b"version 2, longer"  # the source is left where it was
+    assert not Path(saved.values[0]).samefile(source)
+
+
+async def test_in_memory_images_and_audio_are_saved(tmp_path: Path) -> None:
+    flagging_dir = tmp_path / "flags"
+    iface = file_interface(
+        flagging_dir, components.Image(label="picture"), components.Audio(label="voice")
+    )
+    picture = PILImage.new("RGB", (5, 2), (1, 2, 3))
+    array = np.arange(30, dtype=np.uint8).reshape(2, 5, 3)
+    samples = np.array([0, 100, -100, 32767], dtype=np.int16)
+    async with iface:
+        await iface.flag([picture, (16000, samples), "ok"])
+        await iface.flag([array, (16000, samples), "ok"])
+        await iface.flag([PILImage.new("RGB", (5, 2), (1, 2, 3)), None, "ok"])
+    flagged = load_flagged(flagging_dir, iface.components)
+    paths = [Path(row.values[0]) for row in flagged]
+    assert all(p.suffix == ".png" and p.parent.name == "picture" for p in paths)
+    with PILImage.open(paths[0]) as image:
+        assert np.asarray(image).tolist() == np.asarray(picture).tolist()
+    with PILImage.open(paths[1]) as image:
+        assert np.array_equal(np.asarray(image), array)
+    assert paths[2] == paths[0]  # an identical picture is stored once
+    assert len(list((flagging_dir / "picture").iterdir())) == 2
+
+    sound = Path(flagged[0].values[1])
+    assert sound.suffix == ".wav" and sound.parent.name == "voice"
+    with wave.open(io.BytesIO(sound.read_bytes()), "rb") as wav:
+        assert wav.getframerate() == 16000
+        assert wav.readframes(wav.getnframes()) == samples.astype("<i2").tobytes()
+    assert flagged[1].values[1] == flagged[0].values[1]
+    assert flagged[2].values[1] is None
+
+
+async def test_folders_are_named_by_the_sanitized_label(tmp_path: Path) -> None:
+    flagging_dir = tmp_path / "flags"
+
+    def fn(scan: bytes, other: bytes) -> str:
+        return "ok"
+
     iface = Interface(
-        lambda img, doc: "ok",
-        [components.Image(label="photo"), components.File(label="doc")],
-        "text",
+        fn,
+        [components.Image(label="My Photo/2"), "file"],  # the second is labelled "other"
+        components.File(),  # the only output: labelled "output"
         flagging_dir=flagging_dir,
     )
-    png = b"\x89PNG\r\n\x1a\n" + b"pixels"
     async with iface:
-        assert await iface.flag([png, source, "ok"]) == 1
-        assert await iface.flag([png, FileData(b"same bytes", "a.txt"), "ok"]) == 2
-        assert await iface.flag([png, None, "ok"]) == 3
-    rows = (flagging_dir / "dataset1.csv").read_text().splitlines()[1:]
-    first_cells = [row.split(",")[:2] for row in rows]
-    assert first_cells[0][0].startswith("photo/") and first_cells[0][0].endswith(".png")
-    assert first_cells[0][1].startswith("doc/") and first_cells[0][1].endswith(".wav")
-    assert first_cells[2][1] == ""
-    # the same image three times is stored once
-    assert len(list((flagging_dir / "photo").iterdir())) == 1
-    flagged = load_flagged(flagging_dir, iface.components)
-    photo, doc, _ = flagged[0].values
-    assert Path(photo).is_absolute() and Path(photo).read_bytes() == png
-    assert Path(doc).read_bytes() == source.read_bytes()
-    assert Path(flagged[1].values[1]).read_bytes() == b"same bytes"
-    assert flagged[2].values[1] is None
-    assert not [p for p in flagging_dir.rglob(".*.tmp")]
+        await iface.flag([PNG, b"a", b"b"])
+    (cells,) = data_rows(flagging_dir)
+    assert [cell.split("/")[0] for cell in cells[:3]] == ["My Photo_2", "other", "output"]
+    assert folder_name("My Photo/2") == "My Photo_2"
+    assert sorted(p.name for p in flagging_dir.iterdir()) == [
+        "My Photo_2",
+        "dataset1.csv",
+        "other",
+        "output",
+    ]
 
 
-@pytest.mark.parametrize(
-    "label", ["../../etc", "/abs/path", "a/../../b", "con", "nul\x00byte", "new\nline", "..", ""]
-)
-async def test_hostile_labels_stay_inside(tmp_path: Path, label: str) -> None:
-    flagging_dir = tmp_path / "inner" / "flags"
-    flagging_dir.mkdir(parents=True)
-    before = tree(tmp_path)
-    iface = Interface(
-        lambda f: "x", components.File(label=label), "text", flagging_dir=flagging_dir
+@pytest.mark.parametrize("logger", [CSVLogger, SimpleCSVLogger])
+async def test_fsync_durability_saves_the_same_bytes(
+    tmp_path: Path, logger: type[CSVLogger]
+) -> None:
+    iface = file_interface(
+        tmp_path, components.File(label="f"), flagging_callback=logger(durability="fsync")
     )
     async with iface:
-        await iface.flag([b"payload", "x"])
-    created = tree(tmp_path) - before
-    assert created and all(name.startswith(os.path.join("inner", "flags")) for name in created)
-    saved = load_flagged(flagging_dir, iface.components)[0].values[0]
-    assert Path(saved).resolve().is_relative_to(flagging_dir.resolve())
+        assert await iface.flag([b"data", "ok"]) == 1
+        assert await iface.flag([b"data", "ok"]) == 2
+    (saved,) = list((tmp_path / "f").iterdir())
+    assert saved.read_bytes() == b"data"
+    assert temp_files(tmp_path) == []
 
 
-async def test_a_planted_symlink_is_refused(tmp_path: Path) -> None:
+# -- failures leave nothing half-written ----------------------------------------------
+
+
+class FailingSaves(Disk):
+    """Fails every file save after its first chunk, as a full disk would; CSV writes work."""
+
+    def __init__(self) -> None:
+        self.failures = 0
+
+    def write_file(self, path: Path, chunks: Iterable[bytes], *, fsync: bool) -> None:
+        def first_then_fail() -> Iterable[bytes]:
+            for chunk in chunks:
+                yield chunk[: len(chunk) // 2]
+                self.failures += 1
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+        super().write_file(path, first_then_fail(), fsync=fsync)
+
+
+class FailingRenames(Disk):
+    def replace(self, source: Path, target: Path) -> None:
+        raise OSError(errno.EIO, "I/O error")
+
+
+@pytest.mark.parametrize("disk", [FailingSaves, FailingRenames])
+async def test_a_failed_save_writes_no_row_and_leaves_no_file(
+    tmp_path: Path, disk: type[Disk]
+) -> None:
+    source = tmp_path / "big.bin"
+    source.write_bytes(b"x" * 100_000)
+    flagging_dir = tmp_path / "flags"
+    iface = file_interface(
+        flagging_dir, components.File(label="f"), flagging_callback=CSVLogger(disk=disk())
+    )
+    async with iface:
+        for payload in (b"in memory payload", source):
+            with pytest.raises(FlagWriteError) as info:
+                await iface.flag([payload, "lost"])
+            assert info.value.os_error is not None
+            assert info.value.os_error.errno in (errno.ENOSPC, errno.EIO)
+        assert await iface.flag([None, "kept"]) == 1
+        assert iface.stats.failed == 2
+    assert temp_files(flagging_dir) == []
+    assert list((flagging_dir / "f").iterdir()) == []  # no partial file under a final name
+    assert [row.values for row in load_flagged(flagging_dir, iface.components)] == [(None, "kept")]
+
+
+# -- confinement ----------------------------------------------------------------------
+
+HOSTILE_LABELS = [
+    "../../etc",
+    "../..",
+    "a/../../b",
+    "a\\..\\..\\b",
+    " ../x ",
+    "con",
+    "CON.txt",
+    "nul\x00byte",
+    "new\nline",
+    "..",
+    ".",
+    "...",
+    "",
+    "~",
+    "-rm -rf",
+    "\u202eevil",
+    "x" * 300,
+]
+
+
+@pytest.mark.parametrize("label", [*HOSTILE_LABELS, "ABSOLUTE"])
+async def test_hostile_labels_stay_inside(tmp_path: Path, label: str) -> None:
+    flagging_dir = tmp_path / "a" / "b" / "flags"
+    flagging_dir.mkdir(parents=True)
+    for decoy in ("etc", "a/etc", "a/b/etc", "b", "x", "victim"):
+        (tmp_path / decoy).mkdir(parents=True, exist_ok=True)
+        (tmp_path / decoy / "keep.txt").write_text(decoy)
+    if label == "ABSOLUTE":
+        label = str(tmp_path / "victim")
+    before = snapshot(tmp_path, skip=flagging_dir)
+
+    iface = file_interface(flagging_dir, components.File(label=label))
+    async with iface:
+        assert await iface.flag([b"payload", "ok"]) == 1
+        assert await iface.flag([FileData(b"more", "../../../escape.txt"), "ok"]) == 2
+
+    assert snapshot(tmp_path, skip=flagging_dir) == before
+    folders = [p for p in flagging_dir.iterdir() if p.is_dir()]
+    assert len(folders) == 1 and folders[0].parent == flagging_dir
+    assert folders[0].name == folder_name(label or "component 0")
+    saved = [Path(row.values[0]) for row in load_flagged(flagging_dir, iface.components)]
+    assert [p.read_bytes() for p in saved] == [b"payload", b"more"]
+    for path in saved:
+        assert path.resolve().is_relative_to(flagging_dir.resolve())
+        assert path.resolve().parent == folders[0].resolve()
+    assert saved[1].suffix == ".txt"
+
+
+async def test_a_planted_symlink_folder_is_refused(tmp_path: Path) -> None:
     flagging_dir = tmp_path / "flags"
     outside = tmp_path / "outside"
     flagging_dir.mkdir()
     outside.mkdir()
-    (flagging_dir / "upload").symlink_to(outside, target_is_directory=True)
-    iface = Interface(
-        lambda f: "x", components.File(label="upload"), "text", flagging_dir=flagging_dir
-    )
+    (outside / "keep.txt").write_text("keep")
+    label = "../upload"
+    (flagging_dir / folder_name(label)).symlink_to(outside, target_is_directory=True)
+    source = tmp_path / "source.bin"
+    source.write_bytes(b"from a path")
+    before = snapshot(tmp_path, skip=flagging_dir)
+
+    iface = file_interface(flagging_dir, components.File(label=label))
     async with iface:
-        with pytest.raises(FlaggingError, match="not a real directory"):
-            await iface.flag([b"payload", "x"])
+        for payload in (b"payload", source, FileData(b"data", "f.txt")):
+            with pytest.raises(FlaggingError, match="not a real directory") as info:
+                await iface.flag([payload, "x"])
+            assert isinstance(info.value, FlagValueError)
         assert await iface.flag([None, "still works"]) == 1
-    assert list(outside.iterdir()) == []
+        stats = iface.stats
+    assert (stats.written, stats.failed, stats.pending) == (1, 3, 0)
+    assert snapshot(tmp_path, skip=flagging_dir) == before
+    assert sorted(p.name for p in outside.iterdir()) == ["keep.txt"]
+    assert (flagging_dir / folder_name(label)).is_symlink()  # left as it was
+    assert [row.values for row in load_flagged(flagging_dir, iface.components)] == [
+        (None, "still works")
+    ]
+
+
+@pytest.mark.parametrize("kind", ["dangling", "file"])
+async def test_other_planted_symlinks_are_refused(tmp_path: Path, kind: str) -> None:
+    flagging_dir = tmp_path / "flags"
+    flagging_dir.mkdir()
+    target = tmp_path / "target"
+    if kind == "file":
+        target.write_bytes(b"original")
+    (flagging_dir / "f").symlink_to(target)
+    iface = file_interface(flagging_dir, components.File(label="f"))
+    async with iface:
+        with pytest.raises(FlagValueError, match="not a real directory"):
+            await iface.flag([b"payload", "x"])
+    if kind == "dangling":
+        assert not target.exists() and not target.is_symlink()  # mkdir did not follow it
+    else:
+        assert target.read_bytes() == b"original"
+    expected = {"flags", "target"} if kind == "file" else {"flags"}
+    assert {p.name for p in tmp_path.iterdir()} == expected
+    assert [p.name for p in flagging_dir.iterdir()] == ["f"]  # no row, no dataset file
+
+
+async def test_a_regular_file_in_place_of_the_folder_is_refused(tmp_path: Path) -> None:
+    flagging_dir = tmp_path / "flags"
+    flagging_dir.mkdir()
+    (flagging_dir / "f").write_bytes(b"not a folder")
+    iface = file_interface(flagging_dir, components.File(label="f"))
+    async with iface:
+        with pytest.raises(FlagValueError, match="not a real directory"):
+            await iface.flag([b"payload", "x"])
+    assert (flagging_dir / "f").read_bytes() == b"not a folder"
+
+
+@pytest.mark.xfail(
+    reason="BUG: a file component's folder can take the name of the dataset file: with the "
+    "label 'dataset1.csv' (or 'log.csv' for SimpleCSVLogger) the folder is created first and "
+    "every later append fails with IsADirectoryError, so nothing can be flagged any more",
+    raises=AssertionError,
+    strict=True,
+)
+@pytest.mark.parametrize(
+    ("label", "logger", "dataset"),
+    [("dataset1.csv", CSVLogger, "dataset1.csv"), ("log.csv", SimpleCSVLogger, "log.csv")],
+)
+async def test_a_label_named_like_the_dataset_file(
+    tmp_path: Path, label: str, logger: type[CSVLogger], dataset: str
+) -> None:
+    iface = file_interface(tmp_path, components.File(label=label), flagging_callback=logger())
+    counts: list[int | str] = []
+    async with iface:
+        for payload in (b"payload", None):
+            try:
+                counts.append(await iface.flag([payload, "x"]))
+            except FlaggingError as exc:
+                counts.append(type(exc).__name__)
+    assert counts == [1, 2]
+    assert (tmp_path / dataset).is_file()
+
+
+# -- folder_name ----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -87,16 +435,64 @@ async def test_a_planted_symlink_is_refused(tmp_path: Path) -> None:
     [
         ("image", "image"),
         ("My Photo", "My Photo"),
+        ("snake_case-and.dots", "snake_case-and.dots"),
+        ("日本語", "日本語"),
         ("../../etc", "_.._etc"),
         ("a/b", "a_b"),
+        ("a\\b", "a_b"),
+        ("/abs", "_abs"),
         ("..", "_"),
+        (".", "_"),
         ("", "_"),
+        ("  padded  ", "padded"),
+        ("trailing dot.", "trailing dot"),
+        ("nul\x00byte", "nul_byte"),
+        ("new\nline", "new_line"),
+        ("a:b*c?d", "a_b_c_d"),
         ("CON", "_CON"),
+        ("con", "_con"),
+        ("nul.txt", "_nul.txt"),
         ("com1.txt", "_com1.txt"),
+        ("LPT9", "_LPT9"),
+        ("console", "console"),
         ("-rm", "_-rm"),
+        ("=cmd", "_cmd"),
+        ("@x", "_x"),
         ("x" * 300, "x" * 100),
     ],
 )
 def test_folder_name(label: str, expected: str) -> None:
     assert folder_name(label) == expected
-    assert "/" not in folder_name(label) and folder_name(label) not in (".", "..")
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=150))
+def test_folder_name_is_one_safe_path_component(label: str) -> None:
+    name = folder_name(label)
+    assert name and name not in (".", "..")
+    assert not set(name) & set("/\\\x00\n\r:")
+    assert name == name.strip() and not name.endswith(".")
+    assert name[0] not in "-+=@. "
+    assert len(name) <= 101
+    root = Path("/flags")
+    assert (root / name).parent == root and (root / name).name == name
+    assert name.split(".")[0].lower() not in {"con", "prn", "aux", "nul", "com1", "lpt1"}
+
+
+@pytest.mark.xfail(
+    reason="BUG: folder_name caps a name at 100 characters, not bytes: 100 CJK characters make "
+    "a 300-byte name, over the 255-byte limit of Linux file systems, so the save fails with "
+    "ENAMETOOLONG",
+    raises=AssertionError,
+    strict=True,
+)
+async def test_a_long_non_ascii_label_can_be_saved(tmp_path: Path) -> None:
+    label = "界" * 100
+    iface = file_interface(tmp_path, components.File(label=label))
+    async with iface:
+        try:
+            outcome: int | str = await iface.flag([b"payload", "x"])
+        except FlagWriteError as exc:
+            outcome = repr(exc.os_error)
+    assert outcome == 1
+    assert len(folder_name(label).encode()) <= 255
