@@ -104,6 +104,8 @@ class Textbox(Component):
                     f"Textbox {self.label!r}: {len(value)} characters is over the limit "
                     f"of {self.max_length}"
                 )
+            if not value.isascii():
+                _check_encodable(value, self)
             return value
         if value is None:
             return ""
@@ -129,6 +131,8 @@ class Number(Component):
             raise self._reject(value, "an int or a float")
         if isinstance(value, int | float):
             return value
+        if _is_numpy_bool(value):
+            raise self._reject(value, "an int or a float")
         # numpy and other numeric scalars
         if hasattr(value, "__index__"):
             return int(value.__index__())
@@ -160,7 +164,7 @@ class Checkbox(Component):
     def check(self, value: Any) -> bool | None:
         if value is None or isinstance(value, bool):
             return value
-        if getattr(getattr(value, "dtype", None), "kind", None) == "b":  # numpy booleans
+        if _is_numpy_bool(value):
             return bool(value)
         raise self._reject(value, "a bool")
 
@@ -180,7 +184,11 @@ class Checkbox(Component):
 class Dropdown(Component):
     """One of a fixed set of choices (or several, with ``multiselect=True``).
 
-    ``choices`` are values or ``(label, value)`` pairs, as in Gradio.
+    ``choices`` are values or ``(label, value)`` pairs, as in Gradio. A value reads
+    back with its type: the choice ``1`` is written as the number 1 and read back as
+    the int 1. Where a cell could hold either a number or a string (custom values,
+    or numeric choices), a string that looks like a number gets the escaping
+    apostrophe, so ``"3"`` and ``3`` stay apart.
     """
 
     shortcut = "dropdown"
@@ -197,19 +205,33 @@ class Dropdown(Component):
         self.choices: list[tuple[str, str | int | float]] = [
             (c[0], c[1]) if isinstance(c, tuple) else (str(c), c) for c in choices
         ]
+        for _, value in self.choices:
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                raise FlagValueError(f"a Dropdown choice is a string or a number, got {value!r}")
         self.multiselect = multiselect
         self.allow_custom_value = allow_custom_value or not self.choices
-        self._values = {value for _, value in self.choices}
+        # 1.0 == 1: a value equal to a choice is stored as that choice
+        self._values: dict[str | int | float, str | int | float] = {
+            value: value for _, value in self.choices
+        }
+        self._mixed = self.allow_custom_value or any(
+            not isinstance(value, str) for value in self._values
+        )
 
     def _check_one(self, value: Any) -> str | int | float:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise self._reject(value, "a string or a number")
-        if not self.allow_custom_value and value not in self._values:
+        if isinstance(value, str) and not value.isascii():
+            _check_encodable(value, self)
+        if value in self._values:  # a string never equals a number, so types match
+            return self._values[value]
+        if not self.allow_custom_value:
             raise FlagValueError(
                 f"Dropdown {self.label!r}: {value!r} is not one of the choices "
                 f"{sorted(map(str, self._values))}"
             )
-        return value
+        custom: str | int | float = value
+        return custom
 
     def check(self, value: Any) -> Any:
         if value is None:
@@ -225,18 +247,24 @@ class Dropdown(Component):
             return escape(msgspec.json.encode(value).decode())
         if value is None:
             return ""
-        return escape(value) if isinstance(value, str) else value
+        if isinstance(value, int | float):
+            return value
+        text = str(value)
+        if self._mixed and _parse_number(text) is not None:
+            return _PREFIX + text
+        return escape(text)
 
     def from_cell(self, cell: str, flagging_dir: Path) -> Any:
-        text = unescape(cell)
         if self.multiselect:
+            text = unescape(cell)
             return msgspec.json.decode(text) if text else []
-        if text == "" and "" not in self._values:
+        if cell == "" and "" not in self._values:
             return None
-        for _, value in self.choices:
-            if not isinstance(value, str) and str(value) == text:
-                return value
-        return text
+        if self._mixed and cell[:1] != _PREFIX:
+            number = _parse_number(cell)
+            if number is not None:
+                return self._values.get(number, number)
+        return unescape(cell)
 
     def config(self) -> dict[str, Any]:
         return {
@@ -333,6 +361,10 @@ class FileComponent(Component):
                     f"{type(self).__name__} {self.label!r}: cannot read {str(path)!r}: "
                     f"{exc.strerror}"
                 ) from None
+            except ValueError as exc:  # a NUL byte in the path
+                raise FlagValueError(
+                    f"{type(self).__name__} {self.label!r}: cannot read {str(path)!r}: {exc}"
+                ) from None
             if not path.is_file():
                 raise FlagValueError(
                     f"{type(self).__name__} {self.label!r}: {str(path)!r} is not a file"
@@ -387,14 +419,30 @@ class File(FileComponent):
 
 
 class Image(FileComponent):
-    """An image. Also takes a PIL image or a numpy array (saved as PNG; needs Pillow)."""
+    """An image. Also takes a PIL image or a numpy array (saved as PNG; needs Pillow).
+
+    Arrays are height x width (x 1, 3 or 4 channels) of ``uint8``, of other integers
+    in 0..255, of floats in 0..1 (scaled to 0..255, as Gradio does) or of booleans;
+    anything else is refused at the call. An array is copied when it is flagged, so
+    changing it afterwards does not change what is saved. For in-memory images,
+    ``max_size`` limits the raw pixel data (width x height x channels bytes).
+    """
 
     shortcut = "image"
     default_suffix = ".png"
 
     def _check_other(self, value: Any) -> Any:
-        if _is_pil_image(value) or _is_ndarray(value):
+        if _is_pil_image(value):
+            width, height = value.size
+            self._check_size(width * height * len(value.getbands()))
             return value
+        if _is_ndarray(value):
+            try:
+                array = _image_array(value)
+            except TypeError as exc:
+                raise FlagValueError(f"Image {self.label!r}: {exc}") from None
+            self._check_size(array.nbytes)
+            return array
         raise self._reject(value, "bytes, a path, a PIL image or a numpy array")
 
     def _encode_other(self, value: Any) -> tuple[FilePayload, str]:
@@ -417,14 +465,19 @@ class Audio(FileComponent):
     default_suffix = ".wav"
 
     def _check_other(self, value: Any) -> Any:
-        if (
-            isinstance(value, tuple)
-            and len(value) == 2
-            and isinstance(value[0], int)
-            and _is_ndarray(value[1])
-        ):
-            return value
-        raise self._reject(value, "bytes, a path or a (sample_rate, numpy array) pair")
+        if not (isinstance(value, tuple) and len(value) == 2 and _is_ndarray(value[1])):
+            raise self._reject(value, "bytes, a path or a (sample_rate, numpy array) pair")
+        rate, samples = value
+        if isinstance(rate, bool) or not isinstance(rate, int) or not 0 < rate < 2**31:
+            raise FlagValueError(
+                f"Audio {self.label!r}: the sample_rate must be a positive int, got {rate!r}"
+            )
+        try:
+            _check_samples(samples)
+        except TypeError as exc:
+            raise FlagValueError(f"Audio {self.label!r}: {exc}") from None
+        self._check_size(_WAV_HEADER_BYTES + 2 * samples.size)  # the exact WAV size
+        return rate, samples.copy()
 
     def _encode_other(self, value: Any) -> tuple[FilePayload, str]:
         import numpy as np
@@ -467,6 +520,40 @@ def component_from(spec: Component | str) -> Component:
     raise FlagValueError(f"expected a component or a shortcut string, got {spec!r}")
 
 
+def _check_encodable(text: str, component: Component) -> None:
+    try:
+        _encodable_or_type_error(text)
+    except TypeError as exc:
+        raise FlagValueError(f"{type(component).__name__} {component.label!r}: {exc}") from None
+
+
+def _encodable_or_type_error(text: str) -> None:
+    """Refuse text UTF-8 cannot encode (lone surrogates): it would fail in the writer."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise TypeError(
+            f"{text[exc.start : exc.end]!r} at position {exc.start} cannot be written as "
+            "UTF-8 (a lone surrogate)"
+        ) from None
+
+
+def _parse_number(text: str) -> int | float | None:
+    """The number a cell holds, if it holds one (the inverse of writing an int or a float)."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _is_numpy_bool(value: Any) -> bool:
+    return getattr(getattr(value, "dtype", None), "kind", None) == "b"
+
+
 def _positive_or_none(name: str, limit: int | None) -> int | None:
     if limit is not None and (not isinstance(limit, int) or limit <= 0):
         raise FlagValueError(f"{name} must be a positive int, got {limit!r}")
@@ -474,7 +561,11 @@ def _positive_or_none(name: str, limit: int | None) -> int | None:
 
 
 def _plain_json(value: Any) -> Any:
-    if value is None or isinstance(value, str | bool | int):
+    if isinstance(value, str):
+        if not value.isascii():
+            _encodable_or_type_error(value)
+        return value
+    if value is None or isinstance(value, bool | int):
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -487,7 +578,7 @@ def _plain_json(value: Any) -> Any:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise TypeError(f"the key {key!r} is not a string")
-            plain[key] = _plain_json(item)
+            plain[_plain_json(key)] = _plain_json(item)
         return plain
     raise TypeError(f"{type(value).__name__} is not a JSON type")
 
@@ -525,6 +616,46 @@ def _is_pil_image(value: Any) -> bool:
     return any(
         cls.__module__.startswith("PIL.") and cls.__name__ == "Image" for cls in type(value).__mro__
     )
+
+
+def _image_array(value: Any) -> Any:
+    """A copy of an image array in a form Pillow saves as PNG, or TypeError saying why not."""
+    import numpy as np
+
+    array = np.asarray(value)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4))) or not array.size:
+        raise TypeError(
+            f"an image array is height x width (x 1, 3 or 4 channels), got shape {array.shape}"
+        )
+    kind = array.dtype.kind
+    if kind == "b" or array.dtype == np.uint8:
+        return array.copy()
+    if kind in "iu":
+        if array.min() < 0 or array.max() > 255:
+            raise TypeError("integer pixels must be in 0..255")
+        return array.astype(np.uint8)
+    if kind == "f":
+        if not (np.isfinite(array).all() and array.min() >= 0 and array.max() <= 1):
+            raise TypeError("float pixels must be finite and in 0..1")
+        return (array * 255).round().astype(np.uint8)
+    raise TypeError(f"cannot save {array.dtype} pixels as an image")
+
+
+_WAV_HEADER_BYTES = 44
+
+
+def _check_samples(samples: Any) -> None:
+    import numpy as np
+
+    if samples.dtype.kind not in "iuf" or samples.ndim not in (1, 2) or not samples.size:
+        raise TypeError(
+            "the samples are a non-empty 1-d (mono) or 2-d (frames x channels) array of "
+            f"numbers, got {samples.dtype} with shape {samples.shape}"
+        )
+    if samples.dtype.kind == "f" and not np.isfinite(samples).all():
+        raise TypeError("the samples must be finite")
 
 
 def _is_ndarray(value: Any) -> bool:

@@ -225,7 +225,10 @@ class Interface:
                         self._writer_scope.cancel()
         self._writer_scope = None
         try:
-            return await stack.__aexit__(exc_type, exc, traceback)
+            # The writer has finished, so the block's own exception is not handed to its
+            # task group (which would wrap it in an ExceptionGroup): it goes on unchanged.
+            await stack.aclose()
+            return None
         finally:
             self._cache.clear()
             close = getattr(self.flagging_callback, "close", None)

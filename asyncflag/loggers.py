@@ -41,6 +41,9 @@ from .escaping import escape
 from .events import FlagRow
 from .storage import FileStore, fsync_directory
 
+# O_NOFOLLOW: a dataset file replaced by a symlink must not lead a write outside
+_APPEND_FLAGS = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW
+
 __all__ = [
     "CSVLogger",
     "Durability",
@@ -131,7 +134,7 @@ class _AppendOnlyFile:
         self.fsync = fsync
         self.disk = disk
         is_new = not path.exists()
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        self._fd = os.open(path, _APPEND_FLAGS, 0o644)
         self.size = 0
         self.rows = 0
         self._header_rows = 1 if header else 0
@@ -184,7 +187,7 @@ class _AppendOnlyFile:
 
     def _move_torn_tail(self, tail: bytes, keep: int) -> None:
         torn = self.path.with_name(self.path.name + ".torn")
-        with torn.open("ab") as out:
+        with open(os.open(torn, _APPEND_FLAGS, 0o644), "ab") as out:
             out.write(tail)
             out.flush()
             os.fsync(out.fileno())
@@ -387,19 +390,20 @@ class _CSVFileLogger(FlaggingCallback):
                 for i, data in zip(good, datas, strict=True)
             ]
         try:
-            text = self._format([rows[i] for i in good], datas)
+            data = self._format([rows[i] for i in good], datas).encode("utf-8")
             written = list(good)
         except Exception:
             # Values are checked at the call, so this is rare: find the rows at fault.
-            texts, written = [], []
-            for i, data in zip(good, datas, strict=True):
+            parts: list[bytes] = []
+            written = []
+            for i, row_data in zip(good, datas, strict=True):
                 try:
-                    texts.append(self._format([rows[i]], [data]))
+                    parts.append(self._format([rows[i]], [row_data]).encode("utf-8"))
                     written.append(i)
                 except Exception as exc:
                     results[i] = as_write_error(exc)
-            text = "".join(texts)
-        return results, written, text.encode("utf-8")
+            data = b"".join(parts)
+        return results, written, data
 
     def _commit(
         self, data: bytes, written: list[int], results: list[RowResult], locked: bool = False

@@ -26,6 +26,8 @@ _RESERVED = frozenset(
     {"con", "prn", "aux", "nul"} | {f"com{i}" for i in range(10)} | {f"lpt{i}" for i in range(10)}
 )
 _CHUNK = 1 << 20
+_MAX_NAME_BYTES = 200
+_LOG_SUFFIXES = (".csv", ".torn")
 
 
 def folder_name(label: str) -> str:
@@ -35,11 +37,15 @@ def folder_name(label: str) -> str:
     ``_``, ``.`` and space become ``_``; names a spreadsheet or Windows would
     misread get a leading ``_``.
     """
-    name = _UNSAFE.sub("_", label).strip(" .")[:100].strip(" .")
+    name = _UNSAFE.sub("_", label).strip(" .")[:100]
+    # 100 characters can be 400 bytes; file systems allow 255
+    name = name.encode("utf-8")[:_MAX_NAME_BYTES].decode("utf-8", "ignore").strip(" .")
     if not name:
         return "_"
     if name.split(".")[0].lower() in _RESERVED or name[0] in "-+=@":
         name = "_" + name
+    if name.lower().endswith(_LOG_SUFFIXES):
+        name += "_"  # a folder must never take the name of a dataset file or its .torn
     return name
 
 

@@ -155,12 +155,6 @@ def test_textbox_max_length() -> None:
             components.Textbox(max_length=bad)
 
 
-@pytest.mark.xfail(
-    reason="BUG: Textbox.check accepts a lone surrogate, which cannot be encoded as UTF-8, "
-    "so the row fails later in the writer instead of at the call",
-    raises=pytest.fail.Exception,
-    strict=True,
-)
 def test_textbox_rejects_text_that_cannot_be_written() -> None:
     assert_rejected(components.Textbox(label="t"), "bad \ud800 surrogate")
 
@@ -223,12 +217,6 @@ def test_number_rejects(bad: Any) -> None:
     assert_rejected(components.Number(label="n"), bad, "Number 'n' stores an int or a float")
 
 
-@pytest.mark.xfail(
-    reason="BUG: Number.check(np.bool_(True)) returns 1.0 (via __float__) instead of "
-    "refusing a boolean as it refuses True",
-    raises=pytest.fail.Exception,
-    strict=True,
-)
 def test_number_rejects_numpy_booleans() -> None:
     assert_rejected(components.Number(label="n"), np.bool_(True))
 
@@ -323,23 +311,11 @@ def test_dropdown_multiselect() -> None:
     assert_rejected(drop, ["a", True], "stores a string or a number")
 
 
-@pytest.mark.xfail(
-    reason="BUG: Dropdown([1, 2]).check(1.0) accepts 1.0 (1.0 == 1) and writes '1.0', which "
-    "from_cell does not match to the choice 1 and returns as the string '1.0'",
-    raises=AssertionError,
-    strict=True,
-)
 def test_dropdown_number_equal_to_a_choice_reads_back_as_that_choice() -> None:
     drop = components.Dropdown([1, 2], label="d")
     assert through_csv(drop, 1.0) == 1
 
 
-@pytest.mark.xfail(
-    reason="BUG: a Dropdown without choices accepts a number, e.g. 3, but reads it back as "
-    "the string '3'",
-    raises=AssertionError,
-    strict=True,
-)
 def test_dropdown_custom_number_reads_back_as_stored() -> None:
     back = through_csv(components.Dropdown(label="free"), 3)
     assert back == 3 and type(back) is int
@@ -421,12 +397,6 @@ def test_json_max_size() -> None:
         components.JSON(max_size=0)
 
 
-@pytest.mark.xfail(
-    reason="BUG: JSON.check accepts a string with a lone surrogate; msgspec cannot encode it, "
-    "so the row fails later in the writer (UnicodeEncodeError) instead of at the call",
-    raises=pytest.fail.Exception,
-    strict=True,
-)
 def test_json_rejects_text_that_cannot_be_written() -> None:
     assert_rejected(components.JSON(label="j"), {"k": "\ud800"})
 
@@ -513,12 +483,6 @@ def test_missing_and_non_file_paths_are_rejected(
     assert_rejected(component, "", "is not a file")  # the current directory
 
 
-@pytest.mark.xfail(
-    reason="BUG: a path with a NUL byte makes Path.stat() raise a bare ValueError ('embedded "
-    "null byte') that FileComponent.check does not turn into a FlagValueError",
-    raises=ValueError,
-    strict=True,
-)
 @pytest.mark.parametrize("cls", FILE_CLASSES)
 def test_a_path_with_a_nul_byte_is_a_flag_value_error(cls: type[components.FileComponent]) -> None:
     assert_rejected(cls(label="f"), "upload\x00.png")
@@ -604,12 +568,6 @@ def test_image_rejects_other_values(bad: Any) -> None:
     assert_rejected(components.Image(label="i"), bad, "PIL image or a numpy array")
 
 
-@pytest.mark.xfail(
-    reason="BUG: Image.check accepts any numpy array, but a float array (e.g. np.random.rand) "
-    "cannot be saved: PIL raises 'cannot write mode F as PNG' in the writer, not at the call",
-    raises=OSError,
-    strict=True,
-)
 def test_image_float_arrays_are_refused_at_the_call_or_saved() -> None:
     image = components.Image(label="i")
     array = np.linspace(0, 1, 16, dtype=np.float64).reshape(4, 4)
@@ -673,12 +631,93 @@ def test_audio_rejects_other_values(bad: Any) -> None:
     assert_rejected(components.Audio(label="a"), bad, "sample_rate")
 
 
-@pytest.mark.xfail(
-    reason="BUG: Audio.check accepts a sample rate of 0 (or a negative one); wave then raises "
-    "in the writer ('sampling rate not specified') instead of a FlagValueError at the call",
-    raises=pytest.fail.Exception,
-    strict=True,
-)
 @pytest.mark.parametrize("rate", [0, -8000])
 def test_audio_rejects_an_impossible_sample_rate(rate: int) -> None:
     assert_rejected(components.Audio(label="a"), (rate, np.zeros(4, dtype=np.int16)))
+
+
+def test_image_float_arrays_in_0_to_1_are_scaled() -> None:
+    image = components.Image(label="i")
+    array = np.array([[0.0, 0.5], [1.0, 0.25]])
+    data, suffix = image.payload(image.check(array))
+    assert suffix == ".png" and isinstance(data, bytes)
+    with PILImage.open(io.BytesIO(data)) as saved:
+        pixels = np.asarray(saved)
+    assert pixels.tolist() == [[0, 128], [255, 64]]
+
+
+def test_image_integer_arrays_in_range_are_saved_as_bytes() -> None:
+    image = components.Image(label="i")
+    array = np.array([[0, 7], [200, 255]], dtype=np.int64)
+    data, _ = image.payload(image.check(array))
+    assert isinstance(data, bytes)
+    with PILImage.open(io.BytesIO(data)) as saved:
+        assert np.asarray(saved).tolist() == array.tolist()
+
+
+@pytest.mark.parametrize(
+    ("array", "match"),
+    [
+        (np.array([[0.0, 1.5]]), "in 0..1"),
+        (np.array([[0.0, np.nan]]), "finite"),
+        (np.array([[-1, 3]]), "in 0..255"),
+        (np.array([[300]], dtype=np.int32), "in 0..255"),
+        (np.zeros((2, 2, 2), dtype=np.uint8), "shape"),
+        (np.zeros(5, dtype=np.uint8), "shape"),
+        (np.zeros((0, 3), dtype=np.uint8), "shape"),
+        (np.array([["a"]]), "pixels"),
+        (np.zeros((1, 1), dtype=np.complex64), "pixels"),
+    ],
+)
+def test_image_arrays_that_cannot_be_saved_are_refused(array: Any, match: str) -> None:
+    assert_rejected(components.Image(label="i"), array, match)
+
+
+def test_image_max_size_counts_raw_pixels_of_arrays_and_pil_images() -> None:
+    image = components.Image(label="i", max_size=12)
+    assert image.check(np.zeros((2, 2, 3), dtype=np.uint8)) is not None
+    assert_rejected(image, np.zeros((2, 3, 3), dtype=np.uint8), "18 bytes is over the limit")
+    assert image.check(PILImage.new("L", (3, 4))) is not None
+    assert_rejected(image, PILImage.new("RGB", (2, 3)), "18 bytes is over the limit")
+
+
+def test_audio_max_size_is_the_exact_wav_size() -> None:
+    samples = np.zeros(10, dtype=np.int16)
+    data, _ = components.Audio().payload(components.Audio().check((8000, samples)))
+    assert isinstance(data, bytes)
+    assert components.Audio(max_size=len(data)).check((8000, samples)) is not None
+    assert_rejected(components.Audio(max_size=len(data) - 1), (8000, samples), "over the limit")
+
+
+@pytest.mark.parametrize(
+    "samples",
+    [np.array([0.0, np.inf]), np.array(["a"]), np.zeros((2, 2, 2)), np.zeros(0)],
+)
+def test_audio_rejects_samples_it_cannot_write(samples: Any) -> None:
+    assert_rejected(components.Audio(label="a"), (8000, samples), "samples")
+
+
+@pytest.mark.parametrize("value", ["3", 3, 3.0, "-3", -3, "1e5", 1e5, "inf", "nan", " 3", "x"])
+def test_custom_dropdown_values_read_back_with_their_type(value: str | float) -> None:
+    back = through_csv(components.Dropdown(label="free"), value)
+    assert type(back) is type(value)
+    assert back == value or (isinstance(value, float) and math.isnan(value))
+
+
+def test_a_string_only_dropdown_writes_plain_cells() -> None:
+    drop = components.Dropdown(["1", "2"], label="d")
+    assert drop.to_cell(drop.check("1")) == "1"
+    assert through_csv(drop, "1") == "1"
+
+
+def test_a_dropdown_with_both_1_and_the_string_1() -> None:
+    drop = components.Dropdown([1, "1"], label="d")
+    assert through_csv(drop, 1) == 1
+    assert through_csv(drop, "1") == "1"
+    assert through_csv(drop, 1.0) == 1
+
+
+@pytest.mark.parametrize("bad", [True, None, [1], object()])
+def test_dropdown_choices_must_be_strings_or_numbers(bad: Any) -> None:
+    with pytest.raises(FlagValueError, match="choice is a string or a number"):
+        components.Dropdown([bad])

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.anyio
 FORMULA_STARTS = ["=", "+", "-", "@", "\t", "\r"]
 
 # Text with the characters that matter to a CSV file or a spreadsheet, plus any other
-# character UTF-8 can encode (lone surrogates cannot be; see the xfail test below).
+# character UTF-8 can encode (lone surrogates cannot be; they are refused at the call, see below).
 special_chars = st.sampled_from(list("=+-@\t\r\n'\",\x00 ;\\|"))
 any_text = st.text(alphabet=special_chars | st.characters(codec="utf-8"), max_size=40)
 formula_text = st.sampled_from([*FORMULA_STARTS, "'"]).flatmap(
@@ -212,12 +212,6 @@ async def test_flag_options_and_usernames_are_escaped(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.xfail(
-    reason="BUG: Textbox.check accepts a lone surrogate that UTF-8 cannot encode; the flag "
-    "fails later in the writer with FlagWriteError instead of FlagValueError at the call",
-    raises=AssertionError,
-    strict=True,
-)
 async def test_a_lone_surrogate_is_refused_at_the_call(tmp_path: Path) -> None:
     iface = Interface(lambda t: t, "text", "text", flagging_dir=tmp_path)
     async with iface:
@@ -231,13 +225,6 @@ async def test_a_lone_surrogate_is_refused_at_the_call(tmp_path: Path) -> None:
     assert outcome == "refused at the call"
 
 
-@pytest.mark.xfail(
-    reason="BUG: CSV bytes are encoded outside the per-row error handling (loggers.py "
-    "_encode, text.encode('utf-8')), so one row with unencodable text (a lone surrogate in "
-    "a value or a username, accepted at the call) fails every row of its batch",
-    raises=AssertionError,
-    strict=True,
-)
 async def test_an_unwritable_row_does_not_take_its_batch_down(tmp_path: Path) -> None:
     iface = Interface(lambda t: t, "text", "text", flagging_dir=tmp_path)
     async with iface:

@@ -659,3 +659,15 @@ async def test_examples_from_a_flagging_directory(tmp_path: Path) -> None:
     assert Interface(add, "number", "number", examples=[[1], [2]]).examples == [[1], [2]]
     with pytest.raises(ValueError, match="not a directory"):
         Interface(add, "number", "number", examples=str(tmp_path / "missing"))
+
+
+async def test_an_exception_in_the_block_comes_out_unchanged(tmp_path: Path) -> None:
+    # Not wrapped in an ExceptionGroup by the writer's task group, and rows flagged
+    # before it are still written.
+    iface = Interface(lambda t: t, "text", "text", flagging_dir=tmp_path)
+    with pytest.raises(KeyError, match="boom"):
+        async with iface:
+            receipt = iface.flag_nowait(["a", "b"])
+            raise KeyError("boom")
+    assert receipt.result() == 1
+    assert [row.values for row in load_flagged(tmp_path)] == [("a", "b")]

@@ -401,13 +401,6 @@ async def test_a_regular_file_in_place_of_the_folder_is_refused(tmp_path: Path) 
     assert (flagging_dir / "f").read_bytes() == b"not a folder"
 
 
-@pytest.mark.xfail(
-    reason="BUG: a file component's folder can take the name of the dataset file: with the "
-    "label 'dataset1.csv' (or 'log.csv' for SimpleCSVLogger) the folder is created first and "
-    "every later append fails with IsADirectoryError, so nothing can be flagged any more",
-    raises=AssertionError,
-    strict=True,
-)
 @pytest.mark.parametrize(
     ("label", "logger", "dataset"),
     [("dataset1.csv", CSVLogger, "dataset1.csv"), ("log.csv", SimpleCSVLogger, "log.csv")],
@@ -479,13 +472,6 @@ def test_folder_name_is_one_safe_path_component(label: str) -> None:
     assert name.split(".")[0].lower() not in {"con", "prn", "aux", "nul", "com1", "lpt1"}
 
 
-@pytest.mark.xfail(
-    reason="BUG: folder_name caps a name at 100 characters, not bytes: 100 CJK characters make "
-    "a 300-byte name, over the 255-byte limit of Linux file systems, so the save fails with "
-    "ENAMETOOLONG",
-    raises=AssertionError,
-    strict=True,
-)
 async def test_a_long_non_ascii_label_can_be_saved(tmp_path: Path) -> None:
     label = "界" * 100
     iface = file_interface(tmp_path, components.File(label=label))
@@ -496,3 +482,37 @@ async def test_a_long_non_ascii_label_can_be_saved(tmp_path: Path) -> None:
             outcome = repr(exc.os_error)
     assert outcome == 1
     assert len(folder_name(label).encode()) <= 255
+
+
+@pytest.mark.parametrize("label", ["data.csv", "DATASET2.CSV", "log.csv.torn"])
+def test_a_folder_never_ends_like_a_dataset_file(label: str) -> None:
+    name = folder_name(label)
+    assert not name.lower().endswith((".csv", ".torn"))
+    assert name == label + "_"
+
+
+async def test_a_dataset_file_replaced_by_a_symlink_is_not_followed(tmp_path: Path) -> None:
+    flagging_dir, outside = tmp_path / "flags", tmp_path / "outside.csv"
+    flagging_dir.mkdir()
+    outside.write_bytes(b"")
+    (flagging_dir / "dataset1.csv").symlink_to(outside)
+    iface = Interface(lambda t: t, "text", "text", flagging_dir=flagging_dir)
+    async with iface:
+        with pytest.raises(FlagWriteError) as info:
+            await iface.flag(["a", "b"])
+    assert info.value.os_error is not None
+    assert info.value.os_error.errno == errno.ELOOP
+    assert outside.read_bytes() == b""
+
+
+async def test_image_arrays_are_copied_when_flagged(tmp_path: Path) -> None:
+    array = np.zeros((2, 3), dtype=np.uint8)
+    iface = file_interface(tmp_path, components.Image(label="img"))
+    async with iface:
+        receipt = iface.flag_nowait([array, "x"])
+        array[:] = 255  # after the call: must not change what is saved
+        await receipt.wait()
+    [row] = load_flagged(tmp_path, iface.components)
+    with PILImage.open(row.values[0]) as image:
+        saved = np.asarray(image)
+    assert saved.shape == (2, 3) and not saved.any()
