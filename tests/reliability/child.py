@@ -1,4 +1,6 @@
-"""Child processes for the reliability tests: ``python child.py flagger|crasher DIR ...``."""
+"""Child processes for the reliability tests: ``python child.py BACKEND flagger|crasher DIR ...``.
+
+BACKEND is ``asyncio`` or ``trio``: the guarantees are checked on both."""
 
 from __future__ import annotations
 
@@ -55,7 +57,8 @@ async def crasher(directory: str, first: int) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "flagger":
-        anyio.run(flagger, sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
+    backend, role, *args = sys.argv[1:]
+    if role == "flagger":
+        anyio.run(flagger, args[0], args[1], int(args[2]), args[3], backend=backend)
     else:
-        anyio.run(crasher, sys.argv[2], int(sys.argv[3]))
+        anyio.run(crasher, args[0], int(args[1]), backend=backend)

@@ -25,6 +25,12 @@ class SlowDisk(Disk):
         return super().write(fd, data)
 
 
+def rss_mib() -> float:
+    """This process's resident memory now (not its peak, which earlier tests may have set)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def data_rows(path: Path) -> list[list[str]]:
     with path.open(newline="", encoding="utf-8") as file:
         return list(csv.reader(file))[1:]
@@ -42,14 +48,17 @@ async def test_eight_producers_against_a_slow_disk(tmp_path: Path, overflow: str
         overflow=overflow, flagging_callback=CSVLogger(disk=SlowDisk()),  # type: ignore[arg-type]
     )  # fmt: skip
     deepest = 0
+    rss_before = rss_peak = rss_mib()
 
     async def producer(name: str) -> None:
-        nonlocal deepest
+        nonlocal deepest, rss_peak
         for i in range(per_producer):
             await iface.submit(f"{name}-{i}")
             deepest = max(deepest, iface.stats.pending)
             if i % 100 == 0:
                 await anyio.lowlevel.checkpoint()
+            if i % 1_000 == 0:
+                rss_peak = max(rss_peak, rss_mib())
 
     async with iface, anyio.create_task_group() as tg:
         for k in range(8):
@@ -59,11 +68,14 @@ async def test_eight_producers_against_a_slow_disk(tmp_path: Path, overflow: str
     assert stats.published + stats.dropped == submitted
     assert stats.written == stats.published and stats.pending == 0 and stats.failed == 0
     assert deepest <= 1_000 + 4096  # the queue bound plus one batch being written
+    growth = rss_peak - rss_before
+    # 800k queued events would take hundreds of MiB; a bounded queue takes a few
+    assert growth < 64, f"memory grew by {growth:.1f} MiB"
     assert len(data_rows(tmp_path / "dataset1.csv")) == stats.written
     if overflow == "wait":
         assert stats.dropped == 0
     print(f"{overflow}: submitted {submitted:,} = written {stats.written:,} + dropped "
-          f"{stats.dropped:,}; deepest queue {deepest:,}")  # fmt: skip
+          f"{stats.dropped:,}; deepest queue {deepest:,}; RSS grew {growth:.1f} MiB")  # fmt: skip
 
 
 async def test_leaving_the_block_writes_everything_queued(tmp_path: Path) -> None:

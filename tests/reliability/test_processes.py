@@ -13,6 +13,7 @@ from asyncflag.dataset import scan_records
 
 CHILD = Path(__file__).with_name("child.py")
 FULL = bool(os.environ.get("ASYNCFLAG_RELIABILITY_FULL"))
+BACKENDS = ("asyncio", "trio")
 
 
 def test_four_processes_share_one_dataset(tmp_path: Path) -> None:
@@ -23,6 +24,7 @@ def test_four_processes_share_one_dataset(tmp_path: Path) -> None:
             [
                 sys.executable,
                 str(CHILD),
+                BACKENDS[k % 2],  # two on asyncio, two on trio
                 "flagger",
                 str(flagging_dir),
                 f"p{k}",
@@ -45,7 +47,8 @@ def test_four_processes_share_one_dataset(tmp_path: Path) -> None:
     assert sorted((row.values[2], row.values[1]) for row in rows) == sorted(
         (f"p{k}", str(seq)) for k in range(4) for seq in range(per_process)
     )
-    print(f"{len(children)} processes x {per_process:,} rows: {total:,} whole rows, counts exact")
+    print(f"{len(children)} processes (asyncio and trio) x {per_process:,} rows: {total:,} whole "
+          "rows, counts exact")  # fmt: skip
 
 
 def test_a_label_change_racing_another_process_rotates(tmp_path: Path) -> None:
