@@ -14,7 +14,7 @@ import anyio
 from rich.console import Console
 from rich.table import Table
 
-from . import files, latency, openloop, overhead, peers, scaling, throughput, webserver
+from . import files, latency, openloop, overhead, peers, scaling, soak, throughput, webserver
 from ._common import Result, Settings, machine_facts
 
 CASES: dict[str, Callable[[Settings], Awaitable[list[Result]]]] = {
@@ -27,6 +27,7 @@ CASES: dict[str, Callable[[Settings], Awaitable[list[Result]]]] = {
     "files": files.run,
     "web": webserver.run,
     "peers": peers.run,
+    "soak": soak.run,
 }
 
 #: names that select several cases, so ``--cases throughput`` keeps working
@@ -83,13 +84,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--backend", default="asyncio", choices=["asyncio", "trio"])
     parser.add_argument("--plot", type=Path, help="draw the open-loop latency distributions (PNG)")
+    parser.add_argument(
+        "--soak-seconds", type=float, default=60.0, help="how long the soak case runs"
+    )
     args = parser.parse_args(argv)
     asked = [name.strip() for name in args.cases.split(",") if name.strip()]
     unknown = [name for name in asked if name not in CASES and name not in GROUPS]
     if unknown:
         parser.error(f"unknown cases {unknown}; choose from {sorted([*CASES, *GROUPS])}")
     names = list(dict.fromkeys(part for name in asked for part in GROUPS.get(name, (name,))))
-    settings = Settings(quick=args.quick, backend=args.backend)
+    settings = Settings(quick=args.quick, backend=args.backend, soak_seconds=args.soak_seconds)
     console = Console(width=160)
     results: list[Result] = []
     started = time.perf_counter()

@@ -27,6 +27,8 @@ class Settings:
 
     quick: bool
     backend: str
+    #: how long the soak case runs (not in ``--quick``)
+    soak_seconds: float = 60.0
 
     def rows(self, full: int, quick: int) -> int:
         return quick if self.quick else full
