@@ -1,7 +1,9 @@
 """asyncflag: Gradio-style flagging for async programs.
 
 Predictions and flags are published to an in-process queue; a single writer task
-appends them to a CSV dataset in batches and saves their files concurrently.
+appends them to a CSV dataset in batches and saves their files concurrently. With a
+:class:`RedisStream` transport, replicas publish to Redis instead and a
+:class:`RedisConsumer` writes the one dataset.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from . import components
 from .bus import FlagStatistics
 from .components import FileData
+from .consumer import ConsumerStatistics, RedisConsumer
 from .dataset import FlaggedRow, load_flagged
 from .disk import Disk
 from .errors import (
@@ -24,9 +27,11 @@ from .errors import (
 from .events import FlagReceipt, FlagRow, Prediction
 from .interface import Interface
 from .loggers import CSVLogger, FlaggingCallback, SimpleCSVLogger
+from .streams import RedisStream
 
 __all__ = [
     "CSVLogger",
+    "ConsumerStatistics",
     "Disk",
     "FileData",
     "FlagDroppedError",
@@ -43,6 +48,8 @@ __all__ = [
     "NotRunningError",
     "Prediction",
     "QueueFullError",
+    "RedisConsumer",
+    "RedisStream",
     "SimpleCSVLogger",
     "UnknownPredictionError",
     "components",

@@ -28,12 +28,10 @@ __all__ = ["EventBus", "FlagStatistics", "Overflow", "Subscription"]
 Overflow = Literal["wait", "drop"]
 
 
-class FlagStatistics(NamedTuple):
-    """Counts of the events an interface published for flagging."""
-
+class _Counts(NamedTuple):
     #: events accepted into the queue
     published: int
-    #: rows written by the flagging callback
+    #: rows written by the flagging callback (with a transport: events handed to it)
     written: int
     #: events refused because the queue was full (``overflow="drop"``)
     dropped: int
@@ -43,16 +41,63 @@ class FlagStatistics(NamedTuple):
     pending: int
 
 
+class FlagStatistics(_Counts):
+    """Counts of the events an interface published for flagging.
+
+    A tuple of the five counts (``published, written, dropped, failed, pending``);
+    with a transport (:class:`~asyncflag.RedisStream`) it also says how the link fares:
+    ``connected`` (whether the last attempt to reach it worked; ``None`` before the
+    first one and without a transport) and ``reconnects`` (how many times the link
+    came back after being lost).
+    """
+
+    connected: bool | None
+    reconnects: int
+
+    def __new__(
+        cls,
+        published: int,
+        written: int,
+        dropped: int,
+        failed: int,
+        pending: int,
+        connected: bool | None = None,
+        reconnects: int = 0,
+    ) -> FlagStatistics:
+        self = super().__new__(cls, published, written, dropped, failed, pending)
+        self.connected = connected
+        self.reconnects = reconnects
+        return self
+
+    def as_dict(self) -> dict[str, int | bool | None]:
+        """The counts and the link's state, by name (what ``/api/stats`` returns)."""
+        return {**self._asdict(), "connected": self.connected, "reconnects": self.reconnects}
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{key}={value!r}" for key, value in self.as_dict().items())
+        return f"FlagStatistics({counts})"
+
+
 @dataclass(eq=False)
 class _Counters:
     published: int = 0
     written: int = 0
     dropped: int = 0
     failed: int = 0
+    connected: bool | None = None
+    reconnects: int = 0
 
     def snapshot(self) -> FlagStatistics:
         pending = self.published - self.written - self.failed
-        return FlagStatistics(self.published, self.written, self.dropped, self.failed, pending)
+        return FlagStatistics(
+            self.published,
+            self.written,
+            self.dropped,
+            self.failed,
+            pending,
+            self.connected,
+            self.reconnects,
+        )
 
 
 @dataclass(eq=False)

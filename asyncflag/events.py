@@ -53,7 +53,7 @@ class FlagReceipt:
     returns what :meth:`~asyncflag.Interface.flag` returns.
     """
 
-    __slots__ = ("_count", "_error", "_event", "written_at")
+    __slots__ = ("__weakref__", "_count", "_error", "_event", "written_at")
 
     def __init__(self) -> None:
         self._count: int | None = None

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 import anyio
 
 from .bus import EventBus, FlagStatistics, Overflow, Subscription, _Counters
-from .components import Component, component_from
+from .components import Component, FileComponent, component_from
 from .dataset import load_flagged
 from .errors import (
     FlaggingDisabledError,
@@ -32,6 +32,8 @@ from .errors import (
 from .events import FlagEvent, FlagReceipt, FlagRow, Prediction
 from .loggers import CSVLogger, FlaggingCallback, RowResult, flag_rows
 from .modes import FlaggingMode, resolve_flagging_mode, resolve_flagging_options
+from .streams import RedisStream, StreamPublisher
+from .wire import schema_of
 from .writer import FlagWriter
 
 if TYPE_CHECKING:
@@ -77,6 +79,10 @@ class Interface:
     :param shutdown_timeout: seconds that leaving ``async with`` may spend writing
         what is queued; what is left after that is failed and reported (a batch whose
         write was already under way may be on disk even so)
+    :param transport: where rows go instead of a local callback: a
+        :class:`~asyncflag.RedisStream`, written to a dataset by ``asyncflag consume``.
+        Leaving ``async with`` then hands what is queued to Redis and waits (within
+        ``shutdown_timeout``) for the rows whose receipts are still held to be confirmed
     """
 
     def __init__(
@@ -97,6 +103,7 @@ class Interface:
         max_batch: int = 4096,
         cache_size: int = 1024,
         shutdown_timeout: float | None = 30.0,
+        transport: RedisStream | None = None,
     ) -> None:
         if not callable(fn):
             raise FlagValueError(f"fn must be callable, got {fn!r}")
@@ -117,7 +124,16 @@ class Interface:
                         f"flagging_callback must have a {method}() method, "
                         f"got {flagging_callback!r}"
                     )
+        if transport is not None and flagging_callback is not None:
+            raise FlagValueError(
+                "pass a flagging_callback or a transport, not both: with a transport the "
+                "consumer writes the dataset"
+            )
         self.flagging_callback = flagging_callback if flagging_callback is not None else CSVLogger()
+        self.transport = transport
+        if transport is not None:
+            _cap_files(self.components, transport.max_file_size)
+            schema_of(self.components)  # only built-in components travel: say so now
         self.title = title
         self.description = description
         for name, value in (("max_batch", max_batch), ("cache_size", cache_size)):
@@ -139,7 +155,7 @@ class Interface:
         self._subscription: Subscription | None = None
         self._bus: EventBus | None = None
         self._exit_stack: AsyncExitStack | None = None
-        self._writer: FlagWriter | None = None
+        self._writer: FlagWriter | StreamPublisher | None = None
         self._writer_done: anyio.Event | None = None
         self._writer_scope: anyio.CancelScope | None = None
         self._checks = [c.check for c in self.components]
@@ -176,10 +192,17 @@ class Interface:
                 overflow=self.overflow,
                 counters=self._counters,
             )
-            await _call_maybe_async(
-                self.flagging_callback.setup, self.components, str(self.flagging_dir)
-            )
-            self._writer = FlagWriter(subscription, self._batch_flagger(), max_batch=self.max_batch)
+            if self.transport is not None:
+                self._writer = StreamPublisher(
+                    self.transport, subscription, self.components, max_batch=self.max_batch
+                )
+            else:
+                await _call_maybe_async(
+                    self.flagging_callback.setup, self.components, str(self.flagging_dir)
+                )
+                self._writer = FlagWriter(
+                    subscription, self._batch_flagger(), max_batch=self.max_batch
+                )
             self._writer_done = anyio.Event()
             try:
                 task_group = await stack.enter_async_context(anyio.create_task_group())
@@ -232,12 +255,16 @@ class Interface:
         finally:
             self._cache.clear()
             close = getattr(self.flagging_callback, "close", None)
-            if self.flagging_mode != "never" and callable(close):
+            if self.flagging_mode != "never" and self.transport is None and callable(close):
                 with anyio.CancelScope(shield=True):
                     await anyio.to_thread.run_sync(close)
 
     async def _run_writer(
-        self, writer: FlagWriter, done: anyio.Event, *, task_status: anyio.abc.TaskStatus[None]
+        self,
+        writer: FlagWriter | StreamPublisher,
+        done: anyio.Event,
+        *,
+        task_status: anyio.abc.TaskStatus[None],
     ) -> None:
         # Shielded so that a cancelled host still drains; only a shutdown that
         # timed out cancels the writer, through this scope.
@@ -519,6 +546,13 @@ def _labelled(components: list[Component], names: list[str], kind: str) -> list[
                 component.label = "output" if len(components) == 1 else f"output {index}"
         labelled.append(component)
     return labelled
+
+
+def _cap_files(components: list[Component], cap: int) -> None:
+    """Files travel inside stream entries: apply the transport's cap as each one's max_size."""
+    for component in components:
+        if isinstance(component, FileComponent):
+            component.max_size = min(component.max_size or cap, cap)
 
 
 def _parameter_names(fn: Callable[..., Any]) -> list[str]:

@@ -287,6 +287,16 @@ class _CSVFileLogger(FlaggingCallback):
         """The file rows are appended to, once the first row opened it."""
         return self._file.path if self._file else None
 
+    def open_dataset(self) -> tuple[Path, int]:
+        """Open the dataset file now (repairing a torn tail); return it and its data rows.
+
+        Blocking. The stream consumer uses it to know where a schema's rows go, and how
+        many are there already, before writing any.
+        """
+        with self._lock:
+            file = self._file or self._open()
+            return file.path, file.rows
+
     def flag(
         self,
         flag_data: Sequence[Any],

@@ -99,7 +99,7 @@ class _API:
         return JSONResponse(interface_config(self.iface))
 
     async def stats(self, request: Request) -> Response:
-        return JSONResponse(self.iface.stats._asdict())
+        return JSONResponse(self.iface.stats.as_dict())
 
     async def predict(self, request: Request) -> Response:
         try:

@@ -1,0 +1,556 @@
+"""The dataset side of the Redis transport: read a stream, write rows once, acknowledge.
+
+Delivery through a consumer group is at least once: a consumer killed after writing
+and before ``XACK`` gets the same entries again. Rows are still written once:
+
+- progress is kept in the flagging directory, next to the rows (``.asyncflag/``):
+  the data rows of each dataset file and the last batch number of each producer,
+  saved after every batch (and fsynced with ``durability="fsync"``);
+- a batch a producer sent twice (its reply from Redis was lost) has a batch number
+  already recorded, and is skipped;
+- after a crash between writing rows and saving progress, a dataset file holds more
+  rows than recorded: that many of the redelivered rows are already there, in order,
+  and are skipped (their counts are known, so ``flag()`` still gets its answer).
+
+One consumer writes a directory at a time: it holds an exclusive lock on
+``.asyncflag/consumer.lock``. Another one started on the same directory stands by;
+when the lock comes free (the first one exited or died) it takes over the entries
+the first one had read (``XAUTOCLAIM``) and goes on. An entry that cannot be written
+(does not decode, wrong types, a path instead of file bytes, over the size cap) goes
+to the dead-letter stream with the reason, and its rows are never written.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import os
+import socket
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+import anyio
+import msgspec
+from anyio.abc import TaskGroup
+
+from .bus import Subscription, _Counters
+from .components import Component
+from .errors import FlaggingError, FlagValueError
+from .events import FlagEvent, FlagReceipt
+from .loggers import CSVLogger, SimpleCSVLogger
+from .storage import folder_name, fsync_directory
+from .streams import Backoff, RedisStream, as_bytes, retryable_errors
+from .wire import WireBatch, WireError, check_row, components_from_schema, decode_batch
+from .writer import FlagWriter
+
+if TYPE_CHECKING:
+    import coredis
+
+__all__ = ["ConsumerStatistics", "RedisConsumer"]
+
+logger = logging.getLogger("asyncflag")
+
+_MiB = 2**20
+_STATE_DIR = ".asyncflag"
+#: producers not heard from for this long are dropped from the progress file
+_FORGET_PRODUCERS_AFTER = 7 * 86_400.0
+
+Reply = tuple[int, int | str]
+
+
+class ConsumerStatistics(NamedTuple):
+    """What a consumer has done since it started."""
+
+    #: stream entries acknowledged (written, skipped as duplicates or dead-lettered)
+    entries: int
+    #: rows appended to the dataset
+    written: int
+    #: rows redelivered after a crash and found already in the dataset
+    skipped: int
+    #: entries a producer sent twice, skipped
+    duplicates: int
+    #: entries sent to the dead-letter stream
+    dead_letters: int
+    #: whether this consumer waits for another one to release the directory
+    standby: bool
+
+
+class _Progress(msgspec.Struct):
+    """What is durably in the dataset, saved after every batch."""
+
+    #: the last entry id whose rows are written
+    last_id: str = "0-0"
+    #: producer -> [last batch number written, when it was seen (epoch seconds)]
+    producers: dict[str, tuple[int, float]] = msgspec.field(default_factory=dict)
+    #: dataset file name -> data rows it holds
+    files: dict[str, int] = msgspec.field(default_factory=dict)
+    #: the replies of the last batch, resent on start in case they were not sent
+    replies: dict[str, list[Reply]] = msgspec.field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class _Sink:
+    """Where the rows of one schema go: its components, logger, and writer task."""
+
+    components: list[Component]
+    logger: CSVLogger | SimpleCSVLogger
+    subscription: Subscription
+    done: anyio.Event
+    name: str
+    #: data rows the progress file says the file holds
+    recorded: int
+    #: rows of the next ones already in the file (written before a crash)
+    skip: int
+    pending: list[tuple[FlagEvent, str, int]] = field(default_factory=list)
+
+
+class _Resync(Exception):
+    """Something failed mid-batch: start over from the progress file."""
+
+
+class RedisConsumer:
+    """Writes the rows replicas publish to a Redis stream into a flagging directory.
+
+    Use it as an async context manager; leaving the block finishes the batch in hand::
+
+        async with RedisConsumer("redis://localhost:6379/0", stream="flags:demo",
+                                 flagging_dir="flagged"):
+            await anyio.sleep_forever()
+
+    :param url: ``redis://[user:password@]host:port/db``, or ``rediss://`` for TLS
+    :param stream: the stream the replicas publish to
+    :param flagging_dir: where the dataset goes, as for an interface
+    :param group: the consumer group's name
+    :param name: this consumer's name in the group (host and pid by default)
+    :param durability: ``"flush"`` or ``"fsync"``, as for :class:`CSVLogger`; entries are
+        acknowledged only once their rows and files are this durable
+    :param simple: write ``log.csv`` without a header (:class:`SimpleCSVLogger`) instead
+        of ``datasetN.csv`` files; a simple log holds one schema
+    :param max_file_size: the largest file accepted in an entry, in bytes
+    :param max_entry_size: the largest entry accepted, in bytes
+    :param batch_size: the most entries read at once
+    :param dead_letter: the dead-letter stream (``<stream>:dead`` by default)
+    :param trim: remove entries from the stream once written (keep them with ``False``)
+    :param max_backoff: the longest wait, in seconds, between attempts to reach Redis
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        stream: str,
+        flagging_dir: str | os.PathLike[str],
+        group: str = "asyncflag",
+        name: str | None = None,
+        durability: Literal["flush", "fsync"] = "flush",
+        simple: bool = False,
+        max_file_size: int = 1 * _MiB,
+        max_entry_size: int = 64 * _MiB,
+        batch_size: int = 256,
+        dead_letter: str | None = None,
+        trim: bool = True,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self._redis = RedisStream(url, stream=stream, max_backoff=max_backoff)
+        if durability not in ("flush", "fsync"):
+            raise FlagValueError(f"durability must be 'flush' or 'fsync', got {durability!r}")
+        for label, value in (
+            ("max_file_size", max_file_size),
+            ("max_entry_size", max_entry_size),
+            ("batch_size", batch_size),
+        ):
+            if not isinstance(value, int) or value < 1:
+                raise FlagValueError(f"{label} must be a positive int, got {value!r}")
+        self.stream = stream
+        self.flagging_dir = Path(flagging_dir)
+        self.group = group
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}"
+        self.durability = durability
+        self.simple = simple
+        self.max_file_size = max_file_size
+        self.max_entry_size = max_entry_size
+        self.batch_size = batch_size
+        self.dead_letter = dead_letter or f"{stream}:dead"
+        self.trim = trim
+        self.max_backoff = max_backoff
+        self._state_dir = self.flagging_dir / _STATE_DIR
+        digest = hashlib.sha256(stream.encode()).hexdigest()[:12]
+        self._progress_path = self._state_dir / f"{folder_name(stream)}-{digest}.progress"
+        self._progress = _Progress()
+        self._sinks: dict[bytes, _Sink] = {}
+        self._schemas: dict[bytes, list[Component]] = {}
+        self._lock_fd: int | None = None
+        self._task_group: TaskGroup | None = None
+        self._stopping = anyio.Event()
+        self._stopped = anyio.Event()
+        self._entries = self._written = self._skipped = 0
+        self._duplicates = self._dead = 0
+        self._standby = False
+
+    @property
+    def stats(self) -> ConsumerStatistics:
+        return ConsumerStatistics(
+            self._entries,
+            self._written,
+            self._skipped,
+            self._duplicates,
+            self._dead,
+            self._standby,
+        )
+
+    async def __aenter__(self) -> RedisConsumer:
+        if self._task_group is not None:
+            raise FlaggingError("this consumer is already running")
+        self._stopping = anyio.Event()
+        self._stopped = anyio.Event()
+        task_group = anyio.create_task_group()
+        await task_group.__aenter__()
+        self._task_group = task_group
+        task_group.start_soon(self._run)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool | None:
+        task_group, self._task_group = self._task_group, None
+        assert task_group is not None
+        self._stopping.set()
+        try:
+            with anyio.CancelScope(shield=True):
+                await self._stopped.wait()
+        finally:
+            task_group.cancel_scope.cancel()
+            await task_group.__aexit__(None, None, None)
+        return None
+
+    async def run_until_stopped(self) -> None:
+        """Run until the block is left or the task is cancelled (``asyncflag consume``)."""
+        await self._stopped.wait()
+
+    # -- the loop ------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        try:
+            await self._take_directory()
+            if self._stopping.is_set():
+                return
+            start_over: tuple[type[BaseException], ...] = (_Resync, *retryable_errors())
+            async with self._redis.client() as client:
+                backoff = Backoff(self.max_backoff)
+                while not self._stopping.is_set():
+                    try:
+                        await self._resync(client)
+                        backoff.reset()
+                        await self._consume(client)
+                        return
+                    except start_over as exc:
+                        logger.warning("asyncflag consumer: %r; starting over after a pause", exc)
+                        await self._close_sinks()
+                        with anyio.move_on_after(backoff.delay):
+                            await self._stopping.wait()  # leaving the block cuts the pause
+                        backoff.delay = min(backoff.delay * 2, backoff.maximum)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._close_sinks()
+                self._release_directory()
+                self._stopped.set()
+
+    async def _take_directory(self) -> None:
+        """Hold the directory's lock: the single-writer rule. Stand by while another holds it."""
+        self._state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(
+            self._state_dir / "consumer.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644
+        )
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not self._standby:
+                    logger.info("asyncflag consumer %s: standing by", self.name)
+                self._standby = True
+                with anyio.move_on_after(0.2):
+                    await self._stopping.wait()
+                if self._stopping.is_set():
+                    os.close(fd)
+                    return
+        self._standby = False
+        self._lock_fd = fd
+
+    def _release_directory(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = None
+
+    async def _resync(self, client: coredis.Redis[bytes]) -> None:
+        """Start (over) from the progress file: resend the last replies, claim what the
+        group has pending, and write the entries this consumer had read before."""
+        self._progress = await anyio.to_thread.run_sync(self._load_progress)
+        try:
+            await client.xgroup_create(self.stream, self.group, identifier="0", mkstream=True)
+        except Exception as exc:  # the group exists already: fine
+            if "BUSYGROUP" not in str(exc) and "already exists" not in str(exc):
+                raise
+        await self._send_replies(client, self._progress.replies)
+        start = b"0-0"
+        while True:  # take over what another consumer had read (it is gone: we hold the lock)
+            claimed = await client.xautoclaim(
+                self.stream, self.group, self.name, 0, start, count=self.batch_size, justid=True
+            )
+            start = as_bytes(claimed[0])
+            if start in (b"0-0", b"0"):
+                break
+        while not self._stopping.is_set():
+            result = await client.xreadgroup(
+                self.group, self.name, {self.stream: "0"}, count=self.batch_size
+            )
+            entries = (result or {}).get(self.stream.encode(), ())
+            if not entries:
+                return
+            await self._process(client, entries)
+
+    async def _consume(self, client: coredis.Redis[bytes]) -> None:
+        while not self._stopping.is_set():
+            result = await client.xreadgroup(
+                self.group, self.name, {self.stream: ">"}, count=self.batch_size, block=200
+            )
+            entries = (result or {}).get(self.stream.encode(), ())
+            if entries:
+                await self._process(client, entries)
+
+    # -- one batch -----------------------------------------------------------------
+
+    async def _process(self, client: coredis.Redis[bytes], entries: Sequence[Any]) -> None:
+        with anyio.CancelScope(shield=True):  # a batch is finished once started
+            await self._process_shielded(client, entries)
+
+    async def _process_shielded(self, client: coredis.Redis[bytes], entries: Sequence[Any]) -> None:
+        progress = self._progress
+        replies: dict[str, list[Reply]] = defaultdict(list)
+        dead: list[tuple[bytes, dict[bytes, bytes], str]] = []
+        ids = [as_bytes(entry.identifier) for entry in entries]
+        touched: list[_Sink] = []
+        now = time.time()
+        for entry_id, entry in zip(ids, entries, strict=True):
+            fields = {as_bytes(k): as_bytes(v) for k, v in entry.field_values.items()}
+            batch: WireBatch | None = None
+            try:
+                data = fields.get(b"batch")
+                if data is None:
+                    raise WireError("the entry has no 'batch' field")
+                if len(data) > self.max_entry_size:
+                    raise WireError(
+                        f"an entry of {len(data)} bytes is over the cap of {self.max_entry_size}"
+                    )
+                batch = decode_batch(data)
+                seen = progress.producers.get(batch.producer)
+                if seen is not None and batch.sequence <= seen[0]:
+                    self._duplicates += 1
+                    continue
+                schema_components = self._components(batch.schema)
+                values = [
+                    check_row(schema_components, row, self.max_file_size) for row in batch.rows
+                ]
+                sink = await self._sink(batch.schema)
+            except WireError as exc:
+                dead.append((entry_id, fields, str(exc)))
+                if batch is not None:
+                    replies[batch.producer] += [(r.reply, str(exc)) for r in batch.rows if r.reply]
+                continue
+            progress.producers[batch.producer] = (batch.sequence, now)
+            if sink not in touched:
+                touched.append(sink)
+            for row, checked in zip(batch.rows, values, strict=True):
+                if sink.skip:  # already in the file: written before a crash
+                    sink.skip -= 1
+                    sink.recorded += 1
+                    self._skipped += 1
+                    if row.reply:
+                        replies[batch.producer].append((row.reply, sink.recorded))
+                    continue
+                event = FlagEvent(checked, row.option, row.username, row.timestamp, FlagReceipt())
+                sink.pending.append((event, batch.producer, row.reply))
+        await self._write(touched, replies)
+        for sink in touched:
+            progress.files[sink.name] = sink.recorded
+        progress.last_id = ids[-1].decode()
+        progress.replies = dict(replies)
+        cutoff = now - _FORGET_PRODUCERS_AFTER
+        progress.producers = {p: s for p, s in progress.producers.items() if s[1] >= cutoff}
+        await anyio.to_thread.run_sync(self._save_progress, progress)
+        if dead:
+            async with client.pipeline(transaction=False) as pipe:
+                for entry_id, fields, reason in dead:
+                    pipe.xadd(
+                        self.dead_letter,
+                        {**fields, b"reason": reason.encode(), b"entry": entry_id},
+                    )
+            self._dead += len(dead)
+            for entry_id, _, reason in dead:
+                logger.warning("asyncflag consumer: entry %s dead-lettered: %s", entry_id, reason)
+        await self._send_replies(client, replies)
+        await client.xack(self.stream, self.group, ids)
+        self._entries += len(ids)
+        if self.trim:
+            # MINID takes an entry id; coredis types the threshold as an int
+            last_id: Any = ids[-1]
+            await client.xtrim(self.stream, trim_strategy=_minid(), threshold=last_id)
+
+    async def _write(self, sinks: list[_Sink], replies: dict[str, list[Reply]]) -> None:
+        """Hand the rows to the writers and wait until all are written.
+
+        :raises _Resync: if any row failed: the rows that did land are found by their
+            count on the next try
+        """
+        failed: list[BaseException] = []
+        for sink in sinks:
+            for event, _, _ in sink.pending:
+                await sink.subscription.put(event)
+        for sink in sinks:
+            pending, sink.pending = sink.pending, []
+            for event, producer, reply in pending:
+                assert event.receipt is not None
+                try:
+                    count = await event.receipt.wait()
+                except FlaggingError as exc:
+                    failed.append(exc)
+                    continue
+                sink.recorded = max(sink.recorded, count)
+                self._written += 1
+                if reply:
+                    replies[producer].append((reply, count))
+        if failed:
+            raise _Resync(f"{len(failed)} rows were not written: {failed[0]!r}")
+
+    def _components(self, schema: bytes) -> list[Component]:
+        components = self._schemas.get(schema)
+        if components is None:
+            components = self._schemas[schema] = components_from_schema(schema)
+        return components
+
+    async def _sink(self, schema: bytes) -> _Sink:
+        """The sink of a schema, opening its dataset file the first time it has rows."""
+        sink = self._sinks.get(schema)
+        if sink is not None:
+            return sink
+        components = self._components(schema)
+        if self.simple and self._sinks:
+            raise WireError("a simple log (log.csv) holds one schema; this entry has another")
+        file_logger: CSVLogger | SimpleCSVLogger = (
+            SimpleCSVLogger(durability=self.durability)
+            if self.simple
+            else CSVLogger(durability=self.durability)
+        )
+        file_logger.setup(components, self.flagging_dir)
+        path, rows = await anyio.to_thread.run_sync(file_logger.open_dataset)
+        name = path.name
+        recorded = self._progress.files.get(name)
+        if recorded is None:  # a file this consumer has not written yet: note what is there
+            recorded = rows
+            self._progress.files[name] = rows
+            await anyio.to_thread.run_sync(self._save_progress, self._progress)
+        elif rows < recorded:
+            logger.warning(
+                "asyncflag consumer: %s holds %d rows, fewer than the %d recorded",
+                name,
+                rows,
+                recorded,
+            )
+            recorded = rows
+        counters = _Counters()
+        subscription = Subscription(frozenset({FlagEvent}), 1_000_000, "wait", counters)
+        writer = FlagWriter(subscription, file_logger.flag_batch)
+        done = anyio.Event()
+        sink = _Sink(components, file_logger, subscription, done, name, recorded, rows - recorded)
+        assert self._task_group is not None
+        await self._task_group.start(self._run_writer, writer, done)
+        self._sinks[schema] = sink
+        return sink
+
+    @staticmethod
+    async def _run_writer(
+        writer: FlagWriter, done: anyio.Event, *, task_status: anyio.abc.TaskStatus[None]
+    ) -> None:
+        with anyio.CancelScope(shield=True):
+            try:
+                await writer.run(task_status=task_status)
+            finally:
+                done.set()
+
+    async def _close_sinks(self) -> None:
+        sinks = list(self._sinks.values())
+        self._sinks.clear()
+        for sink in sinks:
+            sink.subscription.close()
+        for sink in sinks:
+            await sink.done.wait()
+            await anyio.to_thread.run_sync(sink.logger.close)
+
+    async def _send_replies(
+        self, client: coredis.Redis[bytes], replies: dict[str, list[Reply]]
+    ) -> None:
+        replies = {producer: answers for producer, answers in replies.items() if answers}
+        if not replies:
+            return
+        ttl = int(self._redis.reply_ttl)
+        async with client.pipeline(transaction=False) as pipe:
+            for producer, answers in replies.items():
+                key = self._redis.reply_key(producer)
+                pipe.xadd(
+                    key,
+                    {b"replies": msgspec.msgpack.encode(answers)},
+                    trim_strategy=_maxlen(),
+                    threshold=10_000,
+                    trim_operator=_approximately(),
+                )
+                pipe.expire(key, ttl)
+
+    # -- progress ------------------------------------------------------------------
+
+    def _load_progress(self) -> _Progress:
+        try:
+            data = self._progress_path.read_bytes()
+        except FileNotFoundError:
+            return _Progress()
+        return msgspec.json.decode(data, type=_Progress)
+
+    def _save_progress(self, progress: _Progress) -> None:
+        """Replace the progress file atomically; durable with the rows in ``fsync`` mode."""
+        temporary = self._progress_path.with_name(self._progress_path.name + ".tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        try:
+            os.write(fd, msgspec.json.encode(progress))
+            if self.durability == "fsync":
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, self._progress_path)
+        if self.durability == "fsync":
+            fsync_directory(self._state_dir)
+
+
+def _minid() -> Any:
+    from coredis.tokens import PureToken
+
+    return PureToken.MINID
+
+
+def _maxlen() -> Any:
+    from coredis.tokens import PureToken
+
+    return PureToken.MAXLEN
+
+
+def _approximately() -> Any:
+    from coredis.tokens import PureToken
+
+    return PureToken.APPROXIMATELY
