@@ -1,14 +1,16 @@
-"""The ``asyncflag`` command: ``demo``, ``serve module:attr`` and ``show DIR``."""
+"""The ``asyncflag`` command: ``demo``, ``serve module:attr``, ``consume URL`` and ``show DIR``."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from collections import Counter
 from pathlib import Path
 
 from .dataset import SIMPLE_LOG_NAME, dataset_files, load_flagged
+from .errors import FlagValueError
 from .interface import Interface
 
 __all__ = ["main"]
@@ -35,6 +37,23 @@ def main(argv: list[str] | None = None) -> int:
         add_help=False,
     )
 
+    consume = commands.add_parser(
+        "consume",
+        help="write the rows replicas publish to a Redis stream into a flagging directory",
+    )
+    consume.add_argument("url", help="redis://[user:password@]host:port/db (rediss:// for TLS)")
+    consume.add_argument("--stream", required=True, help="the stream the replicas publish to")
+    consume.add_argument("--dir", type=Path, default=Path("flagged"), help="flagging directory")
+    consume.add_argument("--group", default="asyncflag", help="consumer group name")
+    consume.add_argument("--name", default=None, help="this consumer's name (host-pid)")
+    consume.add_argument("--durability", choices=["flush", "fsync"], default="flush")
+    consume.add_argument("--simple", action="store_true", help="write log.csv, no header")
+    consume.add_argument(
+        "--max-file-size", type=int, default=2**20, help="largest file accepted, in bytes"
+    )
+    consume.add_argument("--keep", action="store_true", help="keep written entries in the stream")
+    consume.add_argument("--backend", choices=["asyncio", "trio"], default="asyncio")
+
     show = commands.add_parser("show", help="summarise a flagging directory")
     show.add_argument("dir", type=Path)
     show.add_argument("--last", type=int, default=5, help="how many of the last rows to print")
@@ -54,7 +73,49 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         _load_interface(args.target, parser).launch(host=args.host, port=args.port)
         return 0
+    if args.command == "consume":
+        return run_consumer(args)
     return show_directory(args.dir, args.last)
+
+
+def run_consumer(args: argparse.Namespace) -> int:
+    """Consume until SIGINT or SIGTERM, then finish the batch in hand and exit."""
+    import signal
+
+    import anyio
+
+    from .consumer import RedisConsumer
+
+    logging.basicConfig(level=logging.INFO, format="asyncflag consume: %(message)s")
+
+    async def consume() -> None:
+        consumer = RedisConsumer(
+            args.url,
+            stream=args.stream,
+            flagging_dir=args.dir,
+            group=args.group,
+            name=args.name,
+            durability=args.durability,
+            simple=args.simple,
+            max_file_size=args.max_file_size,
+            trim=not args.keep,
+        )
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async with consumer:
+                print(
+                    f"asyncflag consume: {args.stream} -> {args.dir}/ as {consumer.name}",
+                    flush=True,
+                )
+                async for _ in signals:
+                    break
+        print(f"asyncflag consume: stopped; {consumer.stats}", flush=True)
+
+    try:
+        anyio.run(consume, backend=args.backend)
+    except FlagValueError as exc:
+        print(f"asyncflag consume: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def run_benchmarks(argv: list[str]) -> int:
@@ -103,7 +164,13 @@ def show_directory(directory: Path, last: int = 5) -> int:
     print("flag options:")
     for option, count in options.most_common():
         print(f"  {option}: {count}")
-    stored = [p for p in directory.rglob("*") if p.is_file() and p.parent != directory]
+    stored = [
+        p
+        for p in directory.rglob("*")
+        if p.is_file()
+        and p.parent != directory
+        and not p.relative_to(directory).parts[0].startswith(".")  # .asyncflag/ state
+    ]
     folders = Counter(p.parent.relative_to(directory).as_posix() for p in stored)
     print(f"files stored: {len(stored)}, {sum(p.stat().st_size for p in stored):,} bytes")
     for folder, count in sorted(folders.items()):

@@ -236,3 +236,36 @@ async def test_a_password_in_the_url(tmp_path: Path) -> None:
             iface.shutdown_timeout = 0.2
     finally:
         server.stop()
+
+
+def test_the_consume_command(redis_server: RedisServer, tmp_path: Path) -> None:
+    """`asyncflag consume` writes what a replica flags and exits cleanly on SIGINT."""
+    import signal
+    import subprocess
+    import sys
+
+    flags = tmp_path / "flags"
+    command = subprocess.Popen(
+        [sys.executable, "-m", "asyncflag", "consume", redis_server.url,
+         "--stream", "flags:cli", "--dir", str(flags), "--backend", "trio"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert command.stdout is not None
+        assert "flags:cli ->" in command.stdout.readline()
+
+        async def flag() -> int:
+            async with replica(redis_server, stream="flags:cli") as iface:
+                return await iface.flag(["from a replica", None, "X"])
+
+        assert anyio.run(flag) == 1
+        command.send_signal(signal.SIGINT)
+        assert command.wait(timeout=60) == 0
+        assert "stopped" in command.stdout.read()
+    finally:
+        command.kill()
+        command.wait()
+        if command.stdout is not None:
+            command.stdout.close()
+    assert [row.values[0] for row in load_flagged(flags)] == ["from a replica"]
