@@ -46,7 +46,7 @@ from .events import FlagEvent, FlagReceipt
 from .loggers import CSVLogger, SimpleCSVLogger
 from .storage import folder_name, fsync_directory
 from .streams import Backoff, RedisStream, as_bytes, retryable_errors
-from .wire import WireBatch, WireError, check_row, components_from_schema, decode_batch
+from .wire import RowChecker, WireBatch, WireError, components_from_schema, decode_batch
 from .writer import FlagWriter
 
 if TYPE_CHECKING:
@@ -184,7 +184,7 @@ class RedisConsumer:
         self._progress_path = self._state_dir / f"{folder_name(stream)}-{digest}.progress"
         self._progress = _Progress()
         self._sinks: dict[bytes, _Sink] = {}
-        self._schemas: dict[bytes, list[Component]] = {}
+        self._schemas: dict[bytes, RowChecker] = {}
         self._lock_fd: int | None = None
         self._task_group: TaskGroup | None = None
         self._stopping = anyio.Event()
@@ -356,10 +356,7 @@ class RedisConsumer:
                 if seen is not None and batch.sequence <= seen[0]:
                     self._duplicates += 1
                     continue
-                schema_components = self._components(batch.schema)
-                values = [
-                    check_row(schema_components, row, self.max_file_size) for row in batch.rows
-                ]
+                values = list(map(self._checker(batch.schema), batch.rows))
                 sink = await self._sink(batch.schema)
             except WireError as exc:
                 dead.append((entry_id, fields, str(exc)))
@@ -386,24 +383,25 @@ class RedisConsumer:
         progress.replies = dict(replies)
         cutoff = now - _FORGET_PRODUCERS_AFTER
         progress.producers = {p: s for p, s in progress.producers.items() if s[1] >= cutoff}
-        await anyio.to_thread.run_sync(self._save_progress, progress)
-        if dead:
-            async with client.pipeline(transaction=False) as pipe:
-                for entry_id, fields, reason in dead:
-                    pipe.xadd(
-                        self.dead_letter,
-                        {**fields, b"reason": reason.encode(), b"entry": entry_id},
-                    )
-            self._dead += len(dead)
-            for entry_id, _, reason in dead:
-                logger.warning("asyncflag consumer: entry %s dead-lettered: %s", entry_id, reason)
-        await self._send_replies(client, replies)
-        await client.xack(self.stream, self.group, ids)
+        if self.durability == "fsync":
+            await anyio.to_thread.run_sync(self._save_progress, progress)
+        else:  # a small write and a rename: cheaper here than a hop to a thread
+            self._save_progress(progress)
+        # One round trip: dead letters, replies, then the acknowledgement (in this order).
+        async with client.pipeline(transaction=False) as pipe:
+            for entry_id, fields, reason in dead:
+                pipe.xadd(
+                    self.dead_letter, {**fields, b"reason": reason.encode(), b"entry": entry_id}
+                )
+            self._queue_replies(pipe, replies)
+            pipe.xack(self.stream, self.group, ids)
+            if self.trim:
+                last_id: Any = ids[-1]  # MINID takes an entry id; coredis types it as an int
+                pipe.xtrim(self.stream, trim_strategy=_minid(), threshold=last_id)
         self._entries += len(ids)
-        if self.trim:
-            # MINID takes an entry id; coredis types the threshold as an int
-            last_id: Any = ids[-1]
-            await client.xtrim(self.stream, trim_strategy=_minid(), threshold=last_id)
+        self._dead += len(dead)
+        for entry_id, _, reason in dead:
+            logger.warning("asyncflag consumer: entry %s dead-lettered: %s", entry_id, reason)
 
     async def _write(self, sinks: list[_Sink], replies: dict[str, list[Reply]]) -> None:
         """Hand the rows to the writers and wait until all are written.
@@ -417,10 +415,19 @@ class RedisConsumer:
                 await sink.subscription.put(event)
         for sink in sinks:
             pending, sink.pending = sink.pending, []
+            if not pending:
+                continue
+            # The writer settles receipts in order: once the last one is, all are.
+            last = pending[-1][0].receipt
+            assert last is not None
+            try:
+                await last.wait()
+            except FlaggingError:
+                pass
             for event, producer, reply in pending:
                 assert event.receipt is not None
                 try:
-                    count = await event.receipt.wait()
+                    count = event.receipt.result()
                 except FlaggingError as exc:
                     failed.append(exc)
                     continue
@@ -431,18 +438,19 @@ class RedisConsumer:
         if failed:
             raise _Resync(f"{len(failed)} rows were not written: {failed[0]!r}")
 
-    def _components(self, schema: bytes) -> list[Component]:
-        components = self._schemas.get(schema)
-        if components is None:
-            components = self._schemas[schema] = components_from_schema(schema)
-        return components
+    def _checker(self, schema: bytes) -> RowChecker:
+        checker = self._schemas.get(schema)
+        if checker is None:
+            checker = RowChecker(components_from_schema(schema), self.max_file_size)
+            self._schemas[schema] = checker
+        return checker
 
     async def _sink(self, schema: bytes) -> _Sink:
         """The sink of a schema, opening its dataset file the first time it has rows."""
         sink = self._sinks.get(schema)
         if sink is not None:
             return sink
-        components = self._components(schema)
+        components = self._checker(schema).components
         if self.simple and self._sinks:
             raise WireError("a simple log (log.csv) holds one schema; this entry has another")
         file_logger: CSVLogger | SimpleCSVLogger = (
@@ -498,12 +506,14 @@ class RedisConsumer:
     async def _send_replies(
         self, client: coredis.Redis[bytes], replies: dict[str, list[Reply]]
     ) -> None:
-        replies = {producer: answers for producer, answers in replies.items() if answers}
-        if not replies:
-            return
+        if any(replies.values()):
+            async with client.pipeline(transaction=False) as pipe:
+                self._queue_replies(pipe, replies)
+
+    def _queue_replies(self, pipe: Any, replies: dict[str, list[Reply]]) -> None:
         ttl = int(self._redis.reply_ttl)
-        async with client.pipeline(transaction=False) as pipe:
-            for producer, answers in replies.items():
+        for producer, answers in replies.items():
+            if answers:
                 key = self._redis.reply_key(producer)
                 pipe.xadd(
                     key,

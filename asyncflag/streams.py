@@ -177,7 +177,7 @@ class StreamPublisher:
                         tg.start_soon(self._read_replies, client, reading)
                     await self._send(client, entries)
                     self._counters.written += rows
-                self._in_flight = []
+                self._in_flight = batch = []  # the receipts are the callers' to keep, or not
             # Receipts leave the weak dict when dropped, telling no one: poll.
             while any(not r.done() for r in list(self._awaiting.values())):  # noqa: ASYNC110
                 await anyio.sleep(0.02)
@@ -189,7 +189,8 @@ class StreamPublisher:
             tg.cancel_scope.cancel()
 
     def abandon(self, reason: str) -> int:
-        """Fail what was not handed to Redis, and the replies still owed; return how many."""
+        """Fail what was not handed to Redis, and the flags the consumer had not confirmed
+        yet; return how many."""
         abandoned = [*self._in_flight, *self._subscription.take_all()]
         self._in_flight = []
         for event in abandoned:
@@ -197,15 +198,15 @@ class StreamPublisher:
             if receipt is not None and not receipt.done():
                 receipt._fail(FlaggingError(reason))
             self._counters.failed += 1
-        for receipt in list(self._awaiting.values()):
-            if not receipt.done():
-                receipt._fail(
-                    FlaggingError(
-                        f"{reason}: the row was sent to Redis but the consumer had not "
-                        "confirmed it; it may still be written"
-                    )
+        unconfirmed = [r for r in list(self._awaiting.values()) if not r.done()]
+        for receipt in unconfirmed:
+            receipt._fail(
+                FlaggingError(
+                    f"{reason}: the row was sent to Redis but the consumer had not "
+                    "confirmed it; it may still be written"
                 )
-        return len(abandoned)
+            )
+        return len(abandoned) + len(unconfirmed)
 
     async def _encode(self, batch: list[Any]) -> tuple[list[bytes], int]:
         """The batch as stream entries; events whose files cannot be read fail here."""

@@ -12,6 +12,7 @@ the same components: whatever fails goes to the dead-letter stream, never to dis
 from __future__ import annotations
 
 from datetime import datetime
+from operator import call
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,15 @@ from . import components as c
 from .components import Component, FileComponent, FileData
 from .errors import FlagValueError
 
-__all__ = ["WireBatch", "WireError", "WireRow", "decode_batch", "encode_batch", "schema_of"]
+__all__ = [
+    "RowChecker",
+    "WireBatch",
+    "WireError",
+    "WireRow",
+    "decode_batch",
+    "encode_batch",
+    "schema_of",
+]
 
 VERSION = 1
 _BIG_INT = 1  # msgpack extension code: an int outside 64 bits, as its decimal text
@@ -141,39 +150,55 @@ def decode_batch(data: bytes) -> WireBatch:
     return batch
 
 
-def check_row(components: list[Component], row: WireRow, max_file_size: int) -> tuple[Any, ...]:
-    """The values of a decoded row, checked by the components as at a call.
+class RowChecker:
+    """Checks decoded rows with a schema's components, as the call on the replica did.
 
-    :raises WireError: for a wrong width, a file that is not ``[name, bytes]`` (a path
-        would name a file on the consumer's machine), a file over ``max_file_size`` or
-        a value its component refuses
+    A row whose check fails raises :class:`WireError`: for a wrong width, a file that is
+    not ``[name, bytes]`` (a path would name a file on the consumer's machine), a file
+    over ``max_file_size`` or a value its component refuses.
     """
-    if len(row.values) != len(components):
-        raise WireError(f"a row has {len(row.values)} values for {len(components)} components")
-    checked = []
-    for component, value in zip(components, row.values, strict=True):
-        if isinstance(component, FileComponent) and value is not None:
-            if not (
-                isinstance(value, list)
-                and len(value) == 2
-                and isinstance(value[0], str)
-                and isinstance(value[1], bytes)
-            ):
-                raise WireError(
-                    f"{component.label!r}: a file travels as [name, bytes], got "
-                    f"{type(value).__name__} (a path is refused: it names a file on this machine)"
-                )
-            if len(value[1]) > max_file_size:
-                raise WireError(
-                    f"{component.label!r}: a file of {len(value[1])} bytes is over the cap of "
-                    f"{max_file_size} bytes"
-                )
-            value = FileData(value[1], value[0])
+
+    def __init__(self, components: list[Component], max_file_size: int) -> None:
+        self.components = components
+        self.max_file_size = max_file_size
+        self._checks = [component.check for component in components]
+        self._files = [
+            (j, component)
+            for j, component in enumerate(components)
+            if isinstance(component, FileComponent)
+        ]
+
+    def __call__(self, row: WireRow) -> tuple[Any, ...]:
+        values = row.values
+        if len(values) != len(self._checks):
+            raise WireError(f"a row has {len(values)} values for {len(self._checks)} components")
+        if self._files:
+            values = list(values)
+            for j, component in self._files:
+                if values[j] is not None:
+                    values[j] = self._file(component, values[j])
         try:
-            checked.append(component.check(value))
+            return tuple(map(call, self._checks, values))
         except FlagValueError as exc:
             raise WireError(str(exc)) from None
-    return tuple(checked)
+
+    def _file(self, component: FileComponent, value: Any) -> FileData:
+        if not (
+            isinstance(value, list)
+            and len(value) == 2
+            and isinstance(value[0], str)
+            and isinstance(value[1], bytes)
+        ):
+            raise WireError(
+                f"{component.label!r}: a file travels as [name, bytes], got "
+                f"{type(value).__name__} (a path is refused: it names a file on this machine)"
+            )
+        if len(value[1]) > self.max_file_size:
+            raise WireError(
+                f"{component.label!r}: a file of {len(value[1])} bytes is over the cap of "
+                f"{self.max_file_size} bytes"
+            )
+        return FileData(value[1], value[0])
 
 
 def _big_ints(value: Any) -> Any:

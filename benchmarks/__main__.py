@@ -14,7 +14,18 @@ import anyio
 from rich.console import Console
 from rich.table import Table
 
-from . import files, latency, openloop, overhead, peers, scaling, soak, throughput, webserver
+from . import (
+    files,
+    latency,
+    openloop,
+    overhead,
+    peers,
+    scaling,
+    soak,
+    streams,
+    throughput,
+    webserver,
+)
 from ._common import Result, Settings, machine_facts
 
 CASES: dict[str, Callable[[Settings], Awaitable[list[Result]]]] = {
@@ -28,6 +39,7 @@ CASES: dict[str, Callable[[Settings], Awaitable[list[Result]]]] = {
     "web": webserver.run,
     "peers": peers.run,
     "soak": soak.run,
+    "redis": streams.run,
 }
 
 #: names that select several cases, so ``--cases throughput`` keeps working
