@@ -238,6 +238,23 @@ async def test_a_password_in_the_url(tmp_path: Path) -> None:
         server.stop()
 
 
+async def test_tls(tmp_path: Path) -> None:
+    """A rediss:// URL: the certificate is checked against the CA the URL names."""
+    from conftest import free_port
+
+    server = RedisServer(tmp_path / "redis", free_port(), tls=True)
+    server.start()
+    try:
+        assert server.url.startswith("rediss://")
+        iface = replica(server)
+        async with consumer(server, tmp_path / "flags"), iface:
+            assert await iface.flag(["over TLS", None, "X"]) == 1
+            assert iface.stats.connected is True
+    finally:
+        server.stop()
+    assert [row.values[0] for row in load_flagged(tmp_path / "flags")] == ["over TLS"]
+
+
 def test_the_consume_command(redis_server: RedisServer, tmp_path: Path) -> None:
     """`asyncflag consume` writes what a replica flags and exits cleanly on SIGINT."""
     import signal
