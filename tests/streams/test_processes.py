@@ -119,7 +119,7 @@ def test_a_consumer_killed_again_and_again(redis_server: RedisServer, tmp_path: 
             deadline = time.monotonic() + 30
             while rows_in(directory) == before and time.monotonic() < deadline:
                 time.sleep(0.01)  # writing: now kill it at a random moment
-            time.sleep(rng.uniform(0.0, 0.2))
+            time.sleep(rng.uniform(0.0, 0.05))
             reap(consumer)  # SIGKILL
             written_at_kills.append(rows_in(directory))
         consumer = start_consumer(redis_server, directory, "asyncio")
