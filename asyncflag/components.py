@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import sys
 import wave
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -130,12 +131,14 @@ class Number(Component):
         if isinstance(value, bool):
             raise self._reject(value, "an int or a float")
         if isinstance(value, int | float):
+            if type(value) is int and value.bit_length() > _LONG_INT_BITS:
+                _check_int_digits(value, _MAX_INT_DIGITS, self)
             return value
         if _is_numpy_bool(value):
             raise self._reject(value, "an int or a float")
         # numpy and other numeric scalars
         if hasattr(value, "__index__"):
-            return int(value.__index__())
+            return self.check(int(value.__index__()))
         if hasattr(value, "__float__") and not isinstance(value, str | bytes):
             return float(value)
         raise self._reject(value, "an int or a float")
@@ -208,6 +211,8 @@ class Dropdown(Component):
         for _, value in self.choices:
             if isinstance(value, bool) or not isinstance(value, str | int | float):
                 raise FlagValueError(f"a Dropdown choice is a string or a number, got {value!r}")
+            if multiselect and isinstance(value, float) and not math.isfinite(value):
+                raise FlagValueError(f"a multiselect Dropdown (stored as JSON) cannot hold {value}")
         self.multiselect = multiselect
         self.allow_custom_value = allow_custom_value or not self.choices
         # 1.0 == 1: a value equal to a choice is stored as that choice
@@ -223,6 +228,10 @@ class Dropdown(Component):
             raise self._reject(value, "a string or a number")
         if isinstance(value, str) and not value.isascii():
             _check_encodable(value, self)
+        if self.multiselect and isinstance(value, float) and not math.isfinite(value):
+            raise FlagValueError(
+                f"Dropdown {self.label!r}: a multiselect is stored as JSON, which has no {value}"
+            )
         if value in self._values:  # a string never equals a number, so types match
             return self._values[value]
         if not self.allow_custom_value:
@@ -250,15 +259,15 @@ class Dropdown(Component):
         if isinstance(value, int | float):
             return value
         text = str(value)
-        if self._mixed and _parse_number(text) is not None:
-            return _PREFIX + text
+        if text == "" or (self._mixed and _parse_number(text) is not None):
+            return _PREFIX + text  # "" apart from None (an empty cell); "3" apart from 3
         return escape(text)
 
     def from_cell(self, cell: str, flagging_dir: Path) -> Any:
         if self.multiselect:
             text = unescape(cell)
             return msgspec.json.decode(text) if text else []
-        if cell == "" and "" not in self._values:
+        if cell == "":
             return None
         if self._mixed and cell[:1] != _PREFIX:
             number = _parse_number(cell)
@@ -435,6 +444,8 @@ class Image(FileComponent):
         if _is_pil_image(value):
             width, height = value.size
             self._check_size(width * height * len(value.getbands()))
+            if value.mode not in _PNG_MODES:  # CMYK, YCbCr, F...: as PNG can store them
+                return value.convert("RGBA" if value.mode in _ALPHA_MODES else "RGB")
             return value
         if _is_ndarray(value):
             try:
@@ -483,10 +494,7 @@ class Audio(FileComponent):
         import numpy as np
 
         rate, samples = value
-        array = np.asarray(samples)
-        if array.dtype.kind == "f":
-            array = np.clip(array, -1.0, 1.0) * 32767
-        array = array.astype("<i2")
+        array = _as_int16(np.asarray(samples))
         channels = 1 if array.ndim == 1 else array.shape[1]
         buffer = io.BytesIO()
         with wave.open(buffer, "wb") as out:
@@ -518,6 +526,24 @@ def component_from(spec: Component | str) -> Component:
                 f"unknown component shortcut {spec!r}; use one of {sorted(_SHORTCUTS)}"
             ) from None
     raise FlagValueError(f"expected a component or a shortcut string, got {spec!r}")
+
+
+#: Python refuses to turn longer ints into text (sys.set_int_max_str_digits)
+_MAX_INT_DIGITS = sys.get_int_max_str_digits() or 100_000
+#: ints shorter than this many bits have fewer digits than any limit: no check needed
+_LONG_INT_BITS = 3_000
+
+
+def _fits_digits(value: int, digits: int) -> bool:
+    return bool(-(10**digits) < value < 10**digits)
+
+
+def _check_int_digits(value: int, digits: int, component: Component) -> None:
+    if not _fits_digits(value, digits):
+        raise FlagValueError(
+            f"{type(component).__name__} {component.label!r}: an int of more than {digits} "
+            "digits cannot be written as text"
+        )
 
 
 def _check_encodable(text: str, component: Component) -> None:
@@ -565,7 +591,14 @@ def _plain_json(value: Any) -> Any:
         if not value.isascii():
             _encodable_or_type_error(value)
         return value
-    if value is None or isinstance(value, bool | int):
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if value.bit_length() > _LONG_INT_BITS and not (
+            -(10 ** (_MAX_INT_DIGITS - 1)) < value < 10**_MAX_INT_DIGITS
+        ):  # msgspec reads back a negative int of one digit fewer than Python writes
+            digits = int(value.bit_length() * math.log10(2))
+            raise TypeError(f"an int of about {digits} digits is too long")
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -630,7 +663,9 @@ def _image_array(value: Any) -> Any:
             f"an image array is height x width (x 1, 3 or 4 channels), got shape {array.shape}"
         )
     kind = array.dtype.kind
-    if kind == "b" or array.dtype == np.uint8:
+    if kind == "b":  # 1-bit pixels; PNG has no 1-bit colour, so those become 0 or 255
+        return array.copy() if array.ndim == 2 else array.astype(np.uint8) * np.uint8(255)
+    if array.dtype == np.uint8:
         return array.copy()
     if kind in "iu":
         if array.min() < 0 or array.max() > 255:
@@ -643,7 +678,21 @@ def _image_array(value: Any) -> Any:
     raise TypeError(f"cannot save {array.dtype} pixels as an image")
 
 
+#: the PIL modes saved as PNG exactly, without a warning
+_PNG_MODES = frozenset({"1", "L", "LA", "P", "RGB", "RGBA", "I;16"})
+_ALPHA_MODES = frozenset({"RGBa", "La", "PA", "RGBX"})
+
 _WAV_HEADER_BYTES = 44
+
+
+def _as_int16(array: Any) -> Any:
+    """Samples as 16-bit ints: floats in -1..1 scaled (and clipped); integers are sample
+    values already, checked at the call to fit in 16 bits, so nothing wraps around."""
+    import numpy as np
+
+    if array.dtype.kind == "f":
+        return (np.clip(array.astype(np.float64), -1.0, 1.0) * 32767).astype("<i2")
+    return array.astype("<i2")
 
 
 def _check_samples(samples: Any) -> None:
@@ -656,6 +705,12 @@ def _check_samples(samples: Any) -> None:
         )
     if samples.dtype.kind == "f" and not np.isfinite(samples).all():
         raise TypeError("the samples must be finite")
+    if samples.dtype.kind in "iu" and samples.dtype.itemsize > 1 and samples.dtype != np.int16:
+        if samples.min() < -32768 or samples.max() > 32767:
+            raise TypeError(
+                "integer samples are 16-bit sample values: they must be in -32768..32767 "
+                "(scale wider ones first; floats in -1..1 are scaled for you)"
+            )
 
 
 def _is_ndarray(value: Any) -> bool:
@@ -663,5 +718,8 @@ def _is_ndarray(value: Any) -> bool:
 
 
 def _short_repr(value: Any) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to turn into text
+        return f"<{type(value).__name__} too long to show>"
     return text if len(text) <= 60 else text[:57] + "..."

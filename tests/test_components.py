@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import sys
 import wave
 from decimal import Decimal
 from pathlib import Path
@@ -721,3 +722,54 @@ def test_a_dropdown_with_both_1_and_the_string_1() -> None:
 def test_dropdown_choices_must_be_strings_or_numbers(bad: Any) -> None:
     with pytest.raises(FlagValueError, match="choice is a string or a number"):
         components.Dropdown([bad])
+
+
+def test_ints_too_long_to_write_are_refused_at_the_call() -> None:
+    digits = sys.get_int_max_str_digits()
+    assert components.Number(label="n").check(10**digits - 1) == 10**digits - 1
+    assert_rejected(components.Number(label="n"), 10**digits, "cannot be written as text")
+    assert_rejected(components.JSON(label="j"), [10**5000], "too long")
+    assert_rejected(components.JSON(label="j"), -(10 ** (digits - 1)), "too long")
+    assert (
+        through_csv(components.JSON(label="j"), -(10 ** (digits - 1)) + 1)
+        == -(10 ** (digits - 1)) + 1
+    )
+
+
+def test_pil_images_in_modes_png_cannot_store_are_converted() -> None:
+    image = components.Image(label="i")
+    for mode, expected in (("CMYK", "RGB"), ("YCbCr", "RGB"), ("F", "RGB"), ("RGBa", "RGBA")):
+        checked = image.check(PILImage.new(mode, (2, 2)))
+        assert checked.mode == expected
+        data, _ = image.payload(checked)
+        assert isinstance(data, bytes)
+
+
+def test_bool_colour_arrays_are_saved_as_0_or_255() -> None:
+    image = components.Image(label="i")
+    array = np.zeros((2, 2, 3), dtype=bool)
+    array[0, 0] = True
+    data, _ = image.payload(image.check(array))
+    assert isinstance(data, bytes)
+    with PILImage.open(io.BytesIO(data)) as saved:
+        assert np.asarray(saved)[0, 0].tolist() == [255, 255, 255]
+
+
+def test_audio_integer_samples_never_wrap() -> None:
+    audio = components.Audio(label="a")
+    assert_rejected(audio, (8000, np.array([40_000], dtype=np.int32)), "-32768..32767")
+    data, _ = audio.payload(audio.check((8000, np.array([1.0, -1.0], dtype=np.float16))))
+    assert isinstance(data, bytes)
+    assert read_wav(data)[3] == np.array([32767, -32767], dtype="<i2").tobytes()
+
+
+def test_a_multiselect_dropdown_refuses_infinity() -> None:
+    with pytest.raises(FlagValueError, match="JSON"):
+        components.Dropdown([math.inf], multiselect=True)
+    assert_rejected(components.Dropdown(multiselect=True, label="d"), [math.inf], "JSON")
+
+
+def test_a_dropdown_tells_the_empty_choice_from_none() -> None:
+    drop = components.Dropdown(["", "a"], label="d")
+    assert through_csv(drop, "") == ""
+    assert through_csv(drop, None) is None
