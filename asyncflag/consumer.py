@@ -232,10 +232,6 @@ class RedisConsumer:
             await task_group.__aexit__(None, None, None)
         return None
 
-    async def run_until_stopped(self) -> None:
-        """Run until the block is left or the task is cancelled (``asyncflag consume``)."""
-        await self._stopped.wait()
-
     # -- the loop ------------------------------------------------------------------
 
     async def _run(self) -> None:

@@ -30,6 +30,7 @@ from .components import Component, FileComponent
 from .errors import FlaggingError, FlagValueError, FlagWriteError
 from .events import FlagEvent, FlagReceipt, Prediction
 from .wire import VERSION, WireBatch, WireRow, encode_batch, file_value, schema_of
+from .writer import fail_events
 
 if TYPE_CHECKING:
     import coredis
@@ -193,11 +194,7 @@ class StreamPublisher:
         yet; return how many."""
         abandoned = [*self._in_flight, *self._subscription.take_all()]
         self._in_flight = []
-        for event in abandoned:
-            receipt = event.receipt if type(event) is FlagEvent else None
-            if receipt is not None and not receipt.done():
-                receipt._fail(FlaggingError(reason))
-            self._counters.failed += 1
+        failed = fail_events(abandoned, reason, self._counters)
         unconfirmed = [r for r in list(self._awaiting.values()) if not r.done()]
         for receipt in unconfirmed:
             receipt._fail(
@@ -206,7 +203,7 @@ class StreamPublisher:
                     "confirmed it; it may still be written"
                 )
             )
-        return len(abandoned) + len(unconfirmed)
+        return failed + len(unconfirmed)
 
     async def _encode(self, batch: list[Any]) -> tuple[list[bytes], int]:
         """The batch as stream entries; events whose files cannot be read fail here."""

@@ -17,12 +17,12 @@ from typing import Any
 import anyio
 from anyio.abc import TaskStatus
 
-from .bus import Subscription
+from .bus import Subscription, _Counters
 from .errors import FlaggingError, as_write_error
 from .events import FlagEvent, FlagRow, Prediction
 from .loggers import RowResult
 
-__all__ = ["FlagWriter"]
+__all__ = ["FlagWriter", "fail_events"]
 
 logger = logging.getLogger("asyncflag")
 
@@ -86,12 +86,17 @@ class FlagWriter:
         """Fail every event not written yet (a shutdown that timed out); return how many."""
         abandoned = [*self._in_flight, *self._subscription.take_all()]
         self._in_flight = []
-        for event in abandoned:
-            receipt = event.receipt if type(event) is FlagEvent else None
-            if receipt is not None and not receipt.done():
-                receipt._fail(FlaggingError(reason))
-            self._counters.failed += 1
-        return len(abandoned)
+        return fail_events(abandoned, reason, self._counters)
+
+
+def fail_events(events: Sequence[Any], reason: str, counters: _Counters) -> int:
+    """Fail events that will never be written (their receipts too); return how many."""
+    for event in events:
+        receipt = event.receipt if type(event) is FlagEvent else None
+        if receipt is not None and not receipt.done():
+            receipt._fail(FlaggingError(reason))
+        counters.failed += 1
+    return len(events)
 
 
 def _as_row(event: Any) -> FlagRow:
