@@ -51,6 +51,13 @@ class Component:
     def __init__(self, label: str | None = None) -> None:
         if label is not None and not isinstance(label, str):
             raise FlagValueError(f"a component label must be a string, got {label!r}")
+        if label is not None and not label.isascii():
+            try:
+                label.encode("utf-8")
+            except UnicodeEncodeError:
+                raise FlagValueError(
+                    f"the label {label!r} cannot be written as UTF-8 (a lone surrogate)"
+                ) from None
         self.label = label
 
     def check(self, value: Any) -> Any:
@@ -140,7 +147,12 @@ class Number(Component):
         if hasattr(value, "__index__"):
             return self.check(int(value.__index__()))
         if hasattr(value, "__float__") and not isinstance(value, str | bytes):
-            return float(value)
+            try:
+                return float(value)
+            except (ValueError, OverflowError, TypeError) as exc:  # Decimal("sNaN"), 10**400/3
+                raise FlagValueError(
+                    f"Number {self.label!r} cannot store {_short_repr(value)}: {exc}"
+                ) from None
         raise self._reject(value, "an int or a float")
 
     def to_cell(self, value: Any) -> Cell:
@@ -228,6 +240,11 @@ class Dropdown(Component):
             raise self._reject(value, "a string or a number")
         if isinstance(value, str) and not value.isascii():
             _check_encodable(value, self)
+        if type(value) is int and value.bit_length() > _LONG_INT_BITS:
+            try:  # a multiselect is JSON, which reads back one digit fewer when negative
+                _plain_json(value)
+            except TypeError as exc:
+                raise FlagValueError(f"Dropdown {self.label!r}: {exc}") from None
         if self.multiselect and isinstance(value, float) and not math.isfinite(value):
             raise FlagValueError(
                 f"Dropdown {self.label!r}: a multiselect is stored as JSON, which has no {value}"
@@ -236,8 +253,8 @@ class Dropdown(Component):
             return self._values[value]
         if not self.allow_custom_value:
             raise FlagValueError(
-                f"Dropdown {self.label!r}: {value!r} is not one of the choices "
-                f"{sorted(map(str, self._values))}"
+                f"Dropdown {self.label!r}: {_short_repr(value)} is not one of the choices "
+                f"{sorted(map(_short_repr, self._values))}"
             )
         custom: str | int | float = value
         return custom
@@ -246,7 +263,7 @@ class Dropdown(Component):
         if value is None:
             return [] if self.multiselect else None
         if self.multiselect:
-            if isinstance(value, str) or not isinstance(value, Sequence):
+            if isinstance(value, str | bytes | bytearray) or not isinstance(value, Sequence):
                 raise self._reject(value, "a list of choices")
             return [self._check_one(v) for v in value]
         return self._check_one(value)
@@ -444,8 +461,8 @@ class Image(FileComponent):
         if _is_pil_image(value):
             width, height = value.size
             self._check_size(width * height * len(value.getbands()))
-            if value.mode not in _PNG_MODES:  # CMYK, YCbCr, F...: as PNG can store them
-                return value.convert("RGBA" if value.mode in _ALPHA_MODES else "RGB")
+            if value.mode not in _PNG_MODES:
+                return self._png_ready(value)
             return value
         if _is_ndarray(value):
             try:
@@ -455,6 +472,27 @@ class Image(FileComponent):
             self._check_size(array.nbytes)
             return array
         raise self._reject(value, "bytes, a path, a PIL image or a numpy array")
+
+    def _png_ready(self, image: Any) -> Any:
+        """A PIL image in a mode PNG stores exactly: deep modes by their values (as arrays
+        are), colour spaces as RGB(A); refused when neither is possible."""
+        from PIL import Image as PILImage
+
+        mode = image.mode
+        try:
+            if mode == "F" or mode.startswith("I"):  # 32-bit float or int, 16-bit ints
+                import numpy as np
+
+                pixels = np.asarray(image)
+                if pixels.dtype.kind in "iu" and pixels.size and 255 < pixels.max() <= 65535:
+                    if pixels.min() >= 0:
+                        return PILImage.fromarray(pixels.astype(np.uint16))
+                return PILImage.fromarray(_image_array(pixels))
+            return image.convert("RGBA" if mode in _ALPHA_MODES else "RGB")
+        except (TypeError, ValueError) as exc:
+            raise FlagValueError(
+                f"Image {self.label!r}: cannot store a PIL image in mode {mode}: {exc}"
+            ) from None
 
     def _encode_other(self, value: Any) -> tuple[FilePayload, str]:
         try:
@@ -487,6 +525,11 @@ class Audio(FileComponent):
             _check_samples(samples)
         except TypeError as exc:
             raise FlagValueError(f"Audio {self.label!r}: {exc}") from None
+        channels = 1 if samples.ndim == 1 else samples.shape[1]
+        if channels > 65535 or rate * channels * 2 >= 2**32:
+            raise FlagValueError(
+                f"Audio {self.label!r}: {channels} channels at {rate} Hz do not fit a WAV header"
+            )
         self._check_size(_WAV_HEADER_BYTES + 2 * samples.size)  # the exact WAV size
         return rate, samples.copy()
 
@@ -680,7 +723,7 @@ def _image_array(value: Any) -> Any:
 
 #: the PIL modes saved as PNG exactly, without a warning
 _PNG_MODES = frozenset({"1", "L", "LA", "P", "RGB", "RGBA", "I;16"})
-_ALPHA_MODES = frozenset({"RGBa", "La", "PA", "RGBX"})
+_ALPHA_MODES = frozenset({"RGBa", "PA"})
 
 _WAV_HEADER_BYTES = 44
 

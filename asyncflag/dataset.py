@@ -89,7 +89,20 @@ def read_header(path: Path) -> list[str] | None:
             if not more:
                 return None
             head += more
+    _allow_any_field_size()
     return next(csv.reader(io.StringIO(head[:end].decode("utf-8"), newline="")))
+
+
+def _allow_any_field_size() -> None:
+    """Lift the csv module's 128 KiB cell limit: a long text or JSON value must read back.
+
+    The limit is process-wide; it is only ever raised here, never lowered.
+    """
+    if csv.field_size_limit() < _FIELD_SIZE_LIMIT:
+        csv.field_size_limit(_FIELD_SIZE_LIMIT)
+
+
+_FIELD_SIZE_LIMIT = 2**31 - 1
 
 
 def first_record_end(data: bytes) -> int:
@@ -148,6 +161,7 @@ def load_flagged(
 
 
 def _read_records(path: Path) -> list[list[str]]:
+    _allow_any_field_size()
     data = path.read_bytes()
     _, end = scan_records(data)
     return list(csv.reader(io.StringIO(data[:end].decode("utf-8"), newline="")))
@@ -176,14 +190,15 @@ def _decode(
                 decoders[i].from_cell(cell, root) if i < len(decoders) else unescape(cell)
                 for i, cell in enumerate(cells)
             )
-        meta = [unescape(cell) for cell in record[width : width + 3]]
+        meta = record[width : width + 3]
         flag, username, stamp = meta + [""] * (3 - len(meta))
         rows.append(
             FlaggedRow(
                 values=values,
                 labels=labels,
-                flag=flag or None,
-                username=username or None,
+                # an empty cell is None; "" was written as a lone apostrophe
+                flag=unescape(flag) if flag else None,
+                username=unescape(username) if username else None,
                 timestamp=datetime.fromisoformat(stamp) if stamp else None,
                 file=str(path),
             )

@@ -738,7 +738,7 @@ def test_ints_too_long_to_write_are_refused_at_the_call() -> None:
 
 def test_pil_images_in_modes_png_cannot_store_are_converted() -> None:
     image = components.Image(label="i")
-    for mode, expected in (("CMYK", "RGB"), ("YCbCr", "RGB"), ("F", "RGB"), ("RGBa", "RGBA")):
+    for mode, expected in (("CMYK", "RGB"), ("YCbCr", "RGB"), ("RGBX", "RGB"), ("RGBa", "RGBA")):
         checked = image.check(PILImage.new(mode, (2, 2)))
         assert checked.mode == expected
         data, _ = image.payload(checked)
@@ -773,3 +773,35 @@ def test_a_dropdown_tells_the_empty_choice_from_none() -> None:
     drop = components.Dropdown(["", "a"], label="d")
     assert through_csv(drop, "") == ""
     assert through_csv(drop, None) is None
+
+
+def test_pil_deep_modes_keep_their_values() -> None:
+    image = components.Image(label="i")
+    deep = image.check(PILImage.fromarray(np.array([[300, 6000]], dtype=np.int32)))
+    assert deep.mode == "I;16" and np.asarray(deep).tolist() == [[300, 6000]]
+    floats = image.check(PILImage.fromarray(np.array([[0.25, 1.0]], dtype=np.float32)))
+    assert np.asarray(floats).tolist() == [[64, 255]]  # as float arrays: 0..1 scaled
+    assert_rejected(image, PILImage.new("La", (2, 2)), "mode La")
+
+
+def test_audio_that_does_not_fit_a_wav_header_is_refused() -> None:
+    audio = components.Audio(label="a")
+    assert_rejected(audio, (2**31 - 1, np.zeros((3, 2), np.int16)), "WAV header")
+    assert_rejected(audio, (8000, np.zeros((1, 70_000), np.int16)), "WAV header")
+
+
+@pytest.mark.parametrize("bad", [Decimal("sNaN"), __import__("fractions").Fraction(10**400, 3)])
+def test_number_turns_float_failures_into_flag_value_errors(bad: Any) -> None:
+    assert_rejected(components.Number(label="n"), bad, "cannot store")
+
+
+def test_a_multiselect_refuses_bytes_and_ints_too_long() -> None:
+    drop = components.Dropdown(multiselect=True, label="d")
+    assert_rejected(drop, b"ab", "list of choices")
+    assert_rejected(drop, [10**5000], "too long")
+    assert_rejected(components.Dropdown([1, 2], label="d"), 10**5000, "too long")
+
+
+def test_a_label_that_cannot_be_written_is_refused() -> None:
+    with pytest.raises(FlagValueError, match="lone surrogate"):
+        components.Textbox(label="bad \ud800")

@@ -671,3 +671,25 @@ async def test_an_exception_in_the_block_comes_out_unchanged(tmp_path: Path) -> 
             raise KeyError("boom")
     assert receipt.result() == 1
     assert [row.values for row in load_flagged(tmp_path)] == [("a", "b")]
+
+
+async def test_empty_and_unwritable_usernames_and_options(tmp_path: Path) -> None:
+    iface = Interface(lambda t: t, "text", "text", flagging_dir=tmp_path)
+    async with iface:
+        with pytest.raises(FlagValueError, match="lone surrogate"):
+            await iface.flag(["a", "b"], username="\ud800")
+        with pytest.raises(FlagValueError, match="lone surrogate"):
+            await iface.flag(["a", "b"], option="\udfff")
+        await iface.flag(["empty", "strings"], option="", username="")
+        await iface.flag(["no", "metadata"])
+    first, second = load_flagged(tmp_path)
+    assert (first.flag, first.username) == ("", "")
+    assert (second.flag, second.username) == (None, None)
+
+
+async def test_a_cell_longer_than_the_csv_module_default_reads_back(tmp_path: Path) -> None:
+    long = "=" + "a" * 200_000
+    iface = Interface(lambda t: t, "text", "text", flagging_dir=tmp_path)
+    async with iface:
+        await iface.flag([long, "x"])
+    assert load_flagged(tmp_path)[0].values[0] == long

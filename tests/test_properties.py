@@ -572,12 +572,10 @@ PNG_MODES = {
     "RGBA": ("uint8", (4,)),
     "I;16": ("uint16", ()),
 }
-#: other modes, and the bytes per pixel of their raw data; they are converted to RGB, or
-#: to RGBA when they have an alpha (or padding) band
-# BUG: "La" raises a plain ValueError at the call (Pillow cannot convert La to RGBA).
-# BUG: I, I;16B, I;16L, I;16N and F lose data: they become 8-bit RGB, values over 255
-# clipped and fractions dropped, though PNG stores 16 bits (I;16). Their values are drawn
-# in 0..255 (whole numbers for F) so that they read back.
+#: other modes, and the bytes per pixel of their raw data. Colour spaces are converted to
+#: RGB, or to RGBA when they have an alpha band; deep modes keep their values: ints up to 255
+#: as L, up to 65535 as I;16, F (floats in 0..1) scaled to L like float arrays. "La" is
+#: refused at the call (Pillow cannot convert it); see test_components.
 CONVERTED_MODES = {
     "CMYK": 4,
     "YCbCr": 3,
@@ -592,7 +590,7 @@ CONVERTED_MODES = {
     "I;16N": 2,
     "F": 4,
 }
-ALPHA_MODES = {"RGBX", "RGBa", "PA"}
+ALPHA_MODES = {"RGBa", "PA"}
 
 
 def _raw_pixels(mode: str, values: np.ndarray) -> bytes:
@@ -611,10 +609,22 @@ def pil_images(draw: st.DrawFn) -> tuple[Any, Pixels]:
     back as the RGB (or RGBA) Pillow converts them to."""
     mode = draw(st.sampled_from(sorted(PNG_MODES) + sorted(CONVERTED_MODES)))
     height, width = draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    if mode == "F":
+        floats = draw(hnp.arrays(np.float32, height * width, elements=st.floats(0, 1, width=32)))
+        image = PILImage.frombytes(mode, (width, height), floats.astype("<f4").tobytes())
+        scaled = np.round(floats.astype(np.float64) * 255).astype(np.uint8)
+        return image, Pixels("L", scaled.reshape(height, width), tolerance=1)
+    if mode in CONVERTED_MODES and mode.startswith("I"):
+        top = draw(st.sampled_from([255, 65535]))
+        deep = draw(hnp.arrays(np.uint16, height * width, elements=st.integers(0, top)))
+        image = PILImage.frombytes(mode, (width, height), _raw_pixels(mode, deep))
+        pixels = deep.reshape(height, width)
+        if pixels.max() > 255:
+            return image, Pixels("I;16", pixels)
+        return image, Pixels("L", pixels.astype(np.uint8))
     if mode in CONVERTED_MODES:
         size = CONVERTED_MODES[mode]
-        wide = mode.startswith("I") or mode == "F"
-        count = height * width * (1 if wide else size)
+        count = height * width * size
         values = draw(hnp.arrays(np.uint8, count, elements=st.integers(0, 255)))
         image = PILImage.frombytes(mode, (width, height), _raw_pixels(mode, values))
         if mode == "PA":
