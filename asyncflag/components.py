@@ -51,13 +51,8 @@ class Component:
     def __init__(self, label: str | None = None) -> None:
         if label is not None and not isinstance(label, str):
             raise FlagValueError(f"a component label must be a string, got {label!r}")
-        if label is not None and not label.isascii():
-            try:
-                label.encode("utf-8")
-            except UnicodeEncodeError:
-                raise FlagValueError(
-                    f"the label {label!r} cannot be written as UTF-8 (a lone surrogate)"
-                ) from None
+        if label is not None:
+            refuse_unwritable(label, "the label")
         self.label = label
 
     def check(self, value: Any) -> Any:
@@ -587,6 +582,17 @@ def _check_int_digits(value: int, digits: int, component: Component) -> None:
             f"{type(component).__name__} {component.label!r}: an int of more than {digits} "
             "digits cannot be written as text"
         )
+
+
+def refuse_unwritable(text: str, what: str) -> None:
+    """Raise FlagValueError for text UTF-8 cannot encode (a label, an option, a username)."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise FlagValueError(
+                f"{what} {text!r} cannot be written as UTF-8 (a lone surrogate)"
+            ) from None
 
 
 def _check_encodable(text: str, component: Component) -> None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 import anyio
 
 from .bus import EventBus, FlagStatistics, Overflow, Subscription, _Counters
-from .components import Component, FileComponent, component_from
+from .components import Component, FileComponent, component_from, refuse_unwritable
 from .dataset import load_flagged
 from .errors import (
     FlaggingDisabledError,
@@ -434,14 +434,9 @@ class Interface:
             raise FlagValueError(f"option {option!r} is not one of the flagging options: {allowed}")
         if username is not None and not isinstance(username, str):
             raise FlagValueError(f"username must be a string or None, got {username!r}")
-        for name, text in (("option", option), ("username", username)):
-            if text is not None and not text.isascii():
-                try:
-                    text.encode("utf-8")
-                except UnicodeEncodeError:
-                    raise FlagValueError(
-                        f"the {name} {text!r} cannot be written as UTF-8 (a lone surrogate)"
-                    ) from None
+        for name, text in (("the option", option), ("the username", username)):
+            if text is not None:
+                refuse_unwritable(text, name)
         target_type = type(target)
         if target_type is list or target_type is tuple:  # the hot path, before any ABC check
             data = self._check_values(tuple(cast("Sequence[Any]", target)))
