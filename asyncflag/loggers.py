@@ -226,13 +226,6 @@ class _OtherHeader(Exception):
     """The dataset file was started with other column labels."""
 
 
-def _metadata_cell(text: str | None) -> str:
-    """None is an empty cell (as in Gradio); an empty string is a lone apostrophe."""
-    if text is None:
-        return ""
-    return escape(text) if text else "'"
-
-
 def _next_dataset(path: Path) -> Path:
     match = re.fullmatch(r"dataset(\d+)\.csv", path.name)
     if match is None:  # a fixed file name cannot rotate
@@ -449,8 +442,11 @@ class _CSVFileLogger(FlaggingCallback):
             if datas and width
             else [[] for _ in range(width)]
         )
-        options = [_metadata_cell(row.option) for row in rows]
-        usernames = [_metadata_cell(row.username) for row in rows]
+        # None is an empty cell (as in Gradio); "" a lone apostrophe. Inlined: a hot loop.
+        options = [escape(o) if o else ("" if o is None else "'") for o in [r.option for r in rows]]
+        usernames = [
+            escape(u) if u else ("" if u is None else "'") for u in [r.username for r in rows]
+        ]
         stamps = [row.timestamp.isoformat() if row.timestamp else "" for row in rows]
         buffer = io.StringIO()
         csv.writer(buffer).writerows(zip(*columns, options, usernames, stamps, strict=True))

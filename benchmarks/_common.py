@@ -18,7 +18,7 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from asyncflag import Interface, components
+from asyncflag import FlagReceipt, Interface, QueueFullError, components
 
 
 @dataclass
@@ -70,6 +70,18 @@ def six_column_interface(flagging_dir: Path, mode: str = "manual", **kwargs: Any
         flagging_dir=flagging_dir,
         **kwargs,
     )
+
+
+async def flag_nowait_or_wait(
+    iface: Interface, row: tuple[Any, ...], receipts: list[FlagReceipt]
+) -> None:
+    """``flag_nowait`` one row; when the queue is full, wait for the writer to take half."""
+    while True:
+        try:
+            receipts.append(iface.flag_nowait(row))
+            return
+        except QueueFullError:
+            await receipts[len(receipts) - iface.max_pending // 2].wait()
 
 
 def make_rows(count: int) -> list[tuple[Any, ...]]:

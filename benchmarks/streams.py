@@ -18,11 +18,12 @@ from typing import Any
 
 import anyio
 
-from asyncflag import FlagReceipt, Interface, QueueFullError, RedisStream
+from asyncflag import FlagReceipt, Interface, RedisStream
 
 from ._common import (
     Result,
     Settings,
+    flag_nowait_or_wait,
     histogram,
     make_rows,
     percentiles,
@@ -78,12 +79,7 @@ async def flood(iface: Interface, rows: list[tuple[Any, ...]]) -> float:
     receipts: list[FlagReceipt] = []
     started = time.perf_counter()
     for row in rows:
-        while True:
-            try:
-                receipts.append(iface.flag_nowait(row))
-                break
-            except QueueFullError:
-                await receipts[len(receipts) - iface.max_pending // 2].wait()
+        await flag_nowait_or_wait(iface, row, receipts)
     assert await receipts[-1].wait() == len(rows) + 1  # one warm-up row came first
     return len(rows) / (time.perf_counter() - started)
 

@@ -7,11 +7,12 @@ import time
 import anyio
 import psutil
 
-from asyncflag import FlagReceipt, QueueFullError
+from asyncflag import FlagReceipt
 
 from ._common import (
     Result,
     Settings,
+    flag_nowait_or_wait,
     make_rows,
     progress,
     raw_writerows_rate,
@@ -33,13 +34,7 @@ async def flag_nowait_case(settings: Settings) -> list[Result]:
             started = time.perf_counter()
             async with iface:
                 for i, row in enumerate(rows):
-                    while True:
-                        try:
-                            receipts.append(iface.flag_nowait(row))
-                            break
-                        except QueueFullError:
-                            # the queue is full: wait for the writer to take some
-                            await receipts[len(receipts) - iface.max_pending // 2].wait()
+                    await flag_nowait_or_wait(iface, row, receipts)
                     if i % 10_000 == 0:
                         bar.update(task, completed=i)
                 await receipts[-1].wait()
