@@ -123,3 +123,61 @@ def test_image_upload_is_flagged_under_its_folder(
     assert (dataset / row[0]).read_bytes() == picture.read_bytes()
     with Image.open(dataset / row[1]) as sepia:
         assert sepia.size == (64, 48)
+
+
+def test_flag_after_an_error_cannot_save_the_previous_prediction(
+    manual_server: tuple[str, Path], page: object
+) -> None:
+    url, flagging_dir = manual_server
+    p = page  # type: ignore[assignment]
+    p.goto(url + "/")  # type: ignore[attr-defined]
+    p.fill("#in0", "10")  # type: ignore[attr-defined]
+    p.select_option("#in1", label="subtract")  # type: ignore[attr-defined]
+    p.fill("#in2", "-3")  # type: ignore[attr-defined]
+    p.click("#submit")  # type: ignore[attr-defined]
+    output = p.locator(".output").first  # type: ignore[attr-defined]
+    playwright_api.expect(output).to_have_text("13")
+    p.click("text=Flag as wrong")  # type: ignore[attr-defined]
+    flag_button = p.locator("button.flag").first  # type: ignore[attr-defined]
+    playwright_api.expect(flag_button).to_have_text("Flag as wrong ✓ saved (#1)")
+
+    p.fill("#in2", "")  # type: ignore[attr-defined]
+    p.click("#submit")  # type: ignore[attr-defined]
+    playwright_api.expect(p.locator("#error")).to_contain_text("failed")  # type: ignore[attr-defined]
+    # The stale prediction is gone from the page and cannot be flagged any more.
+    playwright_api.expect(output).to_have_text("")
+    for index in range(p.locator("button.flag").count()):  # type: ignore[attr-defined]
+        button = p.locator("button.flag").nth(index)  # type: ignore[attr-defined]
+        playwright_api.expect(button).to_be_disabled()
+        playwright_api.expect(button).not_to_contain_text("saved")
+    playwright_api.expect(p.locator("#flag-status")).to_have_text("")  # type: ignore[attr-defined]
+    p.screenshot(path=str(ARTIFACTS / "calculator-after-error.png"))  # type: ignore[attr-defined]
+    # A click on a disabled button sends nothing (force: the browser ignores it).
+    flag_button.click(force=True)
+    p.wait_for_timeout(300)  # type: ignore[attr-defined]
+
+    p.fill("#in2", "5")  # type: ignore[attr-defined]
+    p.click("#submit")  # type: ignore[attr-defined]
+    playwright_api.expect(output).to_have_text("5")
+    playwright_api.expect(flag_button).to_have_text("Flag as wrong")
+    playwright_api.expect(flag_button).to_be_enabled()
+    rows = read_rows(flagging_dir / "dataset1.csv")
+    assert [row[:5] for row in rows[1:]] == [["10", "subtract", "-3", "13", "wrong"]]
+
+
+def test_a_double_click_on_a_flag_button_writes_one_row(
+    manual_server: tuple[str, Path], page: object
+) -> None:
+    url, flagging_dir = manual_server
+    p = page  # type: ignore[assignment]
+    p.goto(url + "/")  # type: ignore[attr-defined]
+    p.fill("#in0", "2")  # type: ignore[attr-defined]
+    p.select_option("#in1", label="multiply")  # type: ignore[attr-defined]
+    p.fill("#in2", "21")  # type: ignore[attr-defined]
+    p.click("#submit")  # type: ignore[attr-defined]
+    playwright_api.expect(p.locator(".output").first).to_have_text("42")  # type: ignore[attr-defined]
+    p.dblclick("text=Flag as other")  # type: ignore[attr-defined]
+    playwright_api.expect(p.locator("#flag-status")).to_contain_text("1 flagged")  # type: ignore[attr-defined]
+    p.wait_for_timeout(300)  # type: ignore[attr-defined]
+    rows = read_rows(flagging_dir / "dataset1.csv")
+    assert [row[:5] for row in rows[1:]] == [["2", "multiply", "21", "42", "other"]]
