@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import reprlib
 import sys
 import wave
 from collections.abc import Mapping, Sequence
@@ -26,6 +27,7 @@ from .escaping import _NEEDS_PREFIX, _PREFIX, escape, unescape
 
 __all__ = [
     "JSON",
+    "MAX_JSON_DEPTH",
     "Audio",
     "Checkbox",
     "Component",
@@ -40,6 +42,13 @@ __all__ = [
 ]
 
 Cell = str | int | float
+
+#: How deeply a JSON value (or a multiselect Dropdown's list) may nest lists and objects:
+#: ``[[1]]`` is 2 deep. Past it the call raises :class:`FlagValueError` instead of Python
+#: running out of stack, and a stream consumer dead-letters such an entry. Real data
+#: rarely goes past a dozen; the limit keeps every check, encoder and decoder far from
+#: Python's own recursion limit (1000).
+MAX_JSON_DEPTH = 64
 
 
 class Component:
@@ -297,6 +306,9 @@ class Dropdown(Component):
 
 class JSON(Component):
     """Any JSON value, stored as its JSON text.
+
+    A value nesting lists and objects more than :data:`MAX_JSON_DEPTH` deep (or
+    containing itself) is refused with :class:`FlagValueError`.
 
     :param max_size: the largest value accepted, in bytes of JSON
     """
@@ -635,7 +647,12 @@ def _positive_or_none(name: str, limit: int | None) -> int | None:
     return limit
 
 
-def _plain_json(value: Any) -> Any:
+def _plain_json(value: Any, depth: int = 0) -> Any:
+    """``value`` as JSON reads it back (tuples become lists), or TypeError saying why not.
+
+    ``depth`` is how many lists and objects enclose ``value``; past :data:`MAX_JSON_DEPTH`
+    the value is refused, so the recursion stays that shallow whatever the input.
+    """
     if isinstance(value, str):
         if not value.isascii():
             _encodable_or_type_error(value)
@@ -653,14 +670,19 @@ def _plain_json(value: Any) -> Any:
         if not math.isfinite(value):
             raise TypeError(f"{value!r} is not a JSON number")
         return value
+    if isinstance(value, list | tuple | dict) and depth >= MAX_JSON_DEPTH:
+        raise TypeError(
+            f"it nests lists and objects more than {MAX_JSON_DEPTH} deep (the limit, "
+            "asyncflag.components.MAX_JSON_DEPTH); flatten it or store it as a string"
+        )
     if isinstance(value, list | tuple):
-        return [_plain_json(item) for item in value]
+        return [_plain_json(item, depth + 1) for item in value]
     if isinstance(value, dict):
         plain = {}
         for key, item in value.items():
             if not isinstance(key, str):
-                raise TypeError(f"the key {key!r} is not a string")
-            plain[_plain_json(key)] = _plain_json(item)
+                raise TypeError(f"the key {_short_repr(key)} is not a string")
+            plain[_plain_json(key)] = _plain_json(item, depth + 1)
         return plain
     raise TypeError(f"{type(value).__name__} is not a JSON type")
 
@@ -766,9 +788,25 @@ def _is_ndarray(value: Any) -> bool:
     return type(value).__name__ == "ndarray" and type(value).__module__ == "numpy"
 
 
+#: shows a few items of a few levels of containers, so that any value prints quickly
+_CONTAINER_REPR = reprlib.Repr()
+_CONTAINER_REPR.maxlevel = 3
+_CONTAINER_REPR.maxlist = _CONTAINER_REPR.maxtuple = 8
+_CONTAINER_REPR.maxdict = _CONTAINER_REPR.maxset = 6
+_CONTAINER_REPR.maxstring = _CONTAINER_REPR.maxother = 60
+
+
 def _short_repr(value: Any) -> str:
+    """At most 60 characters showing ``value``, for error messages; never fails.
+
+    Lists, tuples, dicts and sets are shown a few levels deep only: one nested
+    thousands deep (or containing itself) has no full repr.
+    """
     try:
-        text = repr(value)
-    except ValueError:  # an int too long to turn into text
+        if isinstance(value, list | tuple | dict | set | frozenset):
+            text = _CONTAINER_REPR.repr(value)
+        else:
+            text = repr(value)
+    except (ValueError, RecursionError):  # an int too long to turn into text
         return f"<{type(value).__name__} too long to show>"
     return text if len(text) <= 60 else text[:57] + "..."

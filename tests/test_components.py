@@ -402,6 +402,67 @@ def test_json_rejects_text_that_cannot_be_written() -> None:
     assert_rejected(components.JSON(label="j"), {"k": "\ud800"})
 
 
+def nested(depth: int, inner: Any = 1, kind: str = "list") -> Any:
+    """``inner`` inside ``depth`` lists (or objects), built without recursion."""
+    value = inner
+    for _ in range(depth):
+        value = [value] if kind == "list" else {"k": value}
+    return value
+
+
+@pytest.mark.parametrize("kind", ["list", "object"])
+def test_json_nesting_is_limited_by_max_json_depth(kind: str) -> None:
+    box = components.JSON(label="j")
+    limit = components.MAX_JSON_DEPTH
+    assert box.check(nested(limit, kind=kind)) == nested(limit, kind=kind)
+    assert through_csv(box, nested(limit, kind=kind)) == nested(limit, kind=kind)
+    assert_rejected(box, nested(limit + 1, kind=kind), f"more than {limit} deep")
+    assert_rejected(box, nested(100_000, kind=kind), "MAX_JSON_DEPTH")  # not RecursionError
+
+
+def test_a_value_containing_itself_is_refused() -> None:
+    loop: list[Any] = []
+    loop.append(loop)
+    cyclic: dict[str, Any] = {}
+    cyclic["self"] = cyclic
+    assert_rejected(components.JSON(label="j"), loop, "deep")
+    assert_rejected(components.JSON(label="j"), cyclic, "deep")
+
+
+@pytest.mark.parametrize(
+    "component",
+    [
+        components.Textbox(label="t"),
+        components.Number(label="n"),
+        components.Checkbox(label="c"),
+        components.Dropdown(["a"], label="d"),
+        components.Dropdown(label="m", multiselect=True),
+        components.File(label="f"),
+        components.Image(label="i"),
+        components.Audio(label="a"),
+    ],
+)
+def test_deep_values_are_refused_with_a_short_message(component: Component) -> None:
+    """The error message shows a few levels of the value, never a RecursionError."""
+    for value in (nested(100_000), [nested(100_000)]):
+        with pytest.raises(FlagValueError) as info:
+            component.check(value)
+        assert len(str(info.value)) < 300
+
+
+@pytest.mark.anyio
+async def test_deep_values_at_flag_and_submit_raise_flag_value_error(tmp_path: Path) -> None:
+    iface = Interface(lambda x: x, components.JSON(label="in"), "json", flagging_dir=tmp_path)
+    async with iface:
+        with pytest.raises(FlagValueError, match="MAX_JSON_DEPTH"):
+            await iface.submit(nested(100_000))
+        with pytest.raises(FlagValueError, match="MAX_JSON_DEPTH"):
+            await iface.flag([nested(100_000), 1])
+        with pytest.raises(FlagValueError, match="MAX_JSON_DEPTH"):
+            await iface.flag([1, nested(components.MAX_JSON_DEPTH + 1, kind="object")])
+        assert await iface.flag([nested(components.MAX_JSON_DEPTH), 1]) == 1
+
+
 # -- file components -------------------------------------------------------------------
 
 FILE_CLASSES = [components.File, components.Image, components.Audio]
