@@ -52,6 +52,14 @@ def main(argv: list[str] | None = None) -> int:
         "--max-file-size", type=int, default=2**20, help="largest file accepted, in bytes"
     )
     consume.add_argument("--keep", action="store_true", help="keep written entries in the stream")
+    consume.add_argument(
+        "--secret-file",
+        type=Path,
+        default=None,
+        help="a file holding the secret the replicas sign entries with "
+        "(RedisStream(..., secret=...)); unsigned entries are dead-lettered. Without it, "
+        "anyone who can XADD to the stream can add rows",
+    )
     consume.add_argument("--backend", choices=["asyncio", "trio"], default="asyncio")
 
     show = commands.add_parser("show", help="summarise a flagging directory")
@@ -87,6 +95,13 @@ def run_consumer(args: argparse.Namespace) -> int:
     from .consumer import RedisConsumer
 
     logging.basicConfig(level=logging.INFO, format="asyncflag consume: %(message)s")
+    secret: bytes | None = None
+    if args.secret_file is not None:
+        try:
+            secret = read_secret(args.secret_file)
+        except ValueError as exc:
+            print(f"asyncflag consume: {exc}", file=sys.stderr)
+            return 2
 
     async def consume() -> None:
         consumer = RedisConsumer(
@@ -99,6 +114,7 @@ def run_consumer(args: argparse.Namespace) -> int:
             simple=args.simple,
             max_file_size=args.max_file_size,
             trim=not args.keep,
+            secret=secret,
         )
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async with consumer:
@@ -116,6 +132,21 @@ def run_consumer(args: argparse.Namespace) -> int:
         print(f"asyncflag consume: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def read_secret(path: Path) -> bytes:
+    """The secret a ``--secret-file`` holds: its bytes without a trailing newline.
+
+    :raises ValueError: for a file that cannot be read or holds nothing
+    """
+    try:
+        secret = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"cannot read the secret file {str(path)!r}: {exc.strerror}") from None
+    secret = secret.removesuffix(b"\n").removesuffix(b"\r")
+    if not secret:
+        raise ValueError(f"the secret file {str(path)!r} is empty: put the shared secret in it")
+    return secret
 
 
 def run_benchmarks(argv: list[str]) -> int:

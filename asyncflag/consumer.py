@@ -4,10 +4,12 @@ Delivery through a consumer group is at least once: a consumer killed after writ
 and before ``XACK`` gets the same entries again. Rows are still written once:
 
 - progress is kept in the flagging directory, next to the rows (``.asyncflag/``):
-  the data rows of each dataset file and the last batch number of each producer,
+  the data rows of each dataset file and the batch numbers written for each producer,
   saved after every batch (and fsynced with ``durability="fsync"``);
 - a batch a producer sent twice (its reply from Redis was lost) has a batch number
-  already recorded, and is skipped;
+  recorded as written, and is skipped. Only numbers recorded as written are skipped:
+  a gap or a jump in a producer's numbers (a forged entry with a huge one) never
+  makes a later batch look like a duplicate;
 - after a crash between writing rows and saving progress, a dataset file holds more
   rows than recorded: that many of the redelivered rows are already there, in order,
   and are skipped (their counts are known, so ``flag()`` still gets its answer).
@@ -16,8 +18,17 @@ One consumer writes a directory at a time: it holds an exclusive lock on
 ``.asyncflag/consumer.lock``. Another one started on the same directory stands by;
 when the lock comes free (the first one exited or died) it takes over the entries
 the first one had read (``XAUTOCLAIM``) and goes on. An entry that cannot be written
-(does not decode, wrong types, a path instead of file bytes, over the size cap) goes
-to the dead-letter stream with the reason, and its rows are never written.
+(does not decode, wrong types, a path instead of file bytes, over a size cap, nested
+too deeply, unsigned when the consumer has a secret: whatever fails in decoding or
+checking it) goes to the dead-letter stream with the reason, and its rows are never
+written; nothing of it is kept.
+
+What an entry can make the consumer hold is bounded: the limits of
+:mod:`asyncflag.wire` on each entry, at most ``max_open_files`` dataset files open
+(the least recently used is closed), at most :data:`MAX_CACHED_SCHEMAS` schemas
+remembered, at most :data:`MAX_PRODUCERS` producers with at most
+:data:`MAX_BATCH_RANGES` ranges of batch numbers each in the progress file, at most
+``dead_letter_maxlen`` entries in the dead-letter stream.
 """
 
 from __future__ import annotations
@@ -28,7 +39,7 @@ import logging
 import os
 import socket
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +63,13 @@ from .writer import FlagWriter
 if TYPE_CHECKING:
     import coredis
 
-__all__ = ["ConsumerStatistics", "RedisConsumer"]
+__all__ = [
+    "MAX_BATCH_RANGES",
+    "MAX_CACHED_SCHEMAS",
+    "MAX_PRODUCERS",
+    "ConsumerStatistics",
+    "RedisConsumer",
+]
 
 logger = logging.getLogger("asyncflag")
 
@@ -60,8 +77,51 @@ _MiB = 2**20
 _STATE_DIR = ".asyncflag"
 #: producers not heard from for this long are dropped from the progress file
 _FORGET_PRODUCERS_AFTER = 7 * 86_400.0
+#: the most producers the progress file remembers (the least recently heard from go first);
+#: a producer forgotten could have a batch it resends written twice, never one lost
+MAX_PRODUCERS = 1024
+#: the most ranges of batch numbers remembered per producer (a gap or a jump starts one;
+#: the least recently extended goes first)
+MAX_BATCH_RANGES = 8
+#: the most schemas whose checks are kept ready (least recently used go first);
+#: the schema of a dead-lettered entry is not kept
+MAX_CACHED_SCHEMAS = 64
+#: the longest reason a dead letter or a failure reply carries, in characters
+_MAX_REASON = 1_000
 
 Reply = tuple[int, int | str]
+
+
+class _Producer(msgspec.Struct):
+    """What the progress file knows of one producer."""
+
+    #: when it was last heard from (epoch seconds)
+    seen: float
+    #: the batch numbers written, as disjoint [first, last] ranges, the most recently
+    #: extended last
+    written: list[tuple[int, int]] = msgspec.field(default_factory=list)
+
+    def wrote(self, sequence: int) -> bool:
+        """Whether the batch ``sequence`` is recorded as written."""
+        return any(first <= sequence <= last for first, last in self.written)
+
+    def note(self, sequence: int) -> None:
+        """Record the batch ``sequence`` as written (it was not)."""
+        ranges = self.written
+        first = last = sequence
+        for i, (a, b) in enumerate(ranges):
+            if a - 1 <= sequence <= b + 1:  # extends this range
+                first, last = min(a, sequence), max(b, sequence)
+                del ranges[i]
+                for j, (c, d) in enumerate(ranges):  # and may close the gap to another
+                    if c - 1 <= last and first <= d + 1:
+                        first, last = min(first, c), max(last, d)
+                        del ranges[j]
+                        break
+                break
+        ranges.append((first, last))
+        if len(ranges) > MAX_BATCH_RANGES:
+            del ranges[0]
 
 
 class ConsumerStatistics(NamedTuple):
@@ -86,12 +146,21 @@ class _Progress(msgspec.Struct):
 
     #: the last entry id whose rows are written
     last_id: str = "0-0"
-    #: producer -> [last batch number written, when it was seen (epoch seconds)]
-    producers: dict[str, tuple[int, float]] = msgspec.field(default_factory=dict)
-    #: dataset file name -> data rows it holds
+    #: producer -> its batches written and when it was last heard from, least recent first
+    #: (a ``[last batch number, seen]`` pair is the format of asyncflag before ranges)
+    producers: dict[str, _Producer | tuple[int, float]] = msgspec.field(default_factory=dict)
+    #: dataset file name -> data rows it holds (the files open)
     files: dict[str, int] = msgspec.field(default_factory=dict)
-    #: the replies of the last batch, resent on start in case they were not sent
+    #: the counts replied for the last batch, resent on start in case they were not sent
     replies: dict[str, list[Reply]] = msgspec.field(default_factory=dict)
+    #: in simple mode, the schema of ``log.csv``: the first written to it
+    simple_schema: bytes | None = None
+
+    def producer(self, name: str) -> _Producer | None:
+        known = self.producers.get(name)
+        if isinstance(known, tuple):  # the old format: every batch up to the last written
+            known = self.producers[name] = _Producer(known[1], [(1, known[0])])
+        return known
 
 
 @dataclass(eq=False)
@@ -138,6 +207,14 @@ class RedisConsumer:
     :param dead_letter: the dead-letter stream (``<stream>:dead`` by default)
     :param trim: remove entries from the stream once written (keep them with ``False``)
     :param max_backoff: the longest wait, in seconds, between attempts to reach Redis
+    :param secret: the secret the replicas sign their entries with (``RedisStream(...,
+        secret=...)``); with it, an entry unsigned or wrongly signed is dead-lettered and
+        changes nothing else, and replies are signed. Without one, anyone who can
+        ``XADD`` to the stream can add rows (and answer ``flag()`` calls)
+    :param max_open_files: the most dataset files (one per schema) kept open; past it
+        the least recently used is closed, and opened again when its schema comes back
+    :param dead_letter_maxlen: about how many entries the dead-letter stream keeps (the
+        oldest are trimmed)
     """
 
     def __init__(
@@ -156,14 +233,19 @@ class RedisConsumer:
         dead_letter: str | None = None,
         trim: bool = True,
         max_backoff: float = 5.0,
+        secret: bytes | str | None = None,
+        max_open_files: int = 16,
+        dead_letter_maxlen: int = 10_000,
     ) -> None:
-        self._redis = RedisStream(url, stream=stream, max_backoff=max_backoff)
+        self._redis = RedisStream(url, stream=stream, max_backoff=max_backoff, secret=secret)
         if durability not in ("flush", "fsync"):
             raise FlagValueError(f"durability must be 'flush' or 'fsync', got {durability!r}")
         for label, value in (
             ("max_file_size", max_file_size),
             ("max_entry_size", max_entry_size),
             ("batch_size", batch_size),
+            ("max_open_files", max_open_files),
+            ("dead_letter_maxlen", dead_letter_maxlen),
         ):
             if not isinstance(value, int) or value < 1:
                 raise FlagValueError(f"{label} must be a positive int, got {value!r}")
@@ -179,12 +261,15 @@ class RedisConsumer:
         self.dead_letter = dead_letter or f"{stream}:dead"
         self.trim = trim
         self.max_backoff = max_backoff
+        self.max_open_files = max_open_files
+        self.dead_letter_maxlen = dead_letter_maxlen
         self._state_dir = self.flagging_dir / _STATE_DIR
         digest = hashlib.sha256(stream.encode()).hexdigest()[:12]
         self._progress_path = self._state_dir / f"{folder_name(stream)}-{digest}.progress"
         self._progress = _Progress()
-        self._sinks: dict[bytes, _Sink] = {}
-        self._schemas: dict[bytes, RowChecker] = {}
+        #: schema -> its sink, least recently used first
+        self._sinks: OrderedDict[bytes, _Sink] = OrderedDict()
+        self._schemas: OrderedDict[bytes, RowChecker] = OrderedDict()
         self._lock_fd: int | None = None
         self._task_group: TaskGroup | None = None
         self._stopping = anyio.Event()
@@ -331,7 +416,9 @@ class RedisConsumer:
 
     async def _process_shielded(self, client: coredis.Redis[bytes], entries: Sequence[Any]) -> None:
         progress = self._progress
-        replies: dict[str, list[Reply]] = defaultdict(list)
+        replies: dict[str, list[Reply]] = defaultdict(list)  # counts: signed, saved
+        failures: dict[str, list[Reply]] = defaultdict(list)  # of entries that checked out
+        unsigned: dict[str, list[Reply]] = defaultdict(list)  # of entries not signed
         dead: list[tuple[bytes, dict[bytes, bytes], str]] = []
         ids = [as_bytes(entry.identifier) for entry in entries]
         touched: list[_Sink] = []
@@ -339,27 +426,42 @@ class RedisConsumer:
         for entry_id, entry in zip(ids, entries, strict=True):
             fields = {as_bytes(k): as_bytes(v) for k, v in entry.field_values.items()}
             batch: WireBatch | None = None
+            genuine = False
             try:
-                data = fields.get(b"batch")
-                if data is None:
-                    raise WireError("the entry has no 'batch' field")
-                if len(data) > self.max_entry_size:
-                    raise WireError(
-                        f"an entry of {len(data)} bytes is over the cap of {self.max_entry_size}"
-                    )
-                batch = decode_batch(data)
-                seen = progress.producers.get(batch.producer)
-                if seen is not None and batch.sequence <= seen[0]:
+                batch, genuine = self._decode(fields)
+                known = progress.producer(batch.producer)
+                if known is not None and known.wrote(batch.sequence):
                     self._duplicates += 1
+                    # A resend's receipts were answered with the counts already (this
+                    # comes after, and is ignored); one whose number a forged entry took
+                    # first learns why it was skipped instead of waiting forever.
+                    said = f"batch {batch.sequence} of this producer was written already"
+                    failures[batch.producer] += [(r.reply, said) for r in batch.rows if r.reply]
                     continue
                 values = list(map(self._checker(batch.schema), batch.rows))
                 sink = await self._sink(batch.schema)
-            except WireError as exc:
-                dead.append((entry_id, fields, str(exc)))
+            except (OSError, _Resync):  # asyncflag's own disk: try again, drop nothing
+                raise
+            except Exception as exc:  # whatever one entry does, it only dead-letters itself
+                if isinstance(exc, _NotSigned):
+                    batch = exc.batch
+                reason = _reason(exc)
+                dead.append((entry_id, fields, reason))
                 if batch is not None:
-                    replies[batch.producer] += [(r.reply, str(exc)) for r in batch.rows if r.reply]
+                    if batch.schema not in self._sinks:
+                        self._schemas.pop(batch.schema, None)  # keep nothing of it
+                    answers = [(row.reply, reason) for row in batch.rows if row.reply]
+                    (failures if genuine else unsigned)[batch.producer] += answers
                 continue
-            progress.producers[batch.producer] = (batch.sequence, now)
+            if known is None:
+                known = _Producer(now)
+            else:
+                del progress.producers[batch.producer]  # re-inserted last: most recent
+                known.seen = now
+            known.note(batch.sequence)
+            progress.producers[batch.producer] = known
+            if len(progress.producers) > MAX_PRODUCERS:
+                del progress.producers[next(iter(progress.producers))]
             if sink not in touched:
                 touched.append(sink)
             for row, checked in zip(batch.rows, values, strict=True):
@@ -378,7 +480,11 @@ class RedisConsumer:
         progress.last_id = ids[-1].decode()
         progress.replies = dict(replies)
         cutoff = now - _FORGET_PRODUCERS_AFTER
-        progress.producers = {p: s for p, s in progress.producers.items() if s[1] >= cutoff}
+        progress.producers = {
+            name: known
+            for name, known in progress.producers.items()
+            if (known.seen if isinstance(known, _Producer) else known[1]) >= cutoff
+        }
         if self.durability == "fsync":
             await anyio.to_thread.run_sync(self._save_progress, progress)
         else:  # a small write and a rename: cheaper here than a hop to a thread
@@ -387,9 +493,15 @@ class RedisConsumer:
         async with client.pipeline(transaction=False) as pipe:
             for entry_id, fields, reason in dead:
                 pipe.xadd(
-                    self.dead_letter, {**fields, b"reason": reason.encode(), b"entry": entry_id}
+                    self.dead_letter,
+                    {**self._kept(fields), b"reason": reason.encode(), b"entry": entry_id},
+                    trim_strategy=_maxlen(),
+                    threshold=self.dead_letter_maxlen,
+                    trim_operator=_approximately(),
                 )
             self._queue_replies(pipe, replies)
+            self._queue_replies(pipe, failures)
+            self._queue_replies(pipe, unsigned, sign=False)
             pipe.xack(self.stream, self.group, ids)
             if self.trim:
                 last_id: Any = ids[-1]  # MINID takes an entry id; coredis types it as an int
@@ -398,6 +510,33 @@ class RedisConsumer:
         self._dead += len(dead)
         for entry_id, _, reason in dead:
             logger.warning("asyncflag consumer: entry %s dead-lettered: %s", entry_id, reason)
+        await self._close_idle_sinks()
+
+    def _decode(self, fields: dict[bytes, bytes]) -> tuple[WireBatch, bool]:
+        """An entry's batch, and whether it is signed with the secret (true without one).
+
+        :raises WireError: for an entry without a batch, over the size cap, or that does
+            not decode
+        """
+        data = fields.get(b"batch")
+        if data is None:
+            raise WireError("the entry has no 'batch' field")
+        if len(data) > self.max_entry_size:
+            raise WireError(
+                f"an entry of {len(data)} bytes is over the cap of {self.max_entry_size}"
+            )
+        genuine = self._redis.verify(self.stream, data, fields.get(b"sig"))
+        batch = decode_batch(data)
+        if not genuine:
+            raise _NotSigned(batch, b"sig" in fields)
+        return batch, genuine
+
+    def _kept(self, fields: dict[bytes, bytes]) -> dict[bytes, bytes]:
+        """What a dead letter keeps of an entry's fields: all, unless over the entry cap."""
+        size = sum(len(key) + len(value) for key, value in fields.items())
+        if size <= self.max_entry_size:
+            return fields
+        return {b"dropped": f"{size} bytes of fields, over the entry cap: not copied".encode()}
 
     async def _write(self, sinks: list[_Sink], replies: dict[str, list[Reply]]) -> None:
         """Hand the rows to the writers and wait until all are written.
@@ -437,18 +576,27 @@ class RedisConsumer:
     def _checker(self, schema: bytes) -> RowChecker:
         checker = self._schemas.get(schema)
         if checker is None:
+            if self.simple and self._progress.simple_schema not in (None, schema):
+                raise WireError(
+                    "a simple log (log.csv) holds one schema, the one first written to it; "
+                    "this entry has another (write several schemas without --simple)"
+                )
             checker = RowChecker(components_from_schema(schema), self.max_file_size)
             self._schemas[schema] = checker
+            if len(self._schemas) > MAX_CACHED_SCHEMAS:
+                self._schemas.popitem(last=False)
+        else:
+            self._schemas.move_to_end(schema)
         return checker
 
     async def _sink(self, schema: bytes) -> _Sink:
         """The sink of a schema, opening its dataset file the first time it has rows."""
         sink = self._sinks.get(schema)
         if sink is not None:
+            self._sinks.move_to_end(schema)
             return sink
         components = self._checker(schema).components
-        if self.simple and self._sinks:
-            raise WireError("a simple log (log.csv) holds one schema; this entry has another")
+        await self._close_idle_sinks(room=1)
         file_logger: CSVLogger | SimpleCSVLogger = (
             SimpleCSVLogger(durability=self.durability)
             if self.simple
@@ -458,10 +606,10 @@ class RedisConsumer:
         path, rows = await anyio.to_thread.run_sync(file_logger.open_dataset)
         name = path.name
         recorded = self._progress.files.get(name)
+        save = recorded is None
         if recorded is None:  # a file this consumer has not written yet: note what is there
             recorded = rows
             self._progress.files[name] = rows
-            await anyio.to_thread.run_sync(self._save_progress, self._progress)
         elif rows < recorded:
             logger.warning(
                 "asyncflag consumer: %s holds %d rows, fewer than the %d recorded",
@@ -470,6 +618,11 @@ class RedisConsumer:
                 recorded,
             )
             recorded = rows
+        if self.simple and self._progress.simple_schema is None:
+            self._progress.simple_schema = schema  # log.csv's for good: a restart keeps it
+            save = True
+        if save:
+            await anyio.to_thread.run_sync(self._save_progress, self._progress)
         counters = _Counters()
         subscription = Subscription(frozenset({FlagEvent}), 1_000_000, "wait", counters)
         writer = FlagWriter(subscription, file_logger.flag_batch)
@@ -490,9 +643,28 @@ class RedisConsumer:
             finally:
                 done.set()
 
+    async def _close_idle_sinks(self, room: int = 0) -> None:
+        """Close the least recently used idle sinks until ``room`` more fit under
+        ``max_open_files``. Idle: no rows pending in this batch and none left to skip, so
+        their rows are written and the progress file can forget their file."""
+        idle = [
+            schema for schema, sink in self._sinks.items() if not sink.pending and not sink.skip
+        ]
+        closing = []
+        for schema in idle[: max(0, len(self._sinks) + room - self.max_open_files)]:
+            sink = self._sinks.pop(schema)
+            self._progress.files.pop(sink.name, None)
+            closing.append(sink)
+        if closing:
+            await self._close(closing)
+
     async def _close_sinks(self) -> None:
         sinks = list(self._sinks.values())
         self._sinks.clear()
+        await self._close(sinks)
+
+    @staticmethod
+    async def _close(sinks: list[_Sink]) -> None:
         for sink in sinks:
             sink.subscription.close()
         for sink in sinks:
@@ -506,14 +678,19 @@ class RedisConsumer:
             async with client.pipeline(transaction=False) as pipe:
                 self._queue_replies(pipe, replies)
 
-    def _queue_replies(self, pipe: Any, replies: dict[str, list[Reply]]) -> None:
+    def _queue_replies(
+        self, pipe: Any, replies: dict[str, list[Reply]], *, sign: bool = True
+    ) -> None:
+        """Queue a reply entry per producer, signed when there is a secret and ``sign``
+        (replies to entries that were not signed are not: they could be forged)."""
         ttl = int(self._redis.reply_ttl)
         for producer, answers in replies.items():
             if answers:
                 key = self._redis.reply_key(producer)
+                data = msgspec.msgpack.encode(answers)
                 pipe.xadd(
                     key,
-                    {b"replies": msgspec.msgpack.encode(answers)},
+                    {b"replies": data, **(self._redis.sign(key, data) if sign else {})},
                     trim_strategy=_maxlen(),
                     threshold=10_000,
                     trim_operator=_approximately(),
@@ -542,6 +719,30 @@ class RedisConsumer:
         os.replace(temporary, self._progress_path)
         if self.durability == "fsync":
             fsync_directory(self._state_dir)
+
+
+class _NotSigned(WireError):
+    """An entry that is not signed with the consumer's secret."""
+
+    def __init__(self, batch: WireBatch, has_signature: bool) -> None:
+        self.batch = batch
+        super().__init__(
+            (
+                "wrong signature: the entry is not signed with this consumer's secret"
+                if has_signature
+                else "not signed: this consumer takes only entries signed with its secret"
+            )
+            + " (give the replicas RedisStream(..., secret=...) with the same secret)"
+        )
+
+
+def _reason(exc: BaseException) -> str:
+    """Why an entry was dead-lettered, in at most ``_MAX_REASON`` characters."""
+    try:
+        text = str(exc) if isinstance(exc, WireError) else f"{type(exc).__name__}: {exc}"
+    except Exception:  # a str() that fails too
+        text = type(exc).__name__
+    return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 3] + "..."
 
 
 def _minid() -> Any:

@@ -9,6 +9,12 @@ the batch in hand is retried with backoff and the local queue fills as usual, so
 answers on a reply stream of this producer once the row is on disk.
 
 Needs ``pip install 'asyncflag[redis]'`` (coredis, which runs on anyio).
+
+Who can write to the stream can add rows: without a secret the consumer takes any
+well-formed entry. With ``RedisStream(..., secret=...)`` on the replicas and the same
+secret for the consumer (``asyncflag consume --secret-file``), every entry carries an
+HMAC-SHA256 of its payload and the consumer dead-letters the others; the consumer signs
+its replies too, and a replica takes only signed replies as counts.
 """
 
 from __future__ import annotations
@@ -29,7 +35,18 @@ from .bus import Subscription
 from .components import Component, FileComponent
 from .errors import FlaggingError, FlagValueError, FlagWriteError
 from .events import FlagEvent, FlagReceipt, Prediction
-from .wire import VERSION, WireBatch, WireRow, encode_batch, file_value, schema_of
+from .wire import (
+    MAX_ENTRY_ROWS,
+    VERSION,
+    WireBatch,
+    WireRow,
+    encode_batch,
+    file_value,
+    schema_of,
+    secret_bytes,
+    signature,
+    signed,
+)
 from .writer import fail_events
 
 if TYPE_CHECKING:
@@ -52,6 +69,11 @@ class RedisStream:
     :param max_entry_size: a batch is split into entries of about this many bytes
     :param reply_ttl: seconds a producer's reply stream lives after its last reply
     :param max_backoff: the longest wait, in seconds, between attempts to reach Redis
+    :param secret: a secret shared with the consumer (bytes, or a str taken as UTF-8):
+        entries are signed with it (HMAC-SHA256) and only replies signed with it count;
+        a reply that is not fails the flags it names with :class:`FlagWriteError`.
+        Without one, anyone who can ``XADD`` to the stream can add rows and answer
+        ``flag()`` calls.
     """
 
     def __init__(
@@ -63,6 +85,7 @@ class RedisStream:
         max_entry_size: int = 4 * _MiB,
         reply_ttl: float = 86_400.0,
         max_backoff: float = 5.0,
+        secret: bytes | str | None = None,
     ) -> None:
         if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
             raise FlagValueError(f"a Redis URL starts with redis:// or rediss://, got {url!r}")
@@ -77,6 +100,22 @@ class RedisStream:
         self.max_entry_size = max_entry_size
         self.reply_ttl = reply_ttl
         self.max_backoff = max_backoff
+        self._secret = secret_bytes(secret)
+
+    @property
+    def signed(self) -> bool:
+        """Whether entries and replies are signed with a shared secret."""
+        return self._secret is not None
+
+    def sign(self, context: str, payload: bytes) -> dict[bytes, bytes]:
+        """The signature field for ``payload`` (none without a secret)."""
+        if self._secret is None:
+            return {}
+        return {b"sig": signature(self._secret, context, payload)}
+
+    def verify(self, context: str, payload: bytes, sig: bytes | None) -> bool:
+        """Whether ``sig`` signs ``payload`` for ``context``; always true without a secret."""
+        return self._secret is None or signed(self._secret, context, payload, sig)
 
     def client(self) -> coredis.Redis[bytes]:
         """A client for :attr:`url` (use it as an async context manager)."""
@@ -243,7 +282,9 @@ class StreamPublisher:
         while start < len(rows):
             end, size = start, 0
             limit = self._transport.max_entry_size
-            while end < len(rows) and (end == start or size + sizes[end] <= limit):
+            while end < len(rows) and (
+                end == start or (size + sizes[end] <= limit and end - start < MAX_ENTRY_ROWS)
+            ):
                 size += sizes[end]
                 end += 1
             entries.append(
@@ -263,9 +304,10 @@ class StreamPublisher:
         backoff = Backoff(self._transport.max_backoff)
         while True:
             try:
+                stream = self._transport.stream
                 async with client.pipeline(transaction=False) as pipe:
                     for entry in entries:
-                        pipe.xadd(self._transport.stream, {b"batch": entry})
+                        pipe.xadd(stream, {b"batch": entry, **self._transport.sign(stream, entry)})
                 break
             except errors as exc:
                 self._disconnected(exc)
@@ -288,22 +330,41 @@ class StreamPublisher:
                 backoff.reset()
                 for entry in (result or {}).get(key.encode(), ()):
                     last = as_bytes(entry.identifier)
-                    self._resolve(as_bytes(entry.field_values.get(b"replies", b"")))
+                    fields = {as_bytes(k): as_bytes(v) for k, v in entry.field_values.items()}
+                    data = fields.get(b"replies", b"")
+                    self._resolve(data, self._transport.verify(key, data, fields.get(b"sig")))
         finally:
             stopped.set()
 
-    def _resolve(self, data: bytes) -> None:
+    def _resolve(self, data: bytes, genuine: bool = True) -> None:
+        """Settle the receipts a reply entry names; one not signed with the secret (when
+        there is one) fails them instead: it may be forged, and its counts are not used."""
         try:
             replies = msgspec.msgpack.decode(data, type=list[tuple[int, int | str]])
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):
             logger.warning("asyncflag: a reply entry that does not decode was ignored")
             return
+        if not genuine:
+            logger.warning(
+                "asyncflag: a reply not signed with this replica's secret failed %d flags; "
+                "does the consumer run with the same secret (asyncflag consume --secret-file)?",
+                len(replies),
+            )
         now = time.perf_counter()
         for reply, outcome in replies:
             receipt = self._awaiting.pop(reply, None)
             if receipt is None or receipt.done():
                 continue
-            if isinstance(outcome, int):
+            if not genuine:
+                said = f" (it said: {outcome:.200})" if isinstance(outcome, str) else ""
+                receipt._fail(
+                    FlagWriteError(
+                        "a reply not signed with this replica's secret came for this row, so "
+                        "whether it was written is unknown; is the consumer running with the "
+                        f"same secret?{said}"
+                    )
+                )
+            elif isinstance(outcome, int):
                 receipt._resolve(outcome, now)
             else:
                 receipt._fail(FlagWriteError(f"the consumer did not write the row: {outcome}"))

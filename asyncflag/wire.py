@@ -7,14 +7,29 @@ once), and the rows. File values travel as ``[name, bytes]``, already encoded (a
 image array as PNG): the consumer never reads a path, so an entry cannot make it
 copy one of its own files into the dataset. Decoding checks everything again, with
 the same components: whatever fails goes to the dead-letter stream, never to disk.
+
+Everything an entry can make the consumer hold is bounded here: a producer id is at
+most :data:`MAX_PRODUCER_LENGTH` characters of ``[A-Za-z0-9_.-]``, a schema at most
+:data:`MAX_SCHEMA_SIZE` bytes of at most :data:`MAX_COMPONENTS` components whose labels
+are at most :data:`MAX_LABEL_LENGTH` characters, an entry at most
+:data:`MAX_ENTRY_ROWS` rows. Values nest at most
+:data:`~asyncflag.components.MAX_JSON_DEPTH` deep (the components' checks); an entry
+nested deeper than Python's recursion limit does not decode at all. A replica refuses
+at construction a schema the consumer would refuse.
+
+With a shared secret, each entry carries an HMAC-SHA256 (:func:`signature`) of its
+exact payload, which holds the producer id and the batch number, bound to the
+stream's name; replies are signed the same way, bound to the reply stream's key.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import datetime
 from operator import call
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -23,6 +38,11 @@ from .components import Component, FileComponent, FileData
 from .errors import FlagValueError
 
 __all__ = [
+    "MAX_COMPONENTS",
+    "MAX_ENTRY_ROWS",
+    "MAX_LABEL_LENGTH",
+    "MAX_PRODUCER_LENGTH",
+    "MAX_SCHEMA_SIZE",
     "RowChecker",
     "WireBatch",
     "WireError",
@@ -30,10 +50,25 @@ __all__ = [
     "decode_batch",
     "encode_batch",
     "schema_of",
+    "secret_bytes",
+    "signature",
+    "signed",
 ]
 
 VERSION = 1
 _BIG_INT = 1  # msgpack extension code: an int outside 64 bits, as its decimal text
+
+#: the longest producer id, in characters of ``[A-Za-z0-9_.-]`` (replicas use 16 hex digits);
+#: it names the producer's reply stream and is kept in the consumer's progress file
+MAX_PRODUCER_LENGTH = 64
+#: the longest component label that travels, in characters
+MAX_LABEL_LENGTH = 1_000
+#: the most components a schema lists
+MAX_COMPONENTS = 256
+#: the largest schema, in bytes of msgpack (Dropdown choices included)
+MAX_SCHEMA_SIZE = 256 * 1024
+#: the most rows in one entry; a replica splits its batches to stay under it
+MAX_ENTRY_ROWS = 4096
 
 
 class WireError(ValueError):
@@ -44,22 +79,30 @@ class WireRow(msgspec.Struct, array_like=True, frozen=True):
     """One row: its values, its metadata and who waits for its count."""
 
     #: the producer's number for the reply; 0 when nobody waits (auto-logged rows)
-    reply: int
-    values: list[Any]
+    reply: Annotated[int, msgspec.Meta(ge=0)]
+    values: Annotated[list[Any], msgspec.Meta(max_length=MAX_COMPONENTS)]
     option: str | None
     username: str | None
     timestamp: datetime | None
+
+
+_Producer = Annotated[
+    str,
+    msgspec.Meta(min_length=1, max_length=MAX_PRODUCER_LENGTH, pattern="^[A-Za-z0-9_.-]+$"),
+]
 
 
 class WireBatch(msgspec.Struct, array_like=True, frozen=True):
     """One stream entry."""
 
     version: int
-    producer: str
-    sequence: int
+    #: who sent it: at most :data:`MAX_PRODUCER_LENGTH` characters of ``[A-Za-z0-9_.-]``
+    producer: _Producer
+    #: the producer's batch number, from 1 up
+    sequence: Annotated[int, msgspec.Meta(ge=1)]
     #: the msgpack of the components' specs; the same bytes for the same schema
-    schema: bytes
-    rows: list[WireRow]
+    schema: Annotated[bytes, msgspec.Meta(max_length=MAX_SCHEMA_SIZE)]
+    rows: Annotated[list[WireRow], msgspec.Meta(max_length=MAX_ENTRY_ROWS)]
 
 
 _TYPES: dict[str, type[Component]] = {
@@ -76,6 +119,11 @@ def component_spec(component: Component) -> dict[str, Any]:
             f"{type(component).__name__} cannot travel through a stream: only the built-in "
             f"components can ({', '.join(sorted(_TYPES))})"
         )
+    if component.label is not None and len(component.label) > MAX_LABEL_LENGTH:
+        raise FlagValueError(
+            f"a label of {len(component.label)} characters cannot travel through a stream: "
+            f"the limit is {MAX_LABEL_LENGTH} (asyncflag.wire.MAX_LABEL_LENGTH)"
+        )
     spec: dict[str, Any] = {"type": kind, "label": component.label}
     if isinstance(component, c.Textbox):
         spec["max_length"] = component.max_length
@@ -89,28 +137,114 @@ def component_spec(component: Component) -> dict[str, Any]:
 
 
 def schema_of(components: list[Component]) -> bytes:
-    return msgspec.msgpack.encode([component_spec(component) for component in components])
+    """The schema of ``components`` as it travels in each entry.
+
+    :raises FlagValueError: for components a consumer would refuse (not built in, over
+        :data:`MAX_COMPONENTS`, a label over :data:`MAX_LABEL_LENGTH`, a schema over
+        :data:`MAX_SCHEMA_SIZE`)
+    """
+    if len(components) > MAX_COMPONENTS:
+        raise FlagValueError(
+            f"{len(components)} components cannot travel through a stream: the limit is "
+            f"{MAX_COMPONENTS} (asyncflag.wire.MAX_COMPONENTS)"
+        )
+    schema = msgspec.msgpack.encode([component_spec(component) for component in components])
+    if len(schema) > MAX_SCHEMA_SIZE:
+        raise FlagValueError(
+            f"these components describe themselves in {len(schema)} bytes, over the "
+            f"{MAX_SCHEMA_SIZE} a stream accepts (asyncflag.wire.MAX_SCHEMA_SIZE): "
+            "fewer or shorter Dropdown choices"
+        )
+    return schema
+
+
+_Label = Annotated[str, msgspec.Meta(max_length=MAX_LABEL_LENGTH)] | None
+_Limit = Annotated[int, msgspec.Meta(ge=1)] | None
+
+
+class _Spec(msgspec.Struct, tag_field="type", forbid_unknown_fields=True):
+    """A component as a schema describes it: fixed shapes, so a hostile one cannot nest."""
+
+    label: _Label = None
+
+
+class _TextboxSpec(_Spec, tag="textbox"):
+    max_length: _Limit = None
+
+
+class _NumberSpec(_Spec, tag="number"):
+    pass
+
+
+class _CheckboxSpec(_Spec, tag="checkbox"):
+    pass
+
+
+class _DropdownSpec(_Spec, tag="dropdown"):
+    choices: list[tuple[str, str | int | float]] = []
+    multiselect: bool = False
+    allow_custom_value: bool = False
+
+
+class _JSONSpec(_Spec, tag="json"):
+    max_size: _Limit = None
+
+
+class _FileSpec(_Spec, tag="file"):
+    max_size: _Limit = None
+
+
+class _ImageSpec(_Spec, tag="image"):
+    max_size: _Limit = None
+
+
+class _AudioSpec(_Spec, tag="audio"):
+    max_size: _Limit = None
+
+
+_SPECS: dict[type[_Spec], type[Component]] = {
+    _TextboxSpec: c.Textbox,
+    _NumberSpec: c.Number,
+    _CheckboxSpec: c.Checkbox,
+    _DropdownSpec: c.Dropdown,
+    _JSONSpec: c.JSON,
+    _FileSpec: c.File,
+    _ImageSpec: c.Image,
+    _AudioSpec: c.Audio,
+}
+_schema_decoder = msgspec.msgpack.Decoder(
+    Annotated[
+        list[
+            _TextboxSpec
+            | _NumberSpec
+            | _CheckboxSpec
+            | _DropdownSpec
+            | _JSONSpec
+            | _FileSpec
+            | _ImageSpec
+            | _AudioSpec
+        ],
+        msgspec.Meta(max_length=MAX_COMPONENTS),
+    ]
+)
 
 
 def components_from_schema(schema: bytes) -> list[Component]:
     """The components a schema describes.
 
-    :raises WireError: for a schema that does not decode or names unknown types
+    :raises WireError: for a schema over :data:`MAX_SCHEMA_SIZE`, one that does not
+        decode, names unknown types or describes a component in the wrong shape
     """
+    if len(schema) > MAX_SCHEMA_SIZE:
+        raise WireError(f"a schema of {len(schema)} bytes is over the cap of {MAX_SCHEMA_SIZE}")
     try:
-        specs = msgspec.msgpack.decode(schema, type=list[dict[str, Any]])
-        built = []
-        for spec in specs:
-            spec = dict(spec)
-            cls = _TYPES.get(spec.pop("type", None))
-            if cls is None:
-                raise WireError(f"unknown component type in the schema: {spec!r:.100}")
-            if cls is c.Dropdown:
-                spec["choices"] = [tuple(choice) for choice in spec.get("choices", ())]
-            built.append(cls(**spec))
-        return built
-    except (msgspec.DecodeError, TypeError, FlagValueError) as exc:
-        raise WireError(f"bad schema: {exc}") from None
+        specs = _schema_decoder.decode(schema)
+        return [_SPECS[type(spec)](**msgspec.structs.asdict(spec)) for spec in specs]
+    except (msgspec.DecodeError, FlagValueError) as exc:
+        raise WireError(
+            f"bad schema: {exc} (a schema lists components of the types "
+            f"{', '.join(sorted(_TYPES))})"
+        ) from None
 
 
 def file_value(component: FileComponent, value: Any) -> list[Any] | None:
@@ -145,6 +279,11 @@ def decode_batch(data: bytes) -> WireBatch:
         batch = _decoder.decode(data)
     except (msgspec.DecodeError, ValueError) as exc:
         raise WireError(f"does not decode: {exc}") from None
+    except RecursionError:
+        raise WireError(
+            "does not decode: it nests deeper than Python's recursion limit (values may nest "
+            f"{c.MAX_JSON_DEPTH} deep: asyncflag.components.MAX_JSON_DEPTH)"
+        ) from None
     if batch.version != VERSION:
         raise WireError(f"unknown batch version {batch.version} (this consumer reads {VERSION})")
     return batch
@@ -199,6 +338,36 @@ class RowChecker:
                 f"{self.max_file_size} bytes"
             )
         return FileData(value[1], value[0])
+
+
+def secret_bytes(secret: bytes | str | None) -> bytes | None:
+    """A shared secret as bytes (a str as UTF-8); ``None`` for none.
+
+    :raises FlagValueError: for an empty secret or one of another type
+    """
+    if secret is None:
+        return None
+    if isinstance(secret, str):
+        secret = secret.encode()
+    if not isinstance(secret, bytes) or not secret:
+        raise FlagValueError(f"a secret is non-empty bytes or str, got {type(secret).__name__}")
+    return secret
+
+
+def signature(secret: bytes, context: str, payload: bytes) -> bytes:
+    """The HMAC-SHA256 of ``payload`` bound to ``context`` (the stream or reply key).
+
+    An entry's payload holds its producer id and batch number, so the signature
+    covers them; the context keeps an entry signed for one stream from counting on
+    another, and a reply for one producer from counting for another.
+    """
+    message = b"asyncflag\0" + context.encode() + b"\0" + payload
+    return hmac.new(secret, message, hashlib.sha256).digest()
+
+
+def signed(secret: bytes, context: str, payload: bytes, sig: bytes | None) -> bool:
+    """Whether ``sig`` is the signature of ``payload`` for ``context`` (in constant time)."""
+    return sig is not None and hmac.compare_digest(sig, signature(secret, context, payload))
 
 
 def _big_ints(value: Any) -> Any:

@@ -179,7 +179,7 @@ async def test_bad_entries_go_to_the_dead_letter_stream(
         "stores a string": {b"batch": batch(text_schema, [12], 1)},
         "a path is refused": {b"batch": batch(file_schema, ["/etc/passwd"], 2)},
         "over the cap": {b"batch": batch(file_schema, [["a.bin", b"x" * 2000]], 3)},
-        "unknown component type": {
+        "Invalid value 'shell'": {
             b"batch": batch(msgspec.msgpack.encode([{"type": "shell", "label": "x"}]), [1], 4)
         },
         "values for 1 components": {b"batch": batch(text_schema, ["a", "b"], 5)},
