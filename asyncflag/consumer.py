@@ -213,8 +213,8 @@ class RedisConsumer:
         ``XADD`` to the stream can add rows (and answer ``flag()`` calls)
     :param max_open_files: the most dataset files (one per schema) kept open; past it
         the least recently used is closed, and opened again when its schema comes back
-    :param dead_letter_maxlen: about how many entries the dead-letter stream keeps (the
-        oldest are trimmed)
+    :param dead_letter_maxlen: how many entries the dead-letter stream keeps (the oldest
+        are trimmed)
     """
 
     def __init__(
@@ -497,7 +497,6 @@ class RedisConsumer:
                     {**self._kept(fields), b"reason": reason.encode(), b"entry": entry_id},
                     trim_strategy=_maxlen(),
                     threshold=self.dead_letter_maxlen,
-                    trim_operator=_approximately(),
                 )
             self._queue_replies(pipe, replies)
             self._queue_replies(pipe, failures)

@@ -102,11 +102,6 @@ class RedisStream:
         self.max_backoff = max_backoff
         self._secret = secret_bytes(secret)
 
-    @property
-    def signed(self) -> bool:
-        """Whether entries and replies are signed with a shared secret."""
-        return self._secret is not None
-
     def sign(self, context: str, payload: bytes) -> dict[bytes, bytes]:
         """The signature field for ``payload`` (none without a secret)."""
         if self._secret is None:

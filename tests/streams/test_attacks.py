@@ -493,3 +493,71 @@ async def test_a_simple_log_keeps_its_schema_across_restarts(
         (reason,) = await dead_letters(client)
     assert "holds one schema" in reason
     assert (tmp_path / "log.csv").read_text().splitlines()[1].startswith("second,")
+
+
+async def test_the_dead_letter_stream_is_capped(redis_server: RedisServer, tmp_path: Path) -> None:
+    async with redis(redis_server) as client:
+        for i in range(5):
+            await client.xadd(STREAM, {b"batch": entry([i], sequence=i + 1)})
+        await client.xadd(STREAM, {b"batch": entry(["after"], sequence=9)})
+        await consume(redis_server, tmp_path, 5, 1, dead_letter_maxlen=3)
+        assert await client.xlen(f"{STREAM}:dead") == 3
+    assert texts(tmp_path) == ["after"]
+
+
+async def test_a_progress_file_of_the_old_format_is_read(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Before ranges, a producer's progress was [last batch number, seen]."""
+    async with redis(redis_server) as client:
+        await client.xadd(STREAM, {b"batch": entry(["one"], sequence=1)})
+        await consume(redis_server, tmp_path, 0, 1)
+        (progress,) = (tmp_path / ".asyncflag").glob("*.progress")
+        state = json.loads(progress.read_bytes())
+        state["producers"] = {"p": [4, state["producers"]["p"]["seen"]]}
+        progress.write_text(json.dumps(state))
+        for sequence in (4, 5):  # 4 was written: a resend; 5 is new
+            await client.xadd(STREAM, {b"batch": entry([f"b{sequence}"], sequence=sequence)})
+        running = await consume(redis_server, tmp_path, 0, 1)
+    assert running.stats.duplicates == 1
+    assert texts(tmp_path) == ["one", "b5"]
+
+
+def test_a_replica_refuses_what_a_consumer_would_refuse() -> None:
+    from asyncflag import FlagValueError
+
+    stream = RedisStream("redis://h", stream=STREAM)
+    with pytest.raises(FlagValueError, match="MAX_LABEL_LENGTH"):
+        Interface(lambda x: x, components.Textbox(label="x" * 1001), "text", transport=stream)
+    many = [components.Dropdown([f"choice {i}" for i in range(20_000)], label="d")]
+    with pytest.raises(FlagValueError, match="MAX_SCHEMA_SIZE"):
+        Interface(lambda x: x, many, "text", transport=stream)
+    for secret in ("", b"", 42):
+        with pytest.raises(FlagValueError, match="a secret is non-empty bytes or str"):
+            RedisStream("redis://h", stream=STREAM, secret=secret)  # type: ignore[arg-type]
+        with pytest.raises(FlagValueError, match="a secret is non-empty bytes or str"):
+            RedisConsumer("redis://h", stream=STREAM, flagging_dir=".", secret=secret)  # type: ignore[arg-type]
+    assert "secret" not in repr(RedisStream("redis://h", stream=STREAM, secret="secret"))
+
+
+async def test_a_replica_splits_big_batches_into_entries_of_at_most_max_entry_rows(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    from asyncflag.wire import MAX_ENTRY_ROWS
+
+    iface = Interface(
+        lambda text: text,
+        "text",
+        "text",
+        transport=RedisStream(redis_server.url, stream=STREAM),
+        max_batch=3 * MAX_ENTRY_ROWS,
+    )
+    rows = MAX_ENTRY_ROWS + 100
+    async with iface:
+        receipts = [iface.flag_nowait([f"r{i}", "x"]) for i in range(rows)]
+        await wait_until(lambda: iface.stats.written == rows)
+        async with redis(redis_server) as client:
+            assert await client.xlen(STREAM) >= 2
+        async with RedisConsumer(redis_server.url, stream=STREAM, flagging_dir=tmp_path) as running:
+            assert [await r.wait() for r in receipts] == list(range(1, rows + 1))
+    assert running.stats.dead_letters == 0
