@@ -11,6 +11,7 @@ relative to the flagging directory.
 from __future__ import annotations
 
 import io
+import itertools
 import math
 import os
 import reprlib
@@ -258,10 +259,17 @@ class Dropdown(Component):
         if not self.allow_custom_value:
             raise FlagValueError(
                 f"Dropdown {self.label!r}: {_short_repr(value)} is not one of the choices "
-                f"{sorted(map(_short_repr, self._values))}"
+                f"{self._choices_shown()}"
             )
         custom: str | int | float = value
         return custom
+
+    def _choices_shown(self) -> str:
+        """The choices for an error message: the first few of a long list, and how many."""
+        shown = [_short_repr(value) for value in itertools.islice(self._values, 20)]
+        if len(self._values) <= len(shown):
+            return f"[{', '.join(sorted(shown))}]"
+        return f"[{', '.join(shown)}] and {len(self._values) - len(shown)} more"
 
     def check(self, value: Any) -> Any:
         if value is None:

@@ -450,6 +450,14 @@ def test_deep_values_are_refused_with_a_short_message(component: Component) -> N
         assert len(str(info.value)) < 300
 
 
+def test_a_dropdown_of_many_choices_shows_a_few_in_its_error() -> None:
+    drop = components.Dropdown([f"choice {i}" for i in range(10_000)], label="d")
+    shown = r"choices \['choice 0', .*, 'choice 19'\] and 9980 more$"
+    with pytest.raises(FlagValueError, match=shown) as info:
+        drop.check("none of them")
+    assert len(str(info.value)) < 500
+
+
 @pytest.mark.anyio
 async def test_deep_values_at_flag_and_submit_raise_flag_value_error(tmp_path: Path) -> None:
     iface = Interface(lambda x: x, components.JSON(label="in"), "json", flagging_dir=tmp_path)
