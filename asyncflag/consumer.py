@@ -202,8 +202,11 @@ class RedisConsumer:
     :param simple: write ``log.csv`` without a header (:class:`SimpleCSVLogger`) instead
         of ``datasetN.csv`` files; a simple log holds one schema
     :param max_file_size: the largest file accepted in an entry, in bytes
-    :param max_entry_size: the largest entry accepted, in bytes
-    :param batch_size: the most entries read at once
+    :param max_entry_size: the largest entry decoded, in bytes; a bigger one is
+        dead-lettered (and not copied into the dead letter)
+    :param batch_size: the most entries read at once. Redis hands over whole entries, so
+        a batch of entries anyone wrote can take up to ``batch_size`` x the largest entry
+        Redis accepts in memory: lower both where the stream is not trusted
     :param dead_letter: the dead-letter stream (``<stream>:dead`` by default)
     :param trim: remove entries from the stream once written (keep them with ``False``)
     :param max_backoff: the longest wait, in seconds, between attempts to reach Redis

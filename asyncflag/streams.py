@@ -339,18 +339,14 @@ class StreamPublisher:
         except (msgspec.DecodeError, RecursionError):
             logger.warning("asyncflag: a reply entry that does not decode was ignored")
             return
-        if not genuine:
-            logger.warning(
-                "asyncflag: a reply not signed with this replica's secret failed %d flags; "
-                "does the consumer run with the same secret (asyncflag consume --secret-file)?",
-                len(replies),
-            )
         now = time.perf_counter()
+        failed = 0
         for reply, outcome in replies:
             receipt = self._awaiting.pop(reply, None)
             if receipt is None or receipt.done():
                 continue
             if not genuine:
+                failed += 1
                 said = f" (it said: {outcome:.200})" if isinstance(outcome, str) else ""
                 receipt._fail(
                     FlagWriteError(
@@ -363,6 +359,12 @@ class StreamPublisher:
                 receipt._resolve(outcome, now)
             else:
                 receipt._fail(FlagWriteError(f"the consumer did not write the row: {outcome}"))
+        if failed:
+            logger.warning(
+                "asyncflag: a reply not signed with this replica's secret failed %d flags; "
+                "does the consumer run with the same secret (asyncflag consume --secret-file)?",
+                failed,
+            )
 
     def _disconnected(self, exc: BaseException) -> None:
         if self._counters.connected is not False:
