@@ -105,6 +105,25 @@ class WireBatch(msgspec.Struct, array_like=True, frozen=True):
     rows: Annotated[list[WireRow], msgspec.Meta(max_length=MAX_ENTRY_ROWS)]
 
 
+class _Waiting(msgspec.Struct, array_like=True, frozen=True):
+    reply: Annotated[int, msgspec.Meta(ge=0)]
+
+
+class WireHeader(msgspec.Struct, array_like=True, frozen=True):
+    """Who sent an entry and who waits for it: what decodes of an entry that is not used.
+
+    Decoded with the rows' values skipped (msgspec ignores the trailing fields of an
+    array-like struct), so an entry over the size cap, of another version or with values
+    that do not decode still gets a failure reply instead of leaving ``flag()`` waiting.
+    """
+
+    version: int
+    producer: _Producer
+    sequence: Annotated[int, msgspec.Meta(ge=1)]
+    schema: msgspec.Raw
+    rows: Annotated[list[_Waiting], msgspec.Meta(max_length=MAX_ENTRY_ROWS)]
+
+
 _TYPES: dict[str, type[Component]] = {
     cls.__name__.lower(): cls
     for cls in (c.Textbox, c.Number, c.Checkbox, c.Dropdown, c.JSON, c.File, c.Image, c.Audio)
@@ -289,6 +308,14 @@ def decode_batch(data: bytes) -> WireBatch:
     return batch
 
 
+def decode_header(data: bytes) -> WireHeader | None:
+    """The producer and the reply numbers of an entry, or ``None`` when not even they decode."""
+    try:
+        return _header_decoder.decode(data)
+    except (msgspec.DecodeError, ValueError, RecursionError):
+        return None
+
+
 class RowChecker:
     """Checks decoded rows with a schema's components, as the call on the replica did.
 
@@ -390,3 +417,4 @@ def _ext_hook(code: int, data: memoryview) -> Any:
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(WireBatch, ext_hook=_ext_hook)
+_header_decoder = msgspec.msgpack.Decoder(WireHeader, ext_hook=_ext_hook)

@@ -246,6 +246,37 @@ async def test_a_forged_next_batch_number_fails_that_flag_instead_of_hanging(
     assert texts(tmp_path) == ["genuine 1", "forged", "genuine 2", "genuine 4"]
 
 
+async def test_an_entry_the_consumer_cannot_use_fails_its_flags_instead_of_hanging(
+    redis_server: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An entry over the consumer's size cap, or of another version, is dead-lettered, and
+    the flag() calls waiting for its rows learn why (with and without a secret)."""
+    import asyncflag.streams
+
+    for secret in (None, SECRET):
+        directory = tmp_path / ("signed" if secret else "plain")
+        async with (
+            RedisConsumer(
+                redis_server.url,
+                stream=STREAM,
+                flagging_dir=directory,
+                max_entry_size=4096,
+                secret=secret,
+            ) as running,
+            replica(redis_server, secret=secret) as iface,
+        ):
+            with anyio.fail_after(30):
+                with pytest.raises(FlagWriteError, match="over the cap of 4096"):
+                    await iface.flag(["x" * 10_000, "X"])
+                with monkeypatch.context() as patch:  # a replica newer than its consumer
+                    patch.setattr(asyncflag.streams, "VERSION", VERSION + 1)
+                    with pytest.raises(FlagWriteError, match="unknown batch version"):
+                        await iface.flag(["newer", "NEWER"])
+                assert await iface.flag(["small", "SMALL"]) == 1
+            assert running.stats.dead_letters == 2
+        assert texts(directory) == ["small"]
+
+
 async def test_gaps_and_jumps_in_batch_numbers_lose_nothing(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
