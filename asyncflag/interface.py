@@ -412,7 +412,8 @@ class Interface:
 
         :param target: a :class:`Prediction`, its ``id``, or the input values then
             the output values
-        :param option: one of the flagging options' values, when options were given
+        :param option: one of the flagging options' values, when options were given;
+            without them, any text (the web API then takes no option at all)
         :param username: who flagged it
         :return: the number of data rows in the dataset file once this row was added
         :raises FlagValueError: for an unknown option, id or value
