@@ -7,16 +7,19 @@ the body). Bad requests get a 4xx with a JSON error and never reach the writer.
 
 Cross-site requests. A browser sends a logged-in user's Basic credentials with any
 request to this server, including one a form on another site makes. So the POST
-routes refuse (403) a request whose ``Sec-Fetch-Site`` header is present and is not
-``same-origin`` or ``none``, or whose ``Origin`` header is present and names another
-host; they take JSON only as ``Content-Type: application/json`` (which a cross-site
-form cannot send without a CORS preflight, which this app never grants), else 415.
-Clients that are not browsers send neither header and are not affected. The Origin
-is compared with the request's ``Host`` header (host and port; not the scheme, so a
-proxy that terminates TLS works): a proxy must pass the client's ``Host`` on (nginx:
-``proxy_set_header Host $host;``), or the public origin must be listed in
-``trusted_origins``. A browser too old to send either header (before about 2020) is
-not protected by this check.
+routes refuse (403) a request that a browser marks as coming from another site, as
+Go's ``net/http.CrossOriginProtection`` does: by its ``Sec-Fetch-Site`` header (sent
+by every current browser, and which a page cannot set) when present, anything but
+``same-origin`` or ``none`` being refused; otherwise by its ``Origin`` header, which
+must name the request's ``Host`` (host and port, not the scheme, so a proxy that
+ends TLS works). Behind a proxy that rewrites ``Host``, browsers without
+``Sec-Fetch-Site`` need the proxy to pass the client's ``Host`` on (nginx:
+``proxy_set_header Host $host;``), or the public origin listed in ``trusted_origins``.
+Clients that are not browsers send neither header and are not affected; a browser
+too old to send either (before about 2020) is not protected by this check. The
+routes also take JSON only as ``Content-Type: application/json`` (415 otherwise),
+which a form on another site cannot send without a CORS preflight that this app
+never grants.
 """
 
 from __future__ import annotations
@@ -400,19 +403,27 @@ _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
 def _refuse_cross_site(request: Request, trusted_origins: frozenset[str]) -> None:
-    """Refuse (403) a request a browser says another site made; see the module's docstring."""
+    """Refuse (403) a request a browser says another site made; see the module's docstring.
+
+    The order is that of Go's ``net/http.CrossOriginProtection``: a trusted Origin
+    passes; else ``Sec-Fetch-Site`` decides when the browser sent it (a page cannot
+    set it); else an ``Origin`` must name the ``Host``; a request with neither passes.
+    """
+    origin = request.headers.get("origin")
+    if origin is not None and _normal_origin(origin) in trusted_origins:
+        return
     site = request.headers.get("sec-fetch-site")
-    if site is not None and site not in ("same-origin", "none"):
+    if site is not None:
+        if site in ("same-origin", "none"):
+            return
         raise _HTTPError(
             403,
             f"cross-site request refused: the browser says it came from another site "
             f"(Sec-Fetch-Site: {site[:40]}); only this server's own page may post here",
         )
-    origin = request.headers.get("origin")
     if origin is None:
-        return  # not a browser, or a browser that sends no Origin on same-origin requests
-    normal = _normal_origin(origin)
-    if normal in trusted_origins or _origin_is_host(normal, request.headers.get("host")):
+        return  # not a browser, or an old browser on a same-origin request
+    if _origin_is_host(_normal_origin(origin), request.headers.get("host")):
         return
     raise _HTTPError(
         403,

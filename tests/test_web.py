@@ -380,6 +380,8 @@ SAME_ORIGIN = [
     {"origin": "http://TEST:80"},
     {"origin": "https://test"},  # TLS ended by a proxy: the scheme is not compared
     {"sec-fetch-site": "none"},
+    # a proxy rewrote Host: the browser's own Sec-Fetch-Site is trusted over the Origin
+    {"sec-fetch-site": "same-origin", "origin": "https://public.example"},
     {},  # not a browser
 ]
 
@@ -429,6 +431,9 @@ async def test_same_origin_under_a_mount_and_trusted_origins(tmp_path: Path) -> 
             public = {"origin": "https://Public.example"}
             assert (await c.post("/f/api/predict", json=data, headers=public)).status_code == 403
             assert (await c.post("/g/api/predict", json=data, headers=public)).status_code == 200
+            trusted = {**public, "sec-fetch-site": "cross-site"}
+            assert (await c.post("/f/api/predict", json=data, headers=trusted)).status_code == 403
+            assert (await c.post("/g/api/predict", json=data, headers=trusted)).status_code == 200
 
 
 # -- JSON and multipart limits -------------------------------------------------------------
