@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 
-from asyncflag import Interface, components
+from asyncflag import FlagValueError, Interface, components
 
 pytestmark = pytest.mark.anyio
 
@@ -651,3 +651,17 @@ async def test_the_image_demo_refuses_images_before_decoding_them(
         assert message in response.json()["error"]
         no_file = await client.post("/api/predict", json={"data": [None]})
         assert no_file.status_code == 400 and no_file.json()["error"] == "upload an image"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"max_json_depth": 0}, "max_json_depth must be a positive int"),
+        ({"max_json_values": True}, "max_json_values must be a positive int"),
+        ({"max_body_size": -1}, "max_body_size must be a positive int"),
+        ({"trusted_origins": "https://example.com"}, "trusted_origins must be a list"),
+    ],
+)
+def test_app_limits_are_checked(tmp_path: Path, kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(FlagValueError, match=message):
+        calculator(tmp_path).app(**kwargs)
