@@ -442,9 +442,9 @@ async def test_same_origin_under_a_mount_and_trusted_origins(tmp_path: Path) -> 
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        (b"[" * 50_000, "over 64 deep"),
-        (b"[" * 5000 + b"]" * 5000, "over 64 deep"),
-        (b'{"data": ' + b"[" * 65 + b"]" * 65 + b"}", "over 64 deep"),
+        (b"[" * 50_000, "deeper than the limit of 64 levels"),
+        (b"[" * 5000 + b"]" * 5000, "deeper than the limit of 64 levels"),
+        (b'{"data": ' + b"[" * 65 + b"]" * 65 + b"}", "deeper than the limit of 64 levels"),
         (b"[" + b"[]," * 3_000_000 + b"[]]", "over the limit of 100,000"),
         (b'{"data": [' + b"1," * 100_000 + b"1]}", "over the limit of 100,000"),
     ],
@@ -475,7 +475,10 @@ async def test_json_limits_count_structure_not_text(tmp_path: Path) -> None:
         )
         assert response.status_code == 200, response.text
         too_deep = await client.post("/api/predict", json={"data": [[[[[1]]]]]})
-        assert too_deep.status_code == 400 and "over 4 deep" in too_deep.json()["error"]
+        assert (
+            too_deep.status_code == 400
+            and "deeper than the limit of 4 levels" in too_deep.json()["error"]
+        )
         too_many = await client.post("/api/predict", json={"data": [list(range(20))]})
         assert too_many.status_code == 400 and "limit of 10" in too_many.json()["error"]
         multipart = await client.post(
@@ -483,7 +486,26 @@ async def test_json_limits_count_structure_not_text(tmp_path: Path) -> None:
             data={"data": "[" * 8 + "]" * 8},
             files={"file9": ("x.bin", b"x", "application/octet-stream")},
         )
-        assert multipart.status_code == 400 and "over 4 deep" in multipart.json()["error"]
+        assert (
+            multipart.status_code == 400
+            and "deeper than the limit of 4 levels" in multipart.json()["error"]
+        )
+
+
+async def test_json_limits_on_long_text(tmp_path: Path) -> None:
+    """Commas and brackets inside strings are text: 150,000 of them pass; an unterminated
+    string of escaped quotes is counted in one pass and refused as invalid JSON."""
+    iface = Interface(lambda t: len(t), "text", "number", flagging_dir=tmp_path)
+    async for client in client_for(iface):
+        text = "[a, b], " * 150_000
+        response = await client.post("/api/predict", json={"data": [text]})
+        assert response.json()["data"] == [len(text)], response.text
+        unterminated = b'{"data": ["' + b'\\",' * 200_000
+        response = await client.post(
+            "/api/predict", content=unterminated, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 400
+        assert "not valid JSON" in response.json()["error"]
 
 
 async def test_json_deeper_than_python_can_decode_is_a_400(tmp_path: Path) -> None:
