@@ -444,7 +444,16 @@ def _refuse_cross_site(request: Request, trusted_origins: frozenset[str]) -> Non
 
 
 def _normal_origin(origin: str) -> str:
-    return origin.strip().rstrip("/").lower()
+    """``origin`` as a browser sends it: lower case, no trailing slash, no default port."""
+    text = origin.strip().rstrip("/").lower()
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        return text
+    if port is not None and port == _DEFAULT_PORTS.get(parts.scheme):
+        return f"{parts.scheme}://{parts.netloc.rpartition(':')[0]}"
+    return text
 
 
 def _origin_is_host(origin: str, host: str | None) -> bool:

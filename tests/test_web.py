@@ -416,7 +416,7 @@ async def test_same_origin_under_a_mount_and_trusted_origins(tmp_path: Path) -> 
     host = Starlette(
         routes=[
             Mount("/f", app=iface.app()),
-            Mount("/g", app=iface.app(trusted_origins=["https://public.example/"])),
+            Mount("/g", app=iface.app(trusted_origins=["HTTPS://public.example:443/"])),
         ],
         lifespan=iface.lifespan,
     )
