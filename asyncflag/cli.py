@@ -179,22 +179,27 @@ def _load_interface(target: str, parser: argparse.ArgumentParser) -> Interface:
 
 
 def show_directory(directory: Path, last: int = 5) -> int:
-    """Print rows per dataset file, counts per flag option, the last rows and the files stored."""
+    """Print rows per dataset file, counts per flag option, the last rows and the files stored.
+
+    Everything that comes from the data (labels, values, options, usernames, file and
+    folder names) is printed with its control characters escaped (``\\x1b``), so a
+    flagged row cannot move the terminal's cursor, clear it or change its title.
+    """
     if not directory.is_dir():
-        print(f"{directory} is not a directory", file=sys.stderr)
+        print(f"{_shown(directory)} is not a directory", file=sys.stderr)
         return 1
     rows = load_flagged(directory)
     per_file = Counter(Path(row.file).name for row in rows)
     files = [path for _, path in dataset_files(directory)]
     if (directory / SIMPLE_LOG_NAME).is_file():
         files.append(directory / SIMPLE_LOG_NAME)
-    print(f"{directory}: {len(rows)} rows in {len(files)} dataset file(s)")
+    print(f"{_shown(directory)}: {len(rows)} rows in {len(files)} dataset file(s)")
     for path in files:
-        print(f"  {path.name}: {per_file.get(path.name, 0)} rows")
+        print(f"  {_shown(path.name)}: {per_file.get(path.name, 0)} rows")
     options = Counter(row.flag or "(no option)" for row in rows)
     print("flag options:")
     for option, count in options.most_common():
-        print(f"  {option}: {count}")
+        print(f"  {_shown(option)}: {count}")
     stored = [
         p
         for p in directory.rglob("*")
@@ -205,11 +210,24 @@ def show_directory(directory: Path, last: int = 5) -> int:
     folders = Counter(p.parent.relative_to(directory).as_posix() for p in stored)
     print(f"files stored: {len(stored)}, {sum(p.stat().st_size for p in stored):,} bytes")
     for folder, count in sorted(folders.items()):
-        print(f"  {folder}/: {count}")
+        print(f"  {_shown(folder)}/: {count}")
     if rows and last > 0:
         print(f"last {min(last, len(rows))} rows:")
         for row in rows[-last:]:
-            values = ", ".join(f"{k}={v!r}" for k, v in zip(row.labels, row.values, strict=False))
-            who = f" by {row.username}" if row.username else ""
-            print(f"  [{row.timestamp}] {values} flag={row.flag!r}{who}")
+            values = ", ".join(
+                f"{_shown(k)}={_shown(repr(v))}"
+                for k, v in zip(row.labels, row.values, strict=False)
+            )
+            who = f" by {_shown(row.username)}" if row.username else ""
+            print(f"  [{_shown(row.timestamp)}] {values} flag={_shown(repr(row.flag))}{who}")
     return 0
+
+
+def _shown(text: object) -> str:
+    """``text`` safe for a terminal: each character that is not printable (C0 and C1
+    controls such as ESC, DEL, line and paragraph separators, bidi and other format
+    characters) written as its Python escape, ``\\x1b``, ``\\u202e``."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)

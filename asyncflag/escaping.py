@@ -1,10 +1,31 @@
 """Reversible CSV-injection escaping.
 
-A spreadsheet runs a cell that starts with ``=``, ``+``, ``-``, ``@``, tab or carriage
-return as a formula. Such string cells get a leading apostrophe. Unlike Gradio's
+A spreadsheet runs a cell that starts with ``=``, ``+``, ``-`` or ``@`` as a formula.
+Such string cells get a leading apostrophe, and so do the cells that start with
+a character a spreadsheet skips or folds before it looks for one. Unlike Gradio's
 escaping, this one is reversible: a string that already starts with an apostrophe
 gets one more, so :func:`unescape` always returns exactly what was escaped. Numbers
 are never passed through here, so ``-3`` stays a number.
+
+Which first characters get the apostrophe, and the evidence:
+
+- ``= + - @``, tab, carriage return and line feed: the OWASP CSV Injection page
+  (https://owasp.org/www-community/attacks/CSV_Injection; line feed added by
+  OWASP/www-community pull request 1116).
+- NUL: OWASP ASVS 5.0 requirement 1.2.10 lists ``\\0`` with ``= + - @ \\t``; and
+  LibreOffice Calc 7.4.7 (Debian 12), opening a UTF-8 CSV with its default options,
+  drops a leading NUL and runs ``"\\x00=1+1"`` as the formula ``=1+1`` (measured:
+  ``soffice --headless --infilter=CSV:44,34,76,1 --convert-to ods``, then the
+  cell's ``table:formula`` in content.xml).
+- The full-width equals, plus, minus and at signs (U+FF1D, U+FF0B, U+FF0D, U+FF20),
+  and the other characters whose compatibility form (NFKC) is one of ``= + - @``:
+  their small, superscript and subscript forms. A Japanese Excel runs a full-width
+  ``=cmd|...`` as a formula (OWASP/www-community issue 1088). The same LibreOffice
+  keeps them as text; they are escaped for Excel.
+- Not escaped: a leading space, no-break space, ideographic space, zero-width
+  space or byte order mark before ``=``. The same LibreOffice measurement keeps
+  each of those cells as text (and so it does tab, CR and LF, escaped anyway as
+  OWASP asks); the sources above do not name them.
 """
 
 from __future__ import annotations
@@ -13,7 +34,14 @@ __all__ = ["escape", "unescape"]
 
 #: shared with the components that inline :func:`escape` in their hot loops
 _PREFIX = "'"
-_NEEDS_PREFIX = frozenset("=+-@\t\r'")
+_NEEDS_PREFIX = frozenset(
+    "=+-@\t\r\n\x00'"
+    # NFKC-equivalents of = + - @ (tests/test_escaping.py derives the same set)
+    "\uff1d\ufe66\u207c\u208c"  # full-width, small, superscript, subscript =
+    "\uff0b\ufe62\u207a\u208a\ufb29"  # the same +, and the Hebrew alternative plus
+    "\uff0d\ufe63"  # full-width, small -
+    "\uff20\ufe6b"  # full-width, small @
+)
 
 
 def escape(text: str) -> str:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 import anyio
 
 from .bus import EventBus, FlagStatistics, Overflow, Subscription, _Counters
-from .components import Component, FileComponent, component_from, refuse_unwritable
+from .components import Component, FileComponent, FileData, component_from, refuse_unwritable
 from .dataset import load_flagged
 from .errors import (
     FlaggingDisabledError,
@@ -76,6 +76,9 @@ class Interface:
         or ``"drop"`` the event and count it
     :param max_batch: the most rows written in one batch
     :param cache_size: how many recent predictions can be flagged by id
+    :param cache_bytes: how many bytes of values (estimated: file and image sizes,
+        text lengths) those recent predictions may hold together; the oldest are
+        forgotten past it, and a prediction larger than this is returned but not kept
     :param shutdown_timeout: seconds that leaving ``async with`` may spend writing
         what is queued; what is left after that is failed and reported (a batch whose
         write was already under way may be on disk even so)
@@ -102,6 +105,7 @@ class Interface:
         overflow: Overflow = "wait",
         max_batch: int = 4096,
         cache_size: int = 1024,
+        cache_bytes: int = 64 * 2**20,
         shutdown_timeout: float | None = 30.0,
         transport: RedisStream | None = None,
     ) -> None:
@@ -136,7 +140,11 @@ class Interface:
             schema_of(self.components)  # only built-in components travel: say so now
         self.title = title
         self.description = description
-        for name, value in (("max_batch", max_batch), ("cache_size", cache_size)):
+        for name, value in (
+            ("max_batch", max_batch),
+            ("cache_size", cache_size),
+            ("cache_bytes", cache_bytes),
+        ):
             if not isinstance(value, int) or value < 1:
                 raise FlagValueError(f"{name} must be a positive int, got {value!r}")
         if overflow not in ("wait", "drop"):
@@ -147,11 +155,12 @@ class Interface:
         self.overflow: Overflow = overflow
         self.max_batch = max_batch
         self.cache_size = cache_size
+        self.cache_bytes = cache_bytes
         self.shutdown_timeout = shutdown_timeout
         self.examples = self._load_examples(examples)
 
         self._counters = _Counters()
-        self._cache: OrderedDict[str, Prediction] = OrderedDict()
+        self._cache = _PredictionCache(cache_size, cache_bytes)
         self._subscription: Subscription | None = None
         self._bus: EventBus | None = None
         self._exit_stack: AsyncExitStack | None = None
@@ -294,18 +303,39 @@ class Interface:
         async with self:
             yield
 
-    def app(self, *, auth: Auth | None = None, max_body_size: int = 10 * 2**20) -> Starlette:
+    def app(
+        self,
+        *,
+        auth: Auth | None = None,
+        max_body_size: int = 10 * 2**20,
+        max_json_depth: int = 64,
+        max_json_values: int = 100_000,
+        trusted_origins: Sequence[str] = (),
+    ) -> Starlette:
         """An ASGI app serving the page and the JSON API; its lifespan runs the interface.
 
-        Needs ``pip install 'asyncflag[web]'``.
+        Needs ``pip install 'asyncflag[web]'``. Its POST routes refuse cross-site
+        requests from browsers (see :mod:`asyncflag.web`).
 
         :param auth: ``("user", "password")``, a list of pairs, or ``check(user, password)``:
-            HTTP Basic auth on every route; the user's name is stored with their flags
+            HTTP Basic auth on every route; the user's name is stored with their flags,
+            and only the user who made a prediction may flag it
         :param max_body_size: the largest request body accepted, in bytes
+        :param max_json_depth: how deeply arrays and objects may nest in a JSON body
+        :param max_json_values: how many values a JSON body may hold
+        :param trusted_origins: other origins whose pages may post to this app, such
+            as the public one when a proxy rewrites the ``Host`` header
         """
         from .web import create_app
 
-        return create_app(self, auth=auth, max_body_size=max_body_size)
+        return create_app(
+            self,
+            auth=auth,
+            max_body_size=max_body_size,
+            max_json_depth=max_json_depth,
+            max_json_values=max_json_values,
+            trusted_origins=trusted_origins,
+        )
 
     def launch(
         self,
@@ -351,10 +381,7 @@ class Interface:
             self._check_outputs(outputs),
             datetime.now(UTC),
         )
-        cache = self._cache
-        cache[prediction.id] = prediction
-        if len(cache) > self.cache_size:
-            cache.popitem(last=False)
+        self._cache.put(prediction)
         if self.flagging_mode == "auto":
             await bus.publish(prediction)
         return prediction
@@ -385,7 +412,8 @@ class Interface:
 
         :param target: a :class:`Prediction`, its ``id``, or the input values then
             the output values
-        :param option: one of the flagging options' values, when options were given
+        :param option: one of the flagging options' values, when options were given;
+            without them, any text (the web API then takes no option at all)
         :param username: who flagged it
         :return: the number of data rows in the dataset file once this row was added
         :raises FlagValueError: for an unknown option, id or value
@@ -444,8 +472,10 @@ class Interface:
             prediction = self._cache.get(target)
             if prediction is None:
                 raise UnknownPredictionError(
-                    f"no recent prediction has the id {target!r} (the last "
-                    f"{self.cache_size} predictions can be flagged by id)"
+                    f"no recent prediction has the id {target!r}: it was not made here, or "
+                    f"it is no longer kept (the last {self.cache_size} predictions, up to "
+                    f"{self.cache_bytes:,} bytes of values, can be flagged by id); flag it "
+                    "sooner, or pass the Prediction itself"[:400]
                 )
             data = prediction.inputs + prediction.outputs
         elif isinstance(target, Prediction):
@@ -505,6 +535,73 @@ class Interface:
             f"<Interface {name} inputs={[c.label for c in self.input_components]} "
             f"outputs={[c.label for c in self.output_components]} mode={self.flagging_mode!r}>"
         )
+
+
+class _PredictionCache:
+    """The recent predictions, by id, bounded by count and by (estimated) bytes.
+
+    The oldest go first. A prediction larger than the whole byte bound is not kept:
+    it can still be flagged by passing the :class:`Prediction`, but not by its id.
+    """
+
+    def __init__(self, max_count: int, max_bytes: int) -> None:
+        self.max_count = max_count
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[str, tuple[Prediction, int]] = OrderedDict()
+        self.size = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, prediction_id: str) -> Prediction | None:
+        entry = self._entries.get(prediction_id)
+        return None if entry is None else entry[0]
+
+    def put(self, prediction: Prediction) -> None:
+        size = _estimated_size(prediction.inputs, self.max_bytes) + _estimated_size(
+            prediction.outputs, self.max_bytes
+        )
+        if size > self.max_bytes:
+            return
+        entries = self._entries
+        entries[prediction.id] = (prediction, size)
+        self.size += size
+        while len(entries) > self.max_count or self.size > self.max_bytes:
+            _, (_, dropped) = entries.popitem(last=False)
+            self.size -= dropped
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self.size = 0
+
+
+def _estimated_size(value: Any, limit: int) -> int:
+    """Roughly how many bytes ``value`` holds: what a cache must count, not Python's overhead.
+
+    Bytes and :class:`FileData` count their length, text its length, numpy arrays
+    ``nbytes``, PIL images width x height x bands, containers the sum of their items
+    (plus a small cost per item). Counting stops once it passes ``limit``.
+    """
+    total = 0
+    stack = [value]
+    while stack and total <= limit:
+        item = stack.pop()
+        total += 16
+        if isinstance(item, str | bytes | bytearray | memoryview):
+            total += len(item)
+        elif isinstance(item, FileData):
+            total += len(item.data) + len(item.name)
+        elif isinstance(item, list | tuple | set | frozenset):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(getattr(item, "nbytes", None), int):  # a numpy array
+            total += item.nbytes
+        elif callable(getattr(item, "getbands", None)):  # a PIL image
+            width, height = item.size
+            total += width * height * len(item.getbands())
+    return total
 
 
 class _IdSource:

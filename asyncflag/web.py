@@ -4,6 +4,22 @@
 API takes values in and gives ``{id, data}`` out, and flags only predictions this
 server made, by id, with the username of the authenticated request (never one from
 the body). Bad requests get a 4xx with a JSON error and never reach the writer.
+
+Cross-site requests. A browser sends a logged-in user's Basic credentials with any
+request to this server, including one a form on another site makes. So the POST
+routes refuse (403) a request that a browser marks as coming from another site, as
+Go's ``net/http.CrossOriginProtection`` does: by its ``Sec-Fetch-Site`` header (sent
+by every current browser, and which a page cannot set) when present, anything but
+``same-origin`` or ``none`` being refused; otherwise by its ``Origin`` header, which
+must name the request's ``Host`` (host and port, not the scheme, so a proxy that
+ends TLS works). Behind a proxy that rewrites ``Host``, browsers without
+``Sec-Fetch-Site`` need the proxy to pass the client's ``Host`` on (nginx:
+``proxy_set_header Host $host;``), or the public origin listed in ``trusted_origins``.
+Clients that are not browsers send neither header and are not affected; a browser
+too old to send either (before about 2020) is not protected by this check. The
+routes also take JSON only as ``Content-Type: application/json`` (415 otherwise),
+which a form on another site cannot send without a CORS preflight that this app
+never grants.
 """
 
 from __future__ import annotations
@@ -11,19 +27,25 @@ from __future__ import annotations
 import base64
 import binascii
 import html
+import itertools
 import json
 import mimetypes
+import re
 import secrets
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import aclosing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import anyio
 import msgspec
 from starlette.applications import Starlette
 from starlette.authentication import SimpleUser
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -63,14 +85,39 @@ def create_app(
     auth: Auth | None = None,
     max_body_size: int = 10 * 2**20,
     max_output_file_size: int = 20 * 2**20,
+    max_json_depth: int = 64,
+    max_json_values: int = 100_000,
+    trusted_origins: Sequence[str] = (),
 ) -> Starlette:
     """Build the ASGI app of ``iface``; its lifespan runs the interface.
 
-    :param auth: require HTTP Basic auth; the user's name is stored with their flags
+    :param auth: require HTTP Basic auth; the user's name is stored with their flags,
+        and a prediction can only be flagged by the user who made it
     :param max_body_size: the largest request body accepted, in bytes (413 past it)
     :param max_output_file_size: the largest output file sent back inline to the page
+    :param max_json_depth: how deeply arrays and objects may nest in a JSON body (400 past it)
+    :param max_json_values: how many values (array items, object members, arrays and
+        objects) a JSON body may hold (400 past it); checked before any is built
+    :param trusted_origins: origins (``"https://example.com"``) whose pages may post here
+        besides this server's own, e.g. the public origin when a proxy rewrites ``Host``
     """
-    api = _API(iface, max_body_size, max_output_file_size)
+    for name, value in (
+        ("max_body_size", max_body_size),
+        ("max_output_file_size", max_output_file_size),
+        ("max_json_depth", max_json_depth),
+        ("max_json_values", max_json_values),
+    ):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise FlagValueError(f"{name} must be a positive int, got {value!r}")
+    if isinstance(trusted_origins, str):
+        raise FlagValueError(f"trusted_origins must be a list of origins, got {trusted_origins!r}")
+    api = _API(
+        iface,
+        max_body_size,
+        max_output_file_size,
+        _JSONLimits(max_json_depth, max_json_values),
+        frozenset(_normal_origin(origin) for origin in trusted_origins),
+    )
     app = Starlette(
         routes=[
             Route("/", api.page, methods=["GET"]),
@@ -87,10 +134,24 @@ def create_app(
 
 
 class _API:
-    def __init__(self, iface: Interface, max_body_size: int, max_output_file_size: int) -> None:
+    def __init__(
+        self,
+        iface: Interface,
+        max_body_size: int,
+        max_output_file_size: int,
+        json_limits: _JSONLimits,
+        trusted_origins: frozenset[str],
+    ) -> None:
         self.iface = iface
         self.max_body_size = max_body_size
         self.max_output_file_size = max_output_file_size
+        self.json_limits = json_limits
+        self.trusted_origins = trusted_origins
+        #: who made each recent prediction, when a user was logged in: only they may flag it.
+        #: As many as the interface caches, so every prediction it still holds is here.
+        self.owners: OrderedDict[str, str] = OrderedDict()
+        #: what a web client may send as the option: one of the buttons' values
+        self.options = frozenset(value for _, value in iface.flagging_options)
 
     async def page(self, request: Request) -> Response:
         return HTMLResponse(render_page(self.iface, str(request.scope.get("root_path", ""))))
@@ -103,6 +164,7 @@ class _API:
 
     async def predict(self, request: Request) -> Response:
         try:
+            _refuse_cross_site(request, self.trusted_origins)
             values = await self._input_values(request)
             try:
                 prediction = await self.iface.submit(*values)
@@ -120,12 +182,20 @@ class _API:
             ]
         except (_HTTPError, FlaggingError) as exc:
             return _error_response(exc)
+        username = _username(request)
+        if username is not None:
+            self.owners[prediction.id] = username
+            if len(self.owners) > self.iface.cache_size:
+                self.owners.popitem(last=False)
         return JSONResponse({"id": prediction.id, "data": data})
 
     async def flag(self, request: Request) -> Response:
         try:
+            _refuse_cross_site(request, self.trusted_origins)
+            if _media_type(request) != "application/json":
+                raise _not_json(request)
             body = await _read_body(request, self.max_body_size)
-            payload = _decode_json(body)
+            payload = _decode_json(body, self.json_limits)
             if not isinstance(payload, dict):
                 raise _HTTPError(400, 'expected a JSON object {"id": ..., "option": ...}')
             prediction_id = payload.get("id")
@@ -134,27 +204,57 @@ class _API:
                 raise _HTTPError(400, '"id" must be the id of a prediction this server made')
             if option is not None and not isinstance(option, str):
                 raise _HTTPError(400, '"option" must be a string or null')
-            count = await self.iface.flag(prediction_id, option=option, username=_username(request))
+            if option not in self.options:
+                raise _HTTPError(400, _unknown_option(option, self.options))
+            username = _username(request)
+            owner = self.owners.get(prediction_id)
+            if owner is not None and owner != username:
+                raise _HTTPError(
+                    403,
+                    "this prediction was made by another user: only the user who made a "
+                    "prediction can flag it",
+                )
+            count = await self.iface.flag(prediction_id, option=option, username=username)
         except (_HTTPError, FlaggingError) as exc:
             return _error_response(exc)
         return JSONResponse({"count": count})
 
     async def _input_values(self, request: Request) -> list[Any]:
-        body = await _read_body(request, self.max_body_size)
         components = self.iface.input_components
-        content_type = request.headers.get("content-type", "")
+        media_type = _media_type(request)
+        if media_type not in ("application/json", "multipart/form-data"):
+            raise _not_json(request, files=True)
+        body = await _read_body(request, self.max_body_size)
         uploads: dict[int, FileData] = {}
-        if content_type.startswith("multipart/form-data"):
-            form = await _replayed(request, body).form(max_files=len(components) + 1)
-            raw = form.get("data")
-            data = _decode_json(raw.encode() if isinstance(raw, str) else b"[]")
-            for index in range(len(components)):
-                upload = form.get(f"file{index}")
-                if isinstance(upload, UploadFile):
-                    uploads[index] = FileData(await upload.read(), upload.filename or "")
-            await form.close()
+        if media_type == "multipart/form-data":
+            # Only from this server's page or a non-browser client: _refuse_cross_site ran.
+            try:
+                form = await _replayed(request, body).form(
+                    max_files=len(components) + 1,
+                    max_fields=len(components) + 1,
+                    max_part_size=self.max_body_size,
+                )
+            except (HTTPException, MultiPartException) as exc:
+                detail = exc.detail if isinstance(exc, HTTPException) else exc.message
+                raise _HTTPError(
+                    400,
+                    f"the multipart/form-data body could not be read: {detail} (send the "
+                    'values as a "data" field holding a JSON list, and file<N> fields for '
+                    f"the files of inputs 0..{len(components) - 1})",
+                ) from None
+            try:
+                raw = form.get("data")
+                data = _decode_json(
+                    raw.encode() if isinstance(raw, str) else b"[]", self.json_limits
+                )
+                for index in range(len(components)):
+                    upload = form.get(f"file{index}")
+                    if isinstance(upload, UploadFile):
+                        uploads[index] = FileData(await upload.read(), upload.filename or "")
+            finally:
+                await form.close()
         else:
-            payload = _decode_json(body)
+            payload = _decode_json(body, self.json_limits)
             data = payload.get("data") if isinstance(payload, dict) else payload
         if not isinstance(data, list):
             raise _HTTPError(400, 'expected {"data": [one value per input]}')
@@ -224,11 +324,153 @@ def _replayed(request: Request, body: bytes) -> Request:
     return Request(request.scope, receive)
 
 
-def _decode_json(body: bytes) -> Any:
+class _JSONLimits(msgspec.Struct, frozen=True):
+    depth: int
+    values: int
+
+
+#: a JSON string, or an unterminated one up to the end: every match ends at a quote or at
+#: the end of the body, so one pass is linear (a pattern that may fail would be retried
+#: from each later quote: quadratic on a body of escaped quotes)
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)', re.DOTALL)
+_JSON_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def _structure(data: bytes) -> tuple[int, int]:
+    """How many arrays and objects ``data`` opens, and how many values it holds."""
+    containers = data.count(b"[") + data.count(b"{")
+    return containers, containers + data.count(b",") + 1
+
+
+def _decode_json(body: bytes, limits: _JSONLimits) -> Any:
+    """Decode a JSON body, refusing one too deep or with too many values before building any.
+
+    Counting brackets and commas (``bytes.count``, in C) gives an upper bound; only a
+    body over a limit by that bound is counted again with its strings blanked out (their
+    brackets and commas are text), and only one with more arrays and objects than the
+    depth limit is walked bracket by bracket, at most twice its (bounded) count.
+    """
+    containers, values = _structure(body)
+    skeleton = body
+    if values > limits.values or containers > limits.depth:
+        skeleton = _JSON_STRING.sub(b'""', body)
+        containers, values = _structure(skeleton)
+    if values > limits.values:
+        raise _HTTPError(
+            400,
+            f"the JSON body holds about {values:,} values (array items, object members, "
+            f"arrays and objects), over the limit of {limits.values:,}",
+        )
+    if containers > limits.depth:
+        depth = 0
+        for bracket in itertools.islice(_JSON_BRACKET.finditer(skeleton), 2 * containers):
+            depth += 1 if bracket[0] in (b"[", b"{") else -1
+            if depth > limits.depth:
+                raise _HTTPError(
+                    400,
+                    "the JSON body nests arrays and objects deeper than the limit of "
+                    f"{limits.depth} levels",
+                )
     try:
         return msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
         raise _HTTPError(400, f"the body is not valid JSON: {exc}") from None
+    except RecursionError:  # only if max_json_depth was set near Python's recursion limit
+        raise _HTTPError(400, "the JSON body nests arrays and objects too deeply") from None
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").partition(";")[0].strip().lower()
+
+
+def _not_json(request: Request, *, files: bool = False) -> _HTTPError:
+    sent = request.headers.get("content-type")
+    accepted = "application/json, or multipart/form-data for files" if files else "application/json"
+    return _HTTPError(
+        415,
+        f"the body must be sent as {accepted} (Content-Type: "
+        f"{'none' if sent is None else repr(sent[:100])} was sent)",
+    )
+
+
+def _unknown_option(option: str | None, allowed: frozenset[str | None]) -> str:
+    def shown(value: str | None) -> str:
+        if value is None:
+            return "null (no option)"
+        return json.dumps(value if len(value) <= 100 else value[:100] + "...")
+
+    ordered = sorted(allowed, key=lambda value: (value is not None, value or ""))
+    return (
+        f'"option" {shown(option)} is not one of the flagging options: '
+        f"{', '.join(map(shown, ordered))}"
+    )
+
+
+# -- cross-site requests -----------------------------------------------------------------
+
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+def _refuse_cross_site(request: Request, trusted_origins: frozenset[str]) -> None:
+    """Refuse (403) a request a browser says another site made; see the module's docstring.
+
+    The order is that of Go's ``net/http.CrossOriginProtection``: a trusted Origin
+    passes; else ``Sec-Fetch-Site`` decides when the browser sent it (a page cannot
+    set it); else an ``Origin`` must name the ``Host``; a request with neither passes.
+    """
+    origin = request.headers.get("origin")
+    if origin is not None and _normal_origin(origin) in trusted_origins:
+        return
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        if site in ("same-origin", "none"):
+            return
+        raise _HTTPError(
+            403,
+            f"cross-site request refused: the browser says it came from another site "
+            f"(Sec-Fetch-Site: {site[:40]}); only this server's own page may post here",
+        )
+    if origin is None:
+        return  # not a browser, or an old browser on a same-origin request
+    if _origin_is_host(_normal_origin(origin), request.headers.get("host")):
+        return
+    raise _HTTPError(
+        403,
+        f"cross-origin request refused: Origin {origin[:200]!r} is not this server "
+        f"(Host: {request.headers.get('host', '')[:200]!r}); if a proxy changes the Host "
+        "header, have it pass the client's Host on, or list the public origin in "
+        "trusted_origins",
+    )
+
+
+def _normal_origin(origin: str) -> str:
+    """``origin`` as a browser sends it: lower case, no trailing slash, no default port."""
+    text = origin.strip().rstrip("/").lower()
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        return text
+    if port is not None and port == _DEFAULT_PORTS.get(parts.scheme):
+        return f"{parts.scheme}://{parts.netloc.rpartition(':')[0]}"
+    return text
+
+
+def _origin_is_host(origin: str, host: str | None) -> bool:
+    """Whether ``origin`` names the same host and port as the ``Host`` header."""
+    if not host:
+        return False
+    try:
+        parts = urlsplit(origin)
+        served = urlsplit("//" + host.strip().lower())
+        default = _DEFAULT_PORTS.get(parts.scheme)
+        origin_port = parts.port or default
+        host_port = served.port or default
+    except ValueError:  # a malformed port
+        return False
+    if parts.hostname is None or parts.path or parts.query or parts.fragment:
+        return False  # "null" (a sandboxed page, a redirect) or not an origin at all
+    return (parts.hostname, origin_port) == (served.hostname, host_port)
 
 
 def _username(request: Request) -> str | None:

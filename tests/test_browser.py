@@ -181,3 +181,49 @@ def test_a_double_click_on_a_flag_button_writes_one_row(
     p.wait_for_timeout(300)  # type: ignore[attr-defined]
     rows = read_rows(flagging_dir / "dataset1.csv")
     assert [row[:5] for row in rows[1:]] == [["2", "multiply", "21", "42", "other"]]
+
+
+ATTACKER_PAGE = """<!doctype html><html><body>
+<form id="plain" method="POST" enctype="text/plain" action="{target}/api/predict">
+  <input name='{{"data": [1, "add", 2], "x": "' value='"}}'>
+</form>
+<form id="multi" method="POST" enctype="multipart/form-data" action="{target}/api/predict">
+  <input name="data" value='[6, "multiply", 7]'>
+</form>
+</body></html>"""
+
+
+def test_another_sites_forms_cannot_post_but_the_page_can(
+    auto_server: tuple[str, Path], page: object
+) -> None:
+    """A page on another origin submits forms to the API (text/plain JSON, multipart) with
+    the browser's own headers: both are refused; then the server's page works as before."""
+    url, flagging_dir = auto_server
+    p = page  # type: ignore[assignment]
+    evil = url.replace("127.0.0.1", "localhost") + "/evil.html"  # another origin, same machine
+    p.route(  # type: ignore[attr-defined]
+        evil,
+        lambda route: route.fulfill(
+            content_type="text/html", body=ATTACKER_PAGE.format(target=url)
+        ),
+    )
+    for form in ("#plain", "#multi"):
+        p.goto(evil)  # type: ignore[attr-defined]
+        with p.expect_response(lambda r: r.url.endswith("/api/predict")) as answer:  # type: ignore[attr-defined]
+            p.eval_on_selector(form, "form => form.submit()")  # type: ignore[attr-defined]
+        response = answer.value
+        assert response.status == 403, response.text()
+        assert "cross-site request refused" in response.json()["error"]
+    p.goto(url + "/")  # type: ignore[attr-defined]
+    p.fill("#in0", "2")  # type: ignore[attr-defined]
+    p.select_option("#in1", label="add")  # type: ignore[attr-defined]
+    p.fill("#in2", "3")  # type: ignore[attr-defined]
+    p.click("#submit")  # type: ignore[attr-defined]
+    playwright_api.expect(p.locator(".output").first).to_have_text("5")  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 10
+    while not (flagging_dir / "dataset1.csv").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # only the page's own submission was logged; neither form reached the model
+    assert [row[:4] for row in read_rows(flagging_dir / "dataset1.csv")[1:]] == [
+        ["2", "add", "3", "5"]
+    ]

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import csv
+import shutil
+import subprocess
+import sys
+import unicodedata
+import zipfile
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import anyio
 import pytest
@@ -16,11 +22,24 @@ from asyncflag.escaping import escape, unescape
 
 pytestmark = pytest.mark.anyio
 
-FORMULA_STARTS = ["=", "+", "-", "@", "\t", "\r"]
+FORMULA_STARTS = [
+    "=",
+    "+",
+    "-",
+    "@",
+    "\t",
+    "\r",
+    "\n",
+    "\x00",
+    "\uff1d",
+    "\uff0b",
+    "\uff0d",
+    "\uff20",
+]
 
 # Text with the characters that matter to a CSV file or a spreadsheet, plus any other
 # character UTF-8 can encode (lone surrogates cannot be; they are refused at the call, see below).
-special_chars = st.sampled_from(list("=+-@\t\r\n'\",\x00 ;\\|"))
+special_chars = st.sampled_from(list("=+-@\t\r\n'\",\x00 ;\\|\uff1d\uff0b\uff0d\uff20\ufeff\u00a0"))
 any_text = st.text(alphabet=special_chars | st.characters(codec="utf-8"), max_size=40)
 formula_text = st.sampled_from([*FORMULA_STARTS, "'"]).flatmap(
     lambda start: any_text.map(lambda rest: start + rest)
@@ -52,17 +71,42 @@ def test_unescape_inverts_escape_for_any_text(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["=1+1", "+1", "-1", "-", "@SUM(A1)", "\tx", "\t", "\rx", "'quoted", "'", "''"]
+    "text",
+    [
+        *["=1+1", "+1", "-1", "-", "@SUM(A1)", "\tx", "\t", "\rx", "'quoted", "'", "''"],
+        # LibreOffice drops a leading NUL and runs the formula after it (see escaping.py)
+        *["\x00=1+1", "\x00\x00=SUM(1,1)", "\x00"],
+        # OWASP lists line feed; a Japanese Excel runs full-width formulas
+        *["\n=1+1", "\uff1d1+1", "\uff0b1", "\uff0d1", "\uff20SUM(A1)", "\ufe661+1"],
+    ],
 )
 def test_formula_starts_are_escaped(text: str) -> None:
     assert escape(text) == "'" + text
     assert unescape(escape(text)) == text
 
 
-@pytest.mark.parametrize("text", ["", "plain", "1+1", " =x", "a=b", "\n=x", "x-", '"=x"'])
+@pytest.mark.parametrize(
+    "text",
+    # LibreOffice 7.4 keeps each of the cells with a leading space or BOM as text (escaping.py)
+    ["", "plain", "1+1", " =x", "  +x", "a=b", "x-", '"=x"', "\ufeff=x", "\u00a0=x", "\u3000=x"],
+)
 def test_harmless_text_is_left_alone(text: str) -> None:
     assert escape(text) == text
     assert unescape(text) == text
+
+
+def test_the_escaped_first_characters_are_the_documented_ones() -> None:
+    """= + - @, tab, CR, LF, NUL, the apostrophe, and every character whose NFKC is = + - @."""
+    compatible = {
+        chr(code)
+        for code in range(sys.maxunicode + 1)
+        if unicodedata.normalize("NFKC", chr(code)) in ("=", "+", "-", "@")
+    }
+    needs = {text for text in compatible if escape(text + "x") != text + "x"}
+    assert needs == compatible
+    assert "\uff1d" in compatible and len(compatible) == 4 + 13
+    for start in "\t\r\n\x00'":
+        assert escape(start + "x") == "'" + start + "x"
 
 
 def test_escaping_is_applied_once_per_layer() -> None:
@@ -239,3 +283,52 @@ async def test_an_unwritable_row_does_not_take_its_batch_down(tmp_path: Path) ->
             count = exc
     assert count == 1
     assert [row.values for row in load_flagged(tmp_path)] == [("good", "row")]
+
+
+# -- what a spreadsheet makes of it ------------------------------------------------------------
+
+SPREADSHEET_CASES = [
+    *["=1+1", "+1+1", "-1+1", "@SUM(1,1)", "\t=1+1", "\r=1+1", "\n=1+1", "\r\n=1+1"],
+    *["\x00=1+1", "\x00\x00=SUM(1,1)", "\x00'=1+1", "'=1+1", "\uff1d1+1", "\uff0b1+1"],
+    *[" =1+1", "  =SUM(1,1)", "\ufeff=1+1", "\u00a0=1+1", "\u3000=1+1", "\u200b=1+1"],
+]
+
+
+@pytest.mark.skipif(not shutil.which("soffice"), reason="needs LibreOffice (libreoffice-calc)")
+def test_libreoffice_runs_no_escaped_cell_as_a_formula(tmp_path: Path) -> None:
+    """The evidence behind escaping.py, measured: LibreOffice Calc opens a CSV of the raw
+    and the escaped cells; it runs ``=`` and NUL-then-``=`` raw, and no escaped cell."""
+    source = tmp_path / "cells.csv"
+    with source.open("w", newline="", encoding="utf-8") as file:
+        csv.writer(file).writerows([text, escape(text)] for text in SPREADSHEET_CASES)
+    subprocess.run(
+        [
+            "soffice",
+            f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}",
+            "--headless",
+            "--infilter=CSV:44,34,76,1",  # comma, double quote, UTF-8, from line 1
+            "--convert-to",
+            "ods",
+            "--outdir",
+            str(tmp_path),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
+    with zipfile.ZipFile(tmp_path / "cells.ods") as ods:
+        content = ElementTree.fromstring(ods.read("content.xml"))
+    table = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+    formulas = [
+        [
+            cell.get(f"{table}formula") is not None
+            for cell in row.iter(f"{table}table-cell")
+            # two equal cells side by side are stored once, "repeated"
+            for _ in range(int(cell.get(f"{table}number-columns-repeated", "1")))
+        ][:2]
+        for row in content.iter(f"{table}table-row")
+    ][: len(SPREADSHEET_CASES)]
+    raw_formulas = {text for text, (raw, _) in zip(SPREADSHEET_CASES, formulas, strict=True) if raw}
+    assert raw_formulas == {"=1+1", "\x00=1+1", "\x00\x00=SUM(1,1)"}
+    assert not any(escaped for _, escaped in formulas)

@@ -330,6 +330,31 @@ async def test_prediction_cache_is_bounded(tmp_path: Path) -> None:
         assert await iface.flag(first) == 1
 
 
+async def test_prediction_cache_is_bounded_in_bytes(tmp_path: Path) -> None:
+    iface = Interface(shout, "text", "text", flagging_dir=tmp_path, cache_bytes=3000)
+    async with iface:
+        first = await iface.submit("a" * 500)  # about 1000 bytes: input and output
+        second = await iface.submit("b" * 500)
+        third = await iface.submit("c" * 500)  # past 3000 bytes: the oldest goes
+        with pytest.raises(UnknownPredictionError, match="no longer kept"):
+            await iface.flag(first.id)
+        assert await iface.flag(second.id) == 1
+        assert await iface.flag(third.id) == 2
+        # larger than the whole bound: returned, not kept, and it evicted nothing
+        huge = await iface.submit("d" * 5000)
+        assert huge.outputs == ("D" * 5000,)
+        with pytest.raises(UnknownPredictionError, match="up to 3,000 bytes"):
+            await iface.flag(huge.id)
+        assert await iface.flag(third.id) == 3
+        assert await iface.flag(huge) == 4  # the Prediction itself can still be flagged
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5, None])
+def test_cache_bytes_must_be_a_positive_int(tmp_path: Path, value: Any) -> None:
+    with pytest.raises(FlagValueError, match="cache_bytes must be a positive int"):
+        Interface(shout, "text", "text", flagging_dir=tmp_path, cache_bytes=value)
+
+
 async def test_flagging_a_foreign_prediction_checks_its_values(tmp_path: Path) -> None:
     forged = Prediction("x", ("a",), (object(),), created_at=__import__("datetime").datetime.now())
     async with Interface(shout, "text", "text", flagging_dir=tmp_path) as iface:

@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import anyio
 import httpx
+import pytest
 from conftest import DemoServer, free_port, wait_until_serving
 
 
@@ -42,6 +44,43 @@ def test_show_summarises_a_directory(demo_server: DemoServer) -> None:
     assert "dataset1.csv: 3 rows" in shown
     assert "wrong: 2" in shown and "other: 1" in shown
     assert "num1='2'" in shown
+
+
+TERMINAL_TRICKS = "\x1b[2J\x1b]0;pwned\x07\x9b31m\x7f\u202e"
+
+
+def test_show_escapes_control_characters(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A flagged option, label, value or username cannot clear the terminal or retitle it."""
+    from asyncflag import Interface, components
+    from asyncflag.cli import main
+
+    iface = Interface(
+        lambda text: text,
+        components.Textbox(label="label" + TERMINAL_TRICKS),
+        "text",
+        flagging_options=["option" + TERMINAL_TRICKS],
+        flagging_dir=tmp_path,
+    )
+
+    async def flag() -> None:
+        async with iface:
+            await iface.flag(
+                ["value" + TERMINAL_TRICKS, "out"],
+                option="option" + TERMINAL_TRICKS,
+                username="user" + TERMINAL_TRICKS,
+            )
+
+    anyio.run(flag)
+    assert main(["show", str(tmp_path)]) == 0
+    shown = capsys.readouterr().out
+    assert not any(ch in shown for ch in "\x1b\x07\x9b\x7f\u202e")
+    escaped = "\\x1b[2J\\x1b]0;pwned\\x07\\x9b31m\\x7f\\u202e"
+    assert f"  option{escaped}: 1" in shown
+    assert f"label{escaped}=" in shown
+    assert f"by user{escaped}" in shown
+    assert "value" + escaped in shown
 
 
 def test_serve_refuses_what_is_not_an_interface() -> None:

@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 
-from asyncflag import Interface, components
+from asyncflag import FlagValueError, Interface, components
 
 pytestmark = pytest.mark.anyio
 
@@ -217,7 +217,9 @@ async def test_oversized_bodies_are_refused(tmp_path: Path) -> None:
             yield b"x" * 2000
             yield b'"]}'
 
-        response = await client.post("/api/predict", content=chunks())
+        response = await client.post(
+            "/api/predict", content=chunks(), headers={"content-type": "application/json"}
+        )
         assert response.status_code == 413
     assert iface.stats.published == 0
 
@@ -301,3 +303,387 @@ async def test_standalone_app_runs_its_own_lifespan(tmp_path: Path) -> None:
             response = await client.post("/api/predict", json={"data": [1, "add", 1]})
             assert response.json()["data"] == [2]
     assert len(rows(tmp_path / "dataset1.csv")) == 2
+
+
+# -- cross-site requests ---------------------------------------------------------------------
+
+JSON_AS_TEXT = {"content-type": "text/plain"}
+
+
+@pytest.mark.parametrize("path", ["/api/predict", "/api/flag"])
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", None, "text/json"]
+)
+async def test_json_only_as_application_json(
+    tmp_path: Path, path: str, content_type: str | None
+) -> None:
+    """A cross-site form can send JSON text as text/plain without a preflight: refused."""
+    iface = calculator(tmp_path, flagging_mode="auto")
+    async for client in client_for(iface):
+        prediction = (await client.post("/api/predict", json={"data": [1, "add", 2]})).json()
+        assert iface.stats.published == 1
+        body = (
+            b'{"data": [1, "add", 2]}'
+            if path == "/api/predict"
+            else b'{"id": "%s"}' % prediction["id"].encode()
+        )
+        headers = {} if content_type is None else {"content-type": content_type}
+        response = await client.post(path, content=body, headers=headers)
+        assert response.status_code == 415
+        assert response.headers["content-type"] == "application/json"
+        assert "application/json" in response.json()["error"]
+        assert iface.stats.published == 1  # the refused request wrote nothing
+    assert len(rows(tmp_path / "dataset1.csv")) == 2
+
+
+CROSS_SITE = [
+    {"origin": "https://evil.example"},
+    {"origin": "null"},
+    {"origin": "http://test.evil.example"},
+    {"origin": "http://test:8080"},
+    {"sec-fetch-site": "cross-site"},
+    {"sec-fetch-site": "same-site"},
+    {"sec-fetch-site": "cross-site", "origin": "http://test"},
+]
+
+
+@pytest.mark.parametrize("headers", CROSS_SITE)
+async def test_cross_site_requests_are_refused(tmp_path: Path, headers: dict[str, str]) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + b"fake"
+    iface = Interface(
+        lambda image, text: text,
+        [components.Image(label="photo"), "text"],
+        "text",
+        flagging_mode="auto",
+        flagging_dir=tmp_path,
+    )
+    async for client in client_for(iface):
+        made = await client.post("/api/predict", json={"data": [None, "mine"]})
+        for response in [
+            await client.post(
+                "/api/predict",
+                data={"data": '[null, "attacker"]'},
+                files={"file0": ("x.png", png, "image/png")},
+                headers=headers,
+            ),
+            await client.post("/api/predict", json={"data": [None, "attacker"]}, headers=headers),
+            await client.post("/api/flag", json={"id": made.json()["id"]}, headers=headers),
+        ]:
+            assert response.status_code == 403
+            assert "refused" in response.json()["error"]
+        assert iface.stats.published == 1
+    assert [row[1] for row in rows(tmp_path / "dataset1.csv")[1:]] == ["mine"]
+
+
+SAME_ORIGIN = [
+    {"origin": "http://test", "sec-fetch-site": "same-origin"},
+    {"origin": "http://TEST:80"},
+    {"origin": "https://test"},  # TLS ended by a proxy: the scheme is not compared
+    {"sec-fetch-site": "none"},
+    # a proxy rewrote Host: the browser's own Sec-Fetch-Site is trusted over the Origin
+    {"sec-fetch-site": "same-origin", "origin": "https://public.example"},
+    {},  # not a browser
+]
+
+
+@pytest.mark.parametrize("headers", SAME_ORIGIN)
+async def test_same_origin_and_non_browser_requests_work(
+    tmp_path: Path, headers: dict[str, str]
+) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + b"fake"
+    iface = Interface(
+        lambda image, text: text,
+        [components.Image(label="photo"), "text"],
+        "text",
+        flagging_dir=tmp_path,
+    )
+    async for client in client_for(iface):
+        upload = await client.post(
+            "/api/predict",
+            data={"data": '[null, "hi"]'},
+            files={"file0": ("x.png", png, "image/png")},
+            headers=headers,
+        )
+        assert upload.status_code == 200, upload.text
+        plain = await client.post("/api/predict", json={"data": [None, "yo"]}, headers=headers)
+        assert plain.status_code == 200, plain.text
+        flag = await client.post("/api/flag", json={"id": upload.json()["id"]}, headers=headers)
+        assert flag.json() == {"count": 1}
+
+
+async def test_same_origin_under_a_mount_and_trusted_origins(tmp_path: Path) -> None:
+    iface = calculator(tmp_path)
+    host = Starlette(
+        routes=[
+            Mount("/f", app=iface.app()),
+            Mount("/g", app=iface.app(trusted_origins=["HTTPS://public.example:443/"])),
+        ],
+        lifespan=iface.lifespan,
+    )
+    async with host.router.lifespan_context(host):
+        transport = httpx.ASGITransport(app=host)
+        async with httpx.AsyncClient(transport=transport, base_url="http://internal:8000") as c:
+            data = {"data": [1, "add", 2]}
+            own = await c.post(
+                "/f/api/predict", json=data, headers={"origin": "http://internal:8000"}
+            )
+            assert own.status_code == 200
+            public = {"origin": "https://Public.example"}
+            assert (await c.post("/f/api/predict", json=data, headers=public)).status_code == 403
+            assert (await c.post("/g/api/predict", json=data, headers=public)).status_code == 200
+            trusted = {**public, "sec-fetch-site": "cross-site"}
+            assert (await c.post("/f/api/predict", json=data, headers=trusted)).status_code == 403
+            assert (await c.post("/g/api/predict", json=data, headers=trusted)).status_code == 200
+
+
+# -- JSON and multipart limits -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"[" * 50_000, "deeper than the limit of 64 levels"),
+        (b"[" * 5000 + b"]" * 5000, "deeper than the limit of 64 levels"),
+        (b'{"data": ' + b"[" * 65 + b"]" * 65 + b"}", "deeper than the limit of 64 levels"),
+        (b"[" + b"[]," * 3_000_000 + b"[]]", "over the limit of 100,000"),
+        (b'{"data": [' + b"1," * 100_000 + b"1]}", "over the limit of 100,000"),
+    ],
+)
+async def test_json_bodies_too_deep_or_too_many_values(
+    tmp_path: Path, body: bytes, message: str
+) -> None:
+    iface = Interface(lambda j: j, "json", "json", flagging_dir=tmp_path)
+    async for client in client_for(iface):
+        for path in ("/api/predict", "/api/flag"):
+            response = await client.post(
+                path, content=body, headers={"content-type": "application/json"}
+            )
+            assert response.status_code == 400
+            assert response.headers["content-type"] == "application/json"
+            assert message in response.json()["error"]
+        assert iface.stats.published == 0
+
+
+async def test_json_limits_count_structure_not_text(tmp_path: Path) -> None:
+    iface = Interface(lambda j: j, "json", "json", flagging_dir=tmp_path)
+    async for client in client_for(iface, max_json_depth=4, max_json_values=10):
+        text = '[[{"a": "' + "[,{" * 1000 + '\\"]]"}]]'  # brackets and commas inside a string
+        response = await client.post(
+            "/api/predict",
+            content=b'{"data": ' + text.encode() + b"}",
+            headers={"content-type": "application/json"},
+        )
+        assert response.status_code == 200, response.text
+        too_deep = await client.post("/api/predict", json={"data": [[[[[1]]]]]})
+        assert (
+            too_deep.status_code == 400
+            and "deeper than the limit of 4 levels" in too_deep.json()["error"]
+        )
+        too_many = await client.post("/api/predict", json={"data": [list(range(20))]})
+        assert too_many.status_code == 400 and "limit of 10" in too_many.json()["error"]
+        multipart = await client.post(
+            "/api/predict",
+            data={"data": "[" * 8 + "]" * 8},
+            files={"file9": ("x.bin", b"x", "application/octet-stream")},
+        )
+        assert (
+            multipart.status_code == 400
+            and "deeper than the limit of 4 levels" in multipart.json()["error"]
+        )
+
+
+async def test_json_limits_on_long_text(tmp_path: Path) -> None:
+    """Commas and brackets inside strings are text: 150,000 of them pass; an unterminated
+    string of escaped quotes is counted in one pass and refused as invalid JSON."""
+    iface = Interface(lambda t: len(t), "text", "number", flagging_dir=tmp_path)
+    async for client in client_for(iface):
+        text = "[a, b], " * 150_000
+        response = await client.post("/api/predict", json={"data": [text]})
+        assert response.json()["data"] == [len(text)], response.text
+        unterminated = b'{"data": ["' + b'\\",' * 200_000
+        response = await client.post(
+            "/api/predict", content=unterminated, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 400
+        assert "not valid JSON" in response.json()["error"]
+
+
+async def test_json_deeper_than_python_can_decode_is_a_400(tmp_path: Path) -> None:
+    iface = Interface(lambda j: j, "json", "json", flagging_dir=tmp_path)
+    async for client in client_for(iface, max_json_depth=10**6):
+        response = await client.post(
+            "/api/predict",
+            content=b"[" * 50_000 + b"]" * 50_000,
+            headers={"content-type": "application/json"},
+        )
+        assert response.status_code == 400
+        assert "too deeply" in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("files", "data", "message"),
+    [
+        ({f"file{i}": (f"{i}.png", b"x", "image/png") for i in range(5)}, {}, "Too many files"),
+        (
+            {"file0": ("0.png", b"x", "image/png")},
+            {f"field{i}": "x" for i in range(5)},
+            "Too many fields",
+        ),
+    ],
+)
+async def test_multipart_limits_answer_json(
+    tmp_path: Path, files: dict[str, Any], data: dict[str, str], message: str
+) -> None:
+    iface = Interface(lambda image: "ok", components.Image(), "text", flagging_dir=tmp_path)
+    async for client in client_for(iface):
+        response = await client.post("/api/predict", data=data, files=files)
+        assert response.status_code == 400
+        assert response.headers["content-type"] == "application/json"
+        assert message in response.json()["error"]
+
+
+async def test_a_malformed_multipart_body_answers_json(tmp_path: Path) -> None:
+    iface = Interface(lambda image: "ok", components.Image(), "text", flagging_dir=tmp_path)
+    async for client in client_for(iface):
+        response = await client.post(
+            "/api/predict",
+            content=b"--b\r\nContent-Disposition: form-data\r\n\r\nno name\r\n--b--\r\n",
+            headers={"content-type": "multipart/form-data; boundary=b"},
+        )
+        assert response.status_code == 400
+        assert "multipart/form-data body could not be read" in response.json()["error"]
+
+
+# -- who may flag what, and with which option ------------------------------------------------
+
+
+async def test_only_the_user_who_made_a_prediction_can_flag_it(tmp_path: Path) -> None:
+    iface = calculator(tmp_path)
+    ada, bob = ("ada", "secret"), ("bob", "hunter2")
+    async for client in client_for(iface, auth=[ada, bob]):
+        made = (await client.post("/api/predict", json={"data": [1, "add", 2]}, auth=ada)).json()
+        stolen = await client.post("/api/flag", json={"id": made["id"]}, auth=bob)
+        assert stolen.status_code == 403
+        assert "made by another user" in stolen.json()["error"]
+        assert "ada" not in stolen.json()["error"]
+        assert (await client.post("/api/flag", json={"id": made["id"]}, auth=ada)).json() == {
+            "count": 1
+        }
+    assert [row[5] for row in rows(tmp_path / "dataset1.csv")[1:]] == ["ada"]
+
+
+@pytest.mark.parametrize("option", ["x" * 2**20, "\x1b[2J\x1b]0;pwned\x07", "wrong", ""])
+async def test_without_options_the_web_sends_no_option(tmp_path: Path, option: str) -> None:
+    iface = calculator(tmp_path)
+    async for client in client_for(iface):
+        made = (await client.post("/api/predict", json={"data": [1, "add", 2]})).json()
+        response = await client.post("/api/flag", json={"id": made["id"], "option": option})
+        assert response.status_code == 400
+        error = response.json()["error"]
+        assert "not one of the flagging options: null (no option)" in error
+        assert len(error) < 400 and "\x1b" not in error
+        ok = await client.post("/api/flag", json={"id": made["id"], "option": None})
+        assert ok.json() == {"count": 1}
+        # a Python caller may still give free text
+        assert await iface.flag(made["id"], option="free text") == 2
+    assert [row[4] for row in rows(tmp_path / "dataset1.csv")[1:]] == ["", "free text"]
+
+
+# -- memory ----------------------------------------------------------------------------------
+
+
+def release_freed_memory() -> None:
+    """Collect, then have glibc hand freed heap pages back, so that RSS shows what is held."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    if trim is None:
+        pytest.skip("measuring RSS needs glibc's malloc_trim")
+    trim(0)
+
+
+async def test_cached_uploads_are_bounded_in_bytes(tmp_path: Path) -> None:
+    """24 uploads of 8 MiB pinned 192 MiB in the prediction cache; now at most cache_bytes."""
+    import psutil
+
+    process = psutil.Process()
+    iface = Interface(lambda upload: len(upload.data), "file", "number", flagging_dir=tmp_path)
+    assert iface.cache_bytes == 64 * 2**20
+    ids = []
+    async for client in client_for(iface):
+        release_freed_memory()
+        before = process.memory_info().rss
+        for index in range(24):
+            # distinct bytes: nothing shared between uploads
+            payload = bytes([index]) * (8 * 2**20)
+            files = {"file0": (f"{index}.bin", payload, "application/octet-stream")}
+            response = await client.post("/api/predict", files=files)
+            assert response.json()["data"] == [8 * 2**20]
+            ids.append(response.json()["id"])
+            del payload, files, response
+        release_freed_memory()
+        grown = process.memory_info().rss - before
+        # measured: about 200 MiB without the byte bound, 64 MiB with it
+        assert grown < 120 * 2**20, f"RSS grew by {grown / 2**20:.0f} MiB"
+        oldest = await client.post("/api/flag", json={"id": ids[0]})
+        assert oldest.status_code == 404 and "no longer kept" in oldest.json()["error"]
+        assert (await client.post("/api/flag", json={"id": ids[-1]})).json() == {"count": 1}
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A tiny PNG that declares ``width`` x ``height`` pixels (its data is cut short)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    idat = zlib.compress(b"\0" * (width + 1) * 4)  # four rows of the many declared
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize(
+    ("picture", "message"),
+    [
+        (png_header(8000, 8000), "8000 x 8000 = 64,000,000 pixels, over this demo's limit"),
+        (png_header(10_000, 10_000), "over this demo's limit"),  # Pillow would only warn
+        (png_header(20_000, 20_000), "too large to decode"),  # Pillow refuses
+        (b"not a picture", "not an image this demo can read"),
+        (png_header(64, 64)[:-20], "could not be decoded"),  # truncated
+    ],
+)
+async def test_the_image_demo_refuses_images_before_decoding_them(
+    tmp_path: Path, picture: bytes, message: str
+) -> None:
+    from asyncflag.demos import image_demo
+
+    pytest.importorskip("PIL")
+    iface = image_demo("manual", tmp_path)
+    async for client in client_for(iface):
+        response = await client.post(
+            "/api/predict", files={"file0": ("bomb.png", picture, "image/png")}
+        )
+        assert response.status_code == 400
+        assert message in response.json()["error"]
+        no_file = await client.post("/api/predict", json={"data": [None]})
+        assert no_file.status_code == 400 and no_file.json()["error"] == "upload an image"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"max_json_depth": 0}, "max_json_depth must be a positive int"),
+        ({"max_json_values": True}, "max_json_values must be a positive int"),
+        ({"max_body_size": -1}, "max_body_size must be a positive int"),
+        ({"trusted_origins": "https://example.com"}, "trusted_origins must be a list"),
+    ],
+)
+def test_app_limits_are_checked(tmp_path: Path, kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(FlagValueError, match=message):
+        calculator(tmp_path).app(**kwargs)
