@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from .errors import FlagValueError
+from .errors import FlagValueError, UnsafePathError
 from .escaping import _NEEDS_PREFIX, _PREFIX, escape, unescape
 
 __all__ = [
@@ -427,10 +427,28 @@ class FileComponent(Component):
         return escape(value) if isinstance(value, str) else ""
 
     def from_cell(self, cell: str, flagging_dir: Path) -> str | None:
+        """The absolute path of the saved file a cell names, or ``None`` for an empty cell.
+
+        The path must stay inside ``flagging_dir`` once ``..`` and symlinks are resolved:
+        a cell asyncflag did not write (``/etc/passwd``, ``photo/../../x``, a symlink
+        leading out, a NUL byte) is never returned as a flagged file.
+
+        :raises UnsafePathError: for a cell naming a path outside ``flagging_dir``
+        """
         text = unescape(cell)
         if not text:
             return None
-        return str((Path(flagging_dir) / text).absolute())
+        root = Path(flagging_dir)
+        path = root / text
+        why = _unsafe_cell(text, root, path)
+        if why:
+            raise UnsafePathError(
+                f"{type(self).__name__} {self.label!r}: the file cell {_short_repr(text)} {why}; "
+                "asyncflag only reads back files saved inside the flagging directory "
+                f"{str(root)!r} (was the dataset file edited, or a text column appended "
+                "under the same labels?)",
+            )
+        return str(path.absolute())
 
 
 class File(FileComponent):
@@ -684,6 +702,23 @@ def _sniff_suffix(data: bytes) -> str:
     if data[:4] == b"RIFF" and data[8:12] in (b"WAVE", b"WEBP"):
         return ".wav" if data[8:12] == b"WAVE" else ".webp"
     return ""
+
+
+def _unsafe_cell(text: str, root: Path, path: Path) -> str:
+    """Why a file cell does not name a file inside ``root``, or ``""`` if it does."""
+    if "\x00" in text:
+        return "holds a NUL byte"
+    if Path(text).is_absolute():
+        return "is an absolute path"
+    if ".." in Path(text).parts:
+        return "climbs out with '..'"
+    try:
+        resolved, top = path.resolve(), root.resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        return "cannot be resolved"
+    if resolved == top:
+        return "names the flagging directory itself"
+    return "" if resolved.is_relative_to(top) else "leads outside through a symlink"
 
 
 def _suffix_of(name: str) -> str:

@@ -14,12 +14,12 @@ import re
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
 from .components import Component
-from .errors import FlagValueError
+from .errors import FlagValueError, UnsafePathError
 from .escaping import unescape
 
 __all__ = [
@@ -125,7 +125,10 @@ class FlaggedRow(msgspec.Struct, frozen=True):
 
 
 def load_flagged(
-    flagging_dir: str | Path, components: Sequence[Component | str] | None = None
+    flagging_dir: str | Path,
+    components: Sequence[Component | str] | None = None,
+    *,
+    unsafe_paths: Literal["raise", "skip"] = "raise",
 ) -> list[FlaggedRow]:
     """Read back every row of a flagging directory.
 
@@ -134,9 +137,18 @@ def load_flagged(
     first ``len(components)`` values of each row are decoded by them (numbers,
     booleans, JSON, absolute paths of saved files); other values stay strings.
 
+    A file column only ever yields paths inside ``flagging_dir``: a cell that is
+    absolute, climbs out with ``..``, holds a NUL byte or leads out through a symlink
+    (an edited dataset, or text appended under the same labels by an older version)
+    raises :class:`~asyncflag.errors.UnsafePathError` naming the file, row and column.
+
+    :param unsafe_paths: ``"skip"`` leaves such rows out instead of raising
+    :raises UnsafePathError: for a file cell naming a path outside ``flagging_dir``
     :raises FlagValueError: if a file has fewer value columns than ``components``,
         or ``log.csv`` is read without components
     """
+    if unsafe_paths not in ("raise", "skip"):
+        raise FlagValueError(f"unsafe_paths must be 'raise' or 'skip', got {unsafe_paths!r}")
     from .components import component_from
 
     root = Path(flagging_dir)
@@ -148,7 +160,7 @@ def load_flagged(
             continue
         header = [unescape(cell) for cell in records[0]]
         labels = tuple(header[: len(header) - len(METADATA_COLUMNS)])
-        rows.extend(_decode(records[1:], labels, decoders, root, path))
+        rows.extend(_decode(records[1:], labels, decoders, root, path, unsafe_paths))
     log = root / SIMPLE_LOG_NAME
     if log.is_file() and (records := _read_records(log)):
         width = len(records[0]) - len(METADATA_COLUMNS)
@@ -156,7 +168,7 @@ def load_flagged(
             (decoders[i].label if decoders and i < len(decoders) else None) or f"component {i}"
             for i in range(width)
         )
-        rows.extend(_decode(records, labels, decoders, root, log))
+        rows.extend(_decode(records, labels, decoders, root, log, unsafe_paths))
     return rows
 
 
@@ -173,6 +185,7 @@ def _decode(
     decoders: list[Component] | None,
     root: Path,
     path: Path,
+    unsafe_paths: str,
 ) -> list[FlaggedRow]:
     width = len(labels)
     if decoders is not None and len(decoders) > width:
@@ -181,15 +194,31 @@ def _decode(
             f"fewer than the {len(decoders)} components given"
         )
     rows = []
-    for record in records:
+    for number, record in enumerate(records, start=1):
         cells = record[:width]
         if decoders is None:
             values = tuple(unescape(cell) for cell in cells)
         else:
-            values = tuple(
-                decoders[i].from_cell(cell, root) if i < len(decoders) else unescape(cell)
-                for i, cell in enumerate(cells)
-            )
+            decoded: list[Any] = []
+            for i, cell in enumerate(cells):
+                if i >= len(decoders):
+                    decoded.append(unescape(cell))
+                    continue
+                try:
+                    decoded.append(decoders[i].from_cell(cell, root))
+                except UnsafePathError as exc:
+                    if unsafe_paths == "skip":
+                        break
+                    raise UnsafePathError(
+                        f"{path.name}, row {number}, column {labels[i]!r}: {exc}; pass "
+                        "unsafe_paths='skip' to leave such rows out",
+                        file=str(path),
+                        row=number,
+                        column=labels[i],
+                    ) from None
+            if len(decoded) < len(cells):
+                continue  # skipped: a file cell outside the flagging directory
+            values = tuple(decoded)
         meta = record[width : width + 3]
         flag, username, stamp = meta + [""] * (3 - len(meta))
         rows.append(

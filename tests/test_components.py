@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 import sys
 import wave
 from decimal import Decimal
@@ -17,6 +18,7 @@ from PIL import Image as PILImage
 
 from asyncflag import FileData, FlaggingError, FlagValueError, Interface, components
 from asyncflag.components import Component, component_from
+from asyncflag.errors import UnsafePathError
 
 HERE = Path(".")
 
@@ -805,3 +807,22 @@ def test_a_multiselect_refuses_bytes_and_ints_too_long() -> None:
 def test_a_label_that_cannot_be_written_is_refused() -> None:
     with pytest.raises(FlagValueError, match="lone surrogate"):
         components.Textbox(label="bad \ud800")
+
+
+@pytest.mark.parametrize(
+    ("cell", "why"),
+    [
+        ("/etc/passwd", "is an absolute path"),
+        ("f/../../etc/shadow", "climbs out with '..'"),
+        ("f/../x.bin", "climbs out with '..'"),
+        ("f/a\x00.bin", "holds a NUL byte"),
+        (".", "names the flagging directory itself"),
+    ],
+)
+def test_file_cells_outside_the_flagging_directory_are_refused(
+    tmp_path: Path, cell: str, why: str
+) -> None:
+    for cls in FILE_CLASSES:
+        with pytest.raises(UnsafePathError, match=re.escape(why)) as info:
+            cls(label="f").from_cell(cell, tmp_path)
+        assert isinstance(info.value, FlagValueError)

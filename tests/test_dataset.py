@@ -21,6 +21,7 @@ from asyncflag import (
     load_flagged,
 )
 from asyncflag.dataset import read_header, scan_records
+from asyncflag.errors import UnsafePathError
 
 pytestmark = pytest.mark.anyio
 
@@ -460,3 +461,75 @@ def test_load_flagged_needs_enough_columns(tmp_path: Path) -> None:
     assert load_flagged(tmp_path / "missing") == []
     (tmp_path / "empty").mkdir()
     assert load_flagged(tmp_path / "empty") == []
+
+
+# -- file cells read back only inside the flagging directory -------------------------
+
+
+def write_dataset(path: Path, rows: list[list[str]]) -> None:
+    """A dataset file as an older version (or a hand edit) may have left it."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([["photo", "note", *METADATA], *rows])
+    path.write_text(buffer.getvalue(), encoding="utf-8", newline="")
+
+
+HOSTILE_CELLS = [
+    "/etc/passwd",
+    "flags/../../../../etc/shadow",
+    "photo/../../outside.png",
+    "..",
+    ".",
+]
+
+
+@pytest.mark.parametrize("cell", HOSTILE_CELLS)
+def test_a_file_cell_outside_the_flagging_directory_is_refused(tmp_path: Path, cell: str) -> None:
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    (flags / "photo").mkdir()
+    (flags / "photo" / "good.png").write_bytes(b"png")
+    write_dataset(
+        flags / "dataset1.csv",
+        [["photo/good.png", "fine", "", "", ""], [cell, "hostile", "", "", ""]],
+    )
+    image = [components.Image(label="photo"), components.Textbox(label="note")]
+    with pytest.raises(UnsafePathError) as info:
+        load_flagged(flags, image)
+    error = info.value
+    assert isinstance(error, FlagValueError)
+    assert (error.file, error.row, error.column) == (str(flags / "dataset1.csv"), 2, "photo")
+    assert "dataset1.csv, row 2, column 'photo'" in str(error)
+    assert "unsafe_paths='skip'" in str(error)
+    # skipping leaves exactly the hostile row out
+    kept = load_flagged(flags, image, unsafe_paths="skip")
+    good = str((flags / "photo" / "good.png").absolute())
+    assert [row.values for row in kept] == [(good, "fine")]
+    # without components nothing is resolved: the cells come back as the strings they are
+    assert [row.values[0] for row in load_flagged(flags)] == ["photo/good.png", cell]
+    # examples read from the directory surface the same error
+    with pytest.raises(UnsafePathError, match="row 2, column 'photo'"):
+        Interface(lambda p, n: n, image, "text", examples=flags)
+
+
+def test_a_symlink_leading_outside_is_refused(tmp_path: Path) -> None:
+    flags = tmp_path / "flags"
+    (flags / "photo").mkdir(parents=True)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("secret")
+    (flags / "photo" / "link.png").symlink_to(secret)
+    (flags / "escape").symlink_to(tmp_path, target_is_directory=True)
+    (flags / "photo" / "inside.png").symlink_to(flags / "photo" / "real.png")
+    (flags / "photo" / "real.png").write_bytes(b"png")
+    write_dataset(flags / "dataset1.csv", [["photo/inside.png", "a", "", "", ""]])
+    image = [components.Image(label="photo"), components.Textbox(label="note")]
+    assert len(load_flagged(flags, image)) == 1  # a symlink that stays inside is fine
+    for cell in ("photo/link.png", "escape/secret.txt"):
+        write_dataset(flags / "dataset1.csv", [[cell, "a", "", "", ""]])
+        with pytest.raises(UnsafePathError, match="symlink"):
+            load_flagged(flags, image)
+        assert load_flagged(flags, image, unsafe_paths="skip") == []
+
+
+def test_unsafe_paths_must_be_raise_or_skip(tmp_path: Path) -> None:
+    with pytest.raises(FlagValueError, match="unsafe_paths must be 'raise' or 'skip'"):
+        load_flagged(tmp_path, unsafe_paths="ignore")  # type: ignore[arg-type]
