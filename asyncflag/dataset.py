@@ -28,7 +28,9 @@ __all__ = [
     "dataset_files",
     "load_flagged",
     "read_header",
+    "read_schema",
     "scan_records",
+    "schema_path",
 ]
 
 #: the columns every row ends with, after the component values
@@ -42,7 +44,10 @@ def dataset_name(number: int) -> str:
 
 
 def dataset_files(flagging_dir: Path) -> list[tuple[int, Path]]:
-    """The ``datasetN.csv`` files of a directory, by ``N``."""
+    """The ``datasetN.csv`` files of a directory, by ``N``.
+
+    A symlink is not a dataset file: nothing is read or written through one.
+    """
     try:
         entries = list(flagging_dir.iterdir())
     except FileNotFoundError:
@@ -50,9 +55,54 @@ def dataset_files(flagging_dir: Path) -> list[tuple[int, Path]]:
     found = []
     for entry in entries:
         match = _DATASET_NAME.match(entry.name)
-        if match and entry.is_file():
+        if match and entry.is_file() and not entry.is_symlink():
             found.append((int(match.group(1)), entry))
     return sorted(found)
+
+
+#: the folder of a flagging directory that holds asyncflag's own state
+STATE_DIR = ".asyncflag"
+
+
+class ColumnType(msgspec.Struct, frozen=True):
+    """One column of a dataset's schema file: its label and its component's type name."""
+
+    label: str
+    type: str
+
+
+class DatasetSchema(msgspec.Struct, frozen=True):
+    """What ``.asyncflag/<dataset>.schema.json`` records beside a dataset file.
+
+    The header of a dataset file holds labels only; this records which component
+    wrote each column, so that a text column is never continued as an image column.
+    """
+
+    columns: list[ColumnType]
+
+    @property
+    def types(self) -> list[str]:
+        return [column.type for column in self.columns]
+
+
+def schema_path(dataset: Path) -> Path:
+    """Where the schema of a dataset file is kept: ``.asyncflag/<stem>.schema.json``."""
+    return dataset.parent / STATE_DIR / f"{dataset.stem}.schema.json"
+
+
+def read_schema(dataset: Path) -> DatasetSchema | None:
+    """The schema recorded beside ``dataset``, or ``None`` if there is none.
+
+    :raises ValueError: if the schema file is there but is not one asyncflag wrote
+    """
+    try:
+        data = schema_path(dataset).read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        return msgspec.json.decode(data, type=DatasetSchema)
+    except msgspec.DecodeError as exc:
+        raise ValueError(f"{schema_path(dataset)} is not a schema file: {exc}") from None
 
 
 def record_ends(data: bytes) -> Iterator[int]:
@@ -162,7 +212,7 @@ def load_flagged(
         labels = tuple(header[: len(header) - len(METADATA_COLUMNS)])
         rows.extend(_decode(records[1:], labels, decoders, root, path, unsafe_paths))
     log = root / SIMPLE_LOG_NAME
-    if log.is_file() and (records := _read_records(log)):
+    if log.is_file() and not log.is_symlink() and (records := _read_records(log)):
         width = len(records[0]) - len(METADATA_COLUMNS)
         labels = tuple(
             (decoders[i].label if decoders and i < len(decoders) else None) or f"component {i}"

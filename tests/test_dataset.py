@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import os
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image as PILImage
 
 from asyncflag import (
     CSVLogger,
@@ -22,10 +28,20 @@ from asyncflag import (
 )
 from asyncflag.dataset import read_header, scan_records
 from asyncflag.errors import UnsafePathError
+from asyncflag.loggers import Durability
 
 pytestmark = pytest.mark.anyio
 
 METADATA = ["flag", "username", "timestamp"]
+
+
+def png_bytes() -> bytes:
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (2, 2), "blue").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+PNG_BYTES = png_bytes()
 
 
 def read_csv(path: Path) -> list[list[str]]:
@@ -34,7 +50,8 @@ def read_csv(path: Path) -> list[list[str]]:
 
 
 def names(directory: Path) -> list[str]:
-    return sorted(p.name for p in directory.iterdir())
+    """The entries of a directory, without asyncflag's own state (``.asyncflag/``)."""
+    return sorted(p.name for p in directory.iterdir() if p.name != ".asyncflag")
 
 
 # -- layout ---------------------------------------------------------------------------
@@ -533,3 +550,267 @@ def test_a_symlink_leading_outside_is_refused(tmp_path: Path) -> None:
 def test_unsafe_paths_must_be_raise_or_skip(tmp_path: Path) -> None:
     with pytest.raises(FlagValueError, match="unsafe_paths must be 'raise' or 'skip'"):
         load_flagged(tmp_path, unsafe_paths="ignore")  # type: ignore[arg-type]
+
+
+# -- component types beside the header ------------------------------------------------
+
+
+async def test_same_labels_other_types_start_the_next_dataset_file(tmp_path: Path) -> None:
+    flags = tmp_path / "flags"
+    png = tmp_path / "cat.png"
+    PILImage.new("RGB", (2, 2), "red").save(png)
+    images = Interface(
+        lambda photo: "ok", components.Image(label="photo"), "text", flagging_dir=flags
+    )
+    # a second interface (or an older replica) with the same labels, but text for "photo"
+    texts = Interface(
+        lambda photo: "ok", components.Textbox(label="photo"), "text", flagging_dir=flags
+    )
+    async with images:
+        assert await images.flag([png, "ok"]) == 1
+    async with texts:
+        assert await texts.flag(["/etc/passwd", "ok"]) == 1  # the first row of its own file
+        assert await texts.flag(["flags/../../../../etc/shadow", "ok"]) == 2
+    async with images:
+        assert await images.flag([png, "ok"]) == 1  # not appended after the text rows
+    assert names(flags) == ["dataset1.csv", "dataset2.csv", "dataset3.csv", "photo"]
+    assert read_csv(flags / "dataset1.csv")[0] == read_csv(flags / "dataset2.csv")[0]
+    for name, types in [
+        ("dataset1", ["Image", "Textbox"]),
+        ("dataset2", ["Textbox", "Textbox"]),
+        ("dataset3", ["Image", "Textbox"]),
+    ]:
+        schema = json.loads((flags / ".asyncflag" / f"{name}.schema.json").read_bytes())
+        assert schema == {
+            "columns": [
+                {"label": "photo", "type": types[0]},
+                {"label": "output", "type": types[1]},
+            ]
+        }
+    # the image rows read back as files inside the directory; the text rows never do
+    with pytest.raises(UnsafePathError, match=r"dataset2\.csv, row 1, column 'photo'"):
+        load_flagged(flags, images.components)
+    kept = load_flagged(flags, images.components, unsafe_paths="skip")
+    assert [Path(row.file).name for row in kept] == ["dataset1.csv", "dataset3.csv"]
+    assert all(Path(row.values[0]).read_bytes() == png.read_bytes() for row in kept)
+
+
+def test_a_dataset_without_a_schema_file_is_continued_and_given_one(tmp_path: Path) -> None:
+    # as an older asyncflag (or Gradio) left it: a header, rows, no .asyncflag/
+    (tmp_path / "dataset1.csv").write_bytes(b"t,flag,username,timestamp\r\nold,,,\r\n")
+    logger = CSVLogger()
+    logger.setup([components.Textbox(label="t")], tmp_path)
+    assert logger.flag(["new"]) == 2
+    logger.close()
+    schema = json.loads((tmp_path / ".asyncflag" / "dataset1.schema.json").read_bytes())
+    assert schema == {"columns": [{"label": "t", "type": "Textbox"}]}
+    # from now on, the same label with another type goes to the next file
+    logger.setup([components.File(label="t")], tmp_path)
+    assert logger.flag([b"data"]) == 1
+    logger.close()
+    assert names(tmp_path) == ["dataset1.csv", "dataset2.csv", "t"]
+
+
+def test_an_unreadable_schema_file_is_not_continued(tmp_path: Path) -> None:
+    logger = CSVLogger()
+    logger.setup([components.Textbox(label="t")], tmp_path)
+    assert logger.flag(["a"]) == 1
+    logger.close()
+    (tmp_path / ".asyncflag" / "dataset1.schema.json").write_bytes(b"{not json")
+    logger.setup([components.Textbox(label="t")], tmp_path)
+    assert logger.flag(["b"]) == 1
+    logger.close()
+    assert names(tmp_path) == ["dataset1.csv", "dataset2.csv"]
+
+
+def test_a_simple_log_refuses_other_types(tmp_path: Path) -> None:
+    logger = SimpleCSVLogger()
+    logger.setup([components.Image(label="x")], tmp_path)
+    assert logger.flag([PNG_BYTES]) == 1
+    logger.close()
+    logger.setup([components.Textbox(label="x")], tmp_path)
+    with pytest.raises(FlagValueError, match="other component types") as info:
+        logger.flag(["/etc/passwd"])
+    assert "use another flagging_dir" in str(info.value)
+    logger.close()
+    assert len(read_csv(tmp_path / "log.csv")) == 1
+    schema = json.loads((tmp_path / ".asyncflag" / "log.schema.json").read_bytes())
+    assert schema["columns"][0]["type"] == "Image"
+
+
+# -- the dataset file deleted, truncated or replaced while the interface runs --------
+
+Flag = Callable[[str], Awaitable[int]]
+
+
+@asynccontextmanager
+async def text_flagger(
+    how: str, logger: CSVLogger | SimpleCSVLogger, directory: Path
+) -> AsyncIterator[Flag]:
+    """``flag(text)`` through a running interface (the batched writer) or the sync call."""
+    labels = [components.Textbox(label="t"), components.Textbox(label="output")]
+    if how == "sync":
+        logger.setup(labels, directory)
+
+        async def flag_now(text: str) -> int:
+            return logger.flag([text, text.upper()])
+
+        try:
+            yield flag_now
+        finally:
+            logger.close()
+        return
+    iface = Interface(
+        str.upper, labels[0], labels[1], flagging_dir=directory, flagging_callback=logger
+    )
+    async with iface:
+
+        async def flag_queued(text: str) -> int:
+            return await iface.flag([text, text.upper()])
+
+        yield flag_queued
+
+
+def dataset_path(logger: type[CSVLogger | SimpleCSVLogger], directory: Path) -> Path:
+    return directory / ("dataset1.csv" if logger is CSVLogger else "log.csv")
+
+
+def firsts(directory: Path) -> list[str]:
+    return [row.values[0] for row in load_flagged(directory)]
+
+
+LOGGERS = [CSVLogger, SimpleCSVLogger]
+HOW = ["interface", "sync"]
+
+
+def delete(path: Path) -> None:
+    path.unlink()
+
+
+def empty(path: Path) -> None:
+    path.write_bytes(b"")  # truncated in place: same inode
+
+
+def delete_the_directory(path: Path) -> None:
+    shutil.rmtree(path.parent)
+
+
+@pytest.mark.parametrize("change", [delete, empty, delete_the_directory])
+@pytest.mark.parametrize("durability", ["flush", "fsync"])
+@pytest.mark.parametrize("how", HOW)
+@pytest.mark.parametrize("logger", LOGGERS)
+async def test_a_deleted_or_emptied_dataset_file_is_started_again(
+    tmp_path: Path,
+    logger: type[CSVLogger | SimpleCSVLogger],
+    how: str,
+    durability: Durability,
+    change: Callable[[Path], None],
+) -> None:
+    path = dataset_path(logger, tmp_path / "flags")
+    async with text_flagger(how, logger(durability=durability), tmp_path / "flags") as flag:
+        assert await flag("a") == 1
+        assert await flag("b") == 2
+        change(path)
+        # the file holds only the rows written since: counts start over, truthfully
+        assert await flag("c") == 1
+        assert await flag("d") == 2
+        assert firsts(tmp_path / "flags") == ["c", "d"]
+    data = path.read_bytes()
+    if logger is CSVLogger:
+        assert data.startswith(b"t,output,flag,username,timestamp\r\n")
+        schema = tmp_path / "flags" / ".asyncflag" / "dataset1.schema.json"
+        assert json.loads(schema.read_bytes())["columns"][0] == {"label": "t", "type": "Textbox"}
+    assert scan_records(data) == (2 + (logger is CSVLogger), len(data))
+    assert not path.with_name(path.name + ".torn").exists()
+
+
+@pytest.mark.parametrize("how", HOW)
+@pytest.mark.parametrize("logger", LOGGERS)
+async def test_a_dataset_file_cut_mid_row_is_repaired(
+    tmp_path: Path, logger: type[CSVLogger | SimpleCSVLogger], how: str
+) -> None:
+    path = dataset_path(logger, tmp_path)
+    async with text_flagger(how, logger(), tmp_path) as flag:
+        assert await flag("a") == 1
+        assert await flag("bbbbbb") == 2
+        whole = path.read_bytes()
+        cut = whole.rindex(b"bbbbbb") + 3
+        os.truncate(path, cut)  # the second row cut in half
+        assert await flag("c") == 2  # a, then c: the half row is not counted
+        assert firsts(tmp_path) == ["a", "c"]
+    start = whole.rindex(b"\r\n", 0, cut) + 2  # where the cut row began
+    assert path.with_name(path.name + ".torn").read_bytes() == whole[start:cut]
+
+
+def replace_with(path: Path, data: bytes) -> None:
+    """Put another file at ``path``, as a restore from a backup or another tool would."""
+    temp = path.with_name("replacement.tmp")
+    temp.write_bytes(data)
+    os.replace(temp, path)
+
+
+@pytest.mark.parametrize("how", HOW)
+@pytest.mark.parametrize("logger", LOGGERS)
+async def test_a_replaced_dataset_file_is_followed_and_its_rows_counted(
+    tmp_path: Path, logger: type[CSVLogger | SimpleCSVLogger], how: str
+) -> None:
+    path = dataset_path(logger, tmp_path)
+    async with text_flagger(how, logger(), tmp_path) as flag:
+        assert await flag("a") == 1
+        # a copy of the file with one more row (from a backup, another tool) replaces it
+        replace_with(path, path.read_bytes() + b"x,X,,,\r\ny,Y,,,\r\n")
+        assert await flag("b") == 4
+        assert await flag("c") == 5
+        # replaced again, by a file cut mid-row: the cut row is moved aside
+        replace_with(path, path.read_bytes() + b'z,"Z')
+        assert await flag("d") == 6
+        assert firsts(tmp_path) == ["a", "x", "y", "b", "c", "d"]
+    assert path.with_name(path.name + ".torn").read_bytes() == b'z,"Z'
+    assert not path.with_name("replacement.tmp").exists()
+
+
+@pytest.mark.parametrize("how", HOW)
+async def test_a_dataset_file_replaced_by_another_schema_starts_the_next_one(
+    tmp_path: Path, how: str
+) -> None:
+    path = tmp_path / "dataset1.csv"
+    async with text_flagger(how, CSVLogger(), tmp_path) as flag:
+        assert await flag("a") == 1
+        other = b"other,labels,flag,username,timestamp\r\n1,2,,,\r\n"
+        replace_with(path, other)
+        assert await flag("b") == 1  # the first row of dataset2.csv
+        assert await flag("c") == 2
+        path.unlink()
+        path.symlink_to(tmp_path / "outside.csv")  # and now a symlink: never followed
+        assert await flag("d") == 3  # still dataset2.csv: it was never replaced
+    assert path.is_symlink() and not (tmp_path / "outside.csv").exists()
+    assert [row[0] for row in read_csv(tmp_path / "dataset2.csv")[1:]] == ["b", "c", "d"]
+
+
+@pytest.mark.parametrize("how", HOW)
+async def test_a_dataset_file_replaced_by_a_symlink_moves_on(tmp_path: Path, how: str) -> None:
+    path = tmp_path / "dataset1.csv"
+    outside = tmp_path / "outside.csv"
+    outside.write_bytes(b"")
+    async with text_flagger(how, CSVLogger(), tmp_path / "flags") as flag:
+        assert await flag("a") == 1
+        path = tmp_path / "flags" / "dataset1.csv"
+        path.unlink()
+        path.symlink_to(outside)
+        assert await flag("b") == 1  # dataset2.csv
+    assert outside.read_bytes() == b""
+    assert [row[0] for row in read_csv(tmp_path / "flags" / "dataset2.csv")[1:]] == ["b"]
+
+
+@pytest.mark.parametrize("how", HOW)
+async def test_a_simple_log_replaced_by_a_symlink_is_refused(tmp_path: Path, how: str) -> None:
+    outside = tmp_path / "outside.csv"
+    outside.write_bytes(b"")
+    async with text_flagger(how, SimpleCSVLogger(), tmp_path / "flags") as flag:
+        assert await flag("a") == 1
+        path = tmp_path / "flags" / "log.csv"
+        path.unlink()
+        path.symlink_to(outside)
+        with pytest.raises(FlagValueError, match="is a symlink"):
+            await flag("b")
+    assert outside.read_bytes() == b""

@@ -70,7 +70,8 @@ def text_interface(tmp_path: Path, disk: Disk, **kwargs: object) -> Interface:
 async def test_a_failed_write_fails_its_batch_and_the_next_one_lands(
     tmp_path: Path, code: int
 ) -> None:
-    disk = FaultyDisk("write", {3}, code)  # write 1: header, 2: first batch, 3: second
+    # write 1: header, 2: the schema file (.asyncflag/), 3: first batch, 4: second
+    disk = FaultyDisk("write", {4}, code)
     iface = text_interface(tmp_path, disk)
     async with iface:
         assert await iface.flag(["a", "A"]) == 1
