@@ -33,7 +33,14 @@ from asyncflag.storage import folder_name
 
 pytestmark = pytest.mark.anyio
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"not really pixels"
+
+def png_bytes(size: tuple[int, int] = (3, 2)) -> bytes:
+    buffer = io.BytesIO()
+    PILImage.new("RGB", size, (200, 100, 0)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+PNG = png_bytes()
 CELL = re.compile(r"^(?P<folder>[^/]+)/(?P<name>[0-9a-f]{40})(?P<suffix>\.[a-z0-9]+)$")
 
 
@@ -524,3 +531,27 @@ async def test_image_arrays_are_copied_when_flagged(tmp_path: Path) -> None:
     with PILImage.open(row.values[0]) as image:
         saved = np.asarray(image)
     assert saved.shape == (2, 3) and not saved.any()
+
+
+async def test_image_and_audio_files_are_named_by_their_content(tmp_path: Path) -> None:
+    html = b"<html><script>alert(document.cookie)</script></html>"
+    wav = b"RIFF\x00\x00\x00\x00WAVEfmt " + bytes(64)
+    iface = file_interface(
+        tmp_path, components.Image(label="photo"), components.Audio(label="voice")
+    )
+    async with iface:
+        # the client's names say HTML; the content says PNG and WAV
+        assert await iface.flag([FileData(PNG, "x.html"), FileData(wav, "y.html"), "ok"]) == 1
+        # an "image" holding HTML is refused at the call, whatever its name
+        for name in ("cat.png", "x.html", "x.svg"):
+            with pytest.raises(FlagValueError, match="Image 'photo': the content is not"):
+                iface.flag_nowait([FileData(html, name), None, "ok"])
+        # audio holding HTML is kept, under a name no browser runs
+        assert await iface.flag([None, FileData(html, "z.html"), "ok"]) == 2
+    rows = data_rows(tmp_path)
+    assert CELL.match(rows[0][0])["suffix"] == ".png"  # type: ignore[index]
+    assert CELL.match(rows[0][1])["suffix"] == ".wav"  # type: ignore[index]
+    assert CELL.match(rows[1][1])["suffix"] == ".bin"  # type: ignore[index]
+    saved = [p.suffix for p in tmp_path.rglob("*") if p.is_file()]
+    assert not {".html", ".svg", ".js"} & set(saved)
+    assert len(data_rows(tmp_path)) == 2
