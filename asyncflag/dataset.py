@@ -69,6 +69,8 @@ class ColumnType(msgspec.Struct, frozen=True):
 
     label: str
     type: str
+    #: the cells are paths of saved files (an Image, Audio or File component)
+    file: bool = False
 
 
 class DatasetSchema(msgspec.Struct, frozen=True):
@@ -191,8 +193,12 @@ def load_flagged(
     absolute, climbs out with ``..``, holds a NUL byte or leads out through a symlink
     (an edited dataset, or text appended under the same labels by an older version)
     raises :class:`~asyncflag.errors.UnsafePathError` naming the file, row and column.
+    So does a dataset file whose schema file (``.asyncflag/<dataset>.schema.json``)
+    shows that a column decoded here as files was written by another component (a
+    Textbox under the same label): its cells are not saved files.
 
-    :param unsafe_paths: ``"skip"`` leaves such rows out instead of raising
+    :param unsafe_paths: ``"skip"`` leaves such rows (and such dataset files) out
+        instead of raising
     :raises UnsafePathError: for a file cell naming a path outside ``flagging_dir``
     :raises FlagValueError: if a file has fewer value columns than ``components``,
         or ``log.csv`` is read without components
@@ -205,6 +211,8 @@ def load_flagged(
     decoders = [component_from(c) for c in components] if components is not None else None
     rows: list[FlaggedRow] = []
     for _, path in dataset_files(root):
+        if decoders and not _files_where_expected(path, decoders, unsafe_paths):
+            continue
         records = _read_records(path)
         if not records:
             continue
@@ -212,7 +220,12 @@ def load_flagged(
         labels = tuple(header[: len(header) - len(METADATA_COLUMNS)])
         rows.extend(_decode(records[1:], labels, decoders, root, path, unsafe_paths))
     log = root / SIMPLE_LOG_NAME
-    if log.is_file() and not log.is_symlink() and (records := _read_records(log)):
+    if (
+        log.is_file()
+        and not log.is_symlink()
+        and (not decoders or _files_where_expected(log, decoders, unsafe_paths))
+        and (records := _read_records(log))
+    ):
         width = len(records[0]) - len(METADATA_COLUMNS)
         labels = tuple(
             (decoders[i].label if decoders and i < len(decoders) else None) or f"component {i}"
@@ -220,6 +233,36 @@ def load_flagged(
         )
         rows.extend(_decode(records, labels, decoders, root, log, unsafe_paths))
     return rows
+
+
+def _files_where_expected(path: Path, decoders: list[Component], unsafe_paths: str) -> bool:
+    """Whether the columns to decode as files were written by file components, as far as
+    the dataset's schema file tells (a file without one, or with an unreadable one, is
+    read: its cells are still confined to the flagging directory).
+
+    :raises UnsafePathError: if not, unless ``unsafe_paths`` is ``"skip"`` (then False)
+    """
+    from .components import FileComponent
+
+    try:
+        schema = read_schema(path)
+    except ValueError:
+        return True
+    if schema is None:
+        return True
+    for decoder, column in zip(decoders, schema.columns, strict=False):
+        if isinstance(decoder, FileComponent) and not column.file:
+            if unsafe_paths == "skip":
+                return False
+            raise UnsafePathError(
+                f"{path.name}, column {column.label!r}: the column was written by a "
+                f"{column.type} component, not by a file component like the "
+                f"{type(decoder).__name__} given, so its cells are not saved files; pass "
+                "unsafe_paths='skip' to leave such files out",
+                file=str(path),
+                column=column.label,
+            )
+    return True
 
 
 def _read_records(path: Path) -> list[list[str]]:

@@ -612,7 +612,7 @@ class _CSVFileLogger(FlaggingCallback):
             header = buffer.getvalue().encode("utf-8")
         schema = DatasetSchema(
             [
-                ColumnType(label, type(component).__name__)
+                ColumnType(label, type(component).__name__, isinstance(component, FileComponent))
                 for label, component in zip(self.columns, self.components, strict=True)
             ]
         )

@@ -575,19 +575,24 @@ async def test_same_labels_other_types_start_the_next_dataset_file(tmp_path: Pat
         assert await images.flag([png, "ok"]) == 1  # not appended after the text rows
     assert names(flags) == ["dataset1.csv", "dataset2.csv", "dataset3.csv", "photo"]
     assert read_csv(flags / "dataset1.csv")[0] == read_csv(flags / "dataset2.csv")[0]
-    for name, types in [
-        ("dataset1", ["Image", "Textbox"]),
-        ("dataset2", ["Textbox", "Textbox"]),
-        ("dataset3", ["Image", "Textbox"]),
+    for name, photo in [
+        ("dataset1", {"type": "Image", "file": True}),
+        ("dataset2", {"type": "Textbox", "file": False}),
+        ("dataset3", {"type": "Image", "file": True}),
     ]:
         schema = json.loads((flags / ".asyncflag" / f"{name}.schema.json").read_bytes())
         assert schema == {
             "columns": [
-                {"label": "photo", "type": types[0]},
-                {"label": "output", "type": types[1]},
+                {"label": "photo", **photo},
+                {"label": "output", "type": "Textbox", "file": False},
             ]
         }
     # the image rows read back as files inside the directory; the text rows never do
+    with pytest.raises(UnsafePathError, match="written by a Textbox component") as info:
+        load_flagged(flags, images.components)
+    assert (info.value.file, info.value.column) == (str(flags / "dataset2.csv"), "photo")
+    # without the schema file, each cell is still confined to the directory
+    (flags / ".asyncflag" / "dataset2.schema.json").unlink()
     with pytest.raises(UnsafePathError, match=r"dataset2\.csv, row 1, column 'photo'"):
         load_flagged(flags, images.components)
     kept = load_flagged(flags, images.components, unsafe_paths="skip")
@@ -603,7 +608,7 @@ def test_a_dataset_without_a_schema_file_is_continued_and_given_one(tmp_path: Pa
     assert logger.flag(["new"]) == 2
     logger.close()
     schema = json.loads((tmp_path / ".asyncflag" / "dataset1.schema.json").read_bytes())
-    assert schema == {"columns": [{"label": "t", "type": "Textbox"}]}
+    assert schema == {"columns": [{"label": "t", "type": "Textbox", "file": False}]}
     # from now on, the same label with another type goes to the next file
     logger.setup([components.File(label="t")], tmp_path)
     assert logger.flag([b"data"]) == 1
@@ -719,7 +724,7 @@ async def test_a_deleted_or_emptied_dataset_file_is_started_again(
     if logger is CSVLogger:
         assert data.startswith(b"t,output,flag,username,timestamp\r\n")
         schema = tmp_path / "flags" / ".asyncflag" / "dataset1.schema.json"
-        assert json.loads(schema.read_bytes())["columns"][0] == {"label": "t", "type": "Textbox"}
+        assert json.loads(schema.read_bytes())["columns"][0]["type"] == "Textbox"
     assert scan_records(data) == (2 + (logger is CSVLogger), len(data))
     assert not path.with_name(path.name + ".torn").exists()
 
@@ -814,3 +819,25 @@ async def test_a_simple_log_replaced_by_a_symlink_is_refused(tmp_path: Path, how
         with pytest.raises(FlagValueError, match="is a symlink"):
             await flag("b")
     assert outside.read_bytes() == b""
+
+
+def test_a_text_column_is_never_read_back_as_files(tmp_path: Path) -> None:
+    # cells that would resolve inside the directory are still not files of an Image
+    logger = CSVLogger()
+    logger.setup([components.Textbox(label="photo")], tmp_path)
+    assert logger.flag(["photo/cat.png"]) == 1
+    logger.close()
+    (tmp_path / "photo").mkdir()
+    (tmp_path / "photo" / "cat.png").write_bytes(PNG_BYTES)
+    with pytest.raises(UnsafePathError, match="not by a file component like the Image"):
+        load_flagged(tmp_path, [components.Image(label="photo")])
+    assert load_flagged(tmp_path, [components.Image(label="photo")], unsafe_paths="skip") == []
+    assert [row.values for row in load_flagged(tmp_path, ["text"])] == [("photo/cat.png",)]
+    # the same for a simple log
+    simple = tmp_path / "simple"
+    logger = SimpleCSVLogger()
+    logger.setup([components.Textbox(label="photo")], simple)
+    assert logger.flag(["x"]) == 1
+    logger.close()
+    with pytest.raises(UnsafePathError, match=r"log\.csv, column 'photo'"):
+        load_flagged(simple, [components.File(label="photo")])
