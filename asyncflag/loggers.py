@@ -17,6 +17,7 @@ import inspect
 import io
 import os
 import re
+import stat
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -178,12 +179,20 @@ class _AppendOnlyFile:
             raise
 
     def _open_fd(self) -> int:
+        """Open the file at the path; something other than a regular file there (a
+        symlink, a directory, a FIFO) raises :class:`_OtherHeader`."""
         try:
-            return os.open(self.path, _APPEND_FLAGS, 0o644)
+            fd = os.open(self.path, _APPEND_FLAGS, 0o644)
         except OSError as exc:
             if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a symlink
                 raise _OtherHeader(self.path, "is a symlink") from None
+            if exc.errno == errno.EISDIR:
+                raise _OtherHeader(self.path, "is a directory") from None
             raise
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise _OtherHeader(self.path, "is not a regular file")
+        return fd
 
     def _start(self) -> None:
         """Under the lock: give an empty file its header, or check the file's header and

@@ -841,3 +841,21 @@ def test_a_text_column_is_never_read_back_as_files(tmp_path: Path) -> None:
     logger.close()
     with pytest.raises(UnsafePathError, match=r"log\.csv, column 'photo'"):
         load_flagged(simple, [components.File(label="photo")])
+
+
+@pytest.mark.parametrize("how", HOW)
+async def test_a_dataset_file_replaced_by_a_directory_or_a_fifo_moves_on(
+    tmp_path: Path, how: str
+) -> None:
+    path = tmp_path / "dataset1.csv"
+    async with text_flagger(how, CSVLogger(), tmp_path) as flag:
+        assert await flag("a") == 1
+        path.unlink()
+        path.mkdir()
+        assert await flag("b") == 1  # dataset2.csv
+        (tmp_path / "dataset2.csv").unlink()
+        os.mkfifo(tmp_path / "dataset2.csv")
+        assert await flag("c") == 1  # dataset3.csv
+    # neither the directory nor the FIFO is read back as a dataset file
+    assert [row.values[0] for row in load_flagged(tmp_path)] == ["c"]
+    assert (tmp_path / "dataset1.csv").is_dir()
