@@ -455,7 +455,15 @@ class FileComponent(Component):
 
 
 class File(FileComponent):
-    """Any file."""
+    """Any file.
+
+    As in Gradio, a file is saved under the suffix of the name it came with (a plain one
+    such as ``.pdf``; ``../x`` and the like are dropped), else the suffix its first bytes
+    show, else ``.bin``. That suffix can be one a browser runs (``.html``, ``.svg``):
+    serve saved files as downloads (``Content-Disposition: attachment``) with
+    ``X-Content-Type-Options: nosniff``, never inline from the site's own origin. Image
+    and Audio name their files by their content instead.
+    """
 
     shortcut = "file"
 
