@@ -170,6 +170,9 @@ class _AppendOnlyFile:
         self.size = 0
         self.rows = 0
         self._header_rows = 1 if header else 0
+        #: the header and schema are in place and the rows counted (a failed start is
+        #: retried by the next append)
+        self._started = False
         self._fd = self._open_fd()
         try:
             with self._locked():
@@ -197,11 +200,16 @@ class _AppendOnlyFile:
     def _start(self) -> None:
         """Under the lock: give an empty file its header, or check the file's header and
         schema; then count its rows (moving a torn tail aside)."""
+        self._started = False
         self.size = os.fstat(self._fd).st_size
         self.rows = 0
         if self.size == 0:
             if self.header:
-                self._write(self.header)
+                try:
+                    self._write(self.header)
+                except BaseException:
+                    self._cut_back()  # no partial header: the next append starts over
+                    raise
                 self.size = len(self.header)
             if self.schema is not None:
                 self._write_schema()
@@ -213,6 +221,7 @@ class _AppendOnlyFile:
             self._check_schema()
         self._catch_up_from(0)
         self.rows -= self._header_rows
+        self._started = True
 
     def _write_schema(self) -> None:
         assert self.schema is not None
@@ -280,7 +289,7 @@ class _AppendOnlyFile:
             change = self._change()
             if change == "moved":
                 self._reopen()
-            elif change == "truncated":
+            elif change == "truncated" or not self._started:
                 self._start()
                 return
             else:
