@@ -666,8 +666,17 @@ class CSVLogger(_CSVFileLogger):
     """Logs rows to ``flagging_dir/datasetN.csv``, with a header, as Gradio 5 does.
 
     Identical labels append to the latest dataset file and continue its count;
-    changed labels start the next file. Files are saved under
-    ``flagging_dir/<label>/``, named by their content.
+    changed labels start the next file. The component types of a dataset file are
+    recorded beside it, in ``flagging_dir/.asyncflag/datasetN.schema.json``: the same
+    labels with other types (a Textbox where the file has an Image) also start the next
+    file. A dataset file without that record (older folders, folders Gradio wrote) is
+    continued when its labels match, and the record is written then. Files are saved
+    under ``flagging_dir/<label>/``, named by their content.
+
+    A dataset file deleted, emptied or replaced while the logger runs is noticed before
+    the next batch: it is created again with its header (or the replacement's rows are
+    counted), and the count ``flag`` returns is always the row's place in the file it
+    went to, so it starts over in a file created again.
 
     :param durability: ``"flush"`` hands each batch to the OS; ``"fsync"`` also
         waits until it is on the disk

@@ -859,3 +859,18 @@ async def test_a_dataset_file_replaced_by_a_directory_or_a_fifo_moves_on(
     # neither the directory nor the FIFO is read back as a dataset file
     assert [row.values[0] for row in load_flagged(tmp_path)] == ["c"]
     assert (tmp_path / "dataset1.csv").is_dir()
+
+
+def test_two_schemas_open_at_once_get_their_own_files(tmp_path: Path) -> None:
+    """As the stream consumer opens one logger per schema: same labels, other types."""
+    images, texts = CSVLogger(), CSVLogger()
+    images.setup([components.Image(label="photo")], tmp_path)
+    texts.setup([components.Textbox(label="photo")], tmp_path)
+    assert images.open_dataset() == (tmp_path / "dataset1.csv", 0)
+    assert texts.open_dataset() == (tmp_path / "dataset2.csv", 0)
+    assert texts.flag(["/etc/passwd"]) == 1
+    assert images.flag([PNG_BYTES]) == 1
+    images.close()
+    texts.close()
+    assert read_csv(tmp_path / "dataset1.csv")[1][0].startswith("photo/")
+    assert read_csv(tmp_path / "dataset2.csv")[1][0] == "/etc/passwd"
