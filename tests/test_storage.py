@@ -555,3 +555,15 @@ async def test_image_and_audio_files_are_named_by_their_content(tmp_path: Path) 
     saved = [p.suffix for p in tmp_path.rglob("*") if p.is_file()]
     assert not {".html", ".svg", ".js"} & set(saved)
     assert len(data_rows(tmp_path)) == 2
+
+
+async def test_a_planted_state_folder_symlink_is_refused(tmp_path: Path) -> None:
+    flagging_dir, outside = tmp_path / "flags", tmp_path / "outside"
+    flagging_dir.mkdir()
+    outside.mkdir()
+    (flagging_dir / ".asyncflag").symlink_to(outside, target_is_directory=True)
+    iface = Interface(lambda t: t, "text", "text", flagging_dir=flagging_dir)
+    async with iface:
+        with pytest.raises(FlagValueError, match="not a real directory"):
+            await iface.flag(["a", "b"])
+    assert list(outside.iterdir()) == []  # the schema file was not written through it
