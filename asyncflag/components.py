@@ -875,10 +875,13 @@ def _unsafe_cell(text: str, root: Path, path: Path) -> str:
     """Why a file cell does not name a file inside ``root``, or ``""`` if it does."""
     if "\x00" in text:
         return "holds a NUL byte"
-    if Path(text).is_absolute():
+    if os.path.isabs(text):
         return "is an absolute path"
-    if ".." in Path(text).parts:
+    parts = [part for part in text.split(os.sep) if part not in ("", ".")]
+    if ".." in parts:
         return "climbs out with '..'"
+    if parts and not _has_symlink(root, parts):
+        return ""  # plain names below the root, none a symlink: inside, without resolving
     try:
         resolved, top = path.resolve(), root.resolve()
     except (OSError, RuntimeError):  # a symlink loop
@@ -886,6 +889,16 @@ def _unsafe_cell(text: str, root: Path, path: Path) -> str:
     if resolved == top:
         return "names the flagging directory itself"
     return "" if resolved.is_relative_to(top) else "leads outside through a symlink"
+
+
+def _has_symlink(root: Path, parts: list[str]) -> bool:
+    """Whether any of ``root/parts[0]``, ``root/parts[0]/parts[1]``... is a symlink."""
+    path = str(root)
+    for part in parts:
+        path = os.path.join(path, part)
+        if os.path.islink(path):
+            return True
+    return False
 
 
 def _suffix_of(name: str) -> str:
