@@ -95,12 +95,15 @@ def schema_path(dataset: Path) -> Path:
 def read_schema(dataset: Path) -> DatasetSchema | None:
     """The schema recorded beside ``dataset``, or ``None`` if there is none.
 
-    :raises ValueError: if the schema file is there but is not one asyncflag wrote
+    :raises ValueError: if the schema file is there but cannot be read, or is not one
+        asyncflag wrote
     """
     try:
         data = schema_path(dataset).read_bytes()
     except FileNotFoundError:
         return None
+    except OSError as exc:  # a directory, no permission...
+        raise ValueError(f"cannot read {schema_path(dataset)}: {exc.strerror}") from None
     try:
         return msgspec.json.decode(data, type=DatasetSchema)
     except msgspec.DecodeError as exc:

@@ -626,6 +626,12 @@ def test_an_unreadable_schema_file_is_not_continued(tmp_path: Path) -> None:
     assert logger.flag(["b"]) == 1
     logger.close()
     assert names(tmp_path) == ["dataset1.csv", "dataset2.csv"]
+    (tmp_path / ".asyncflag" / "dataset2.schema.json").unlink()
+    (tmp_path / ".asyncflag" / "dataset2.schema.json").mkdir()  # not even a file
+    logger.setup([components.Textbox(label="t")], tmp_path)
+    assert logger.flag(["c"]) == 1
+    logger.close()
+    assert names(tmp_path) == ["dataset1.csv", "dataset2.csv", "dataset3.csv"]
 
 
 def test_a_simple_log_refuses_other_types(tmp_path: Path) -> None:
