@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from .errors import FlagValueError
+from .errors import FlagValueError, UnsafePathError
 from .escaping import _NEEDS_PREFIX, _PREFIX, escape, unescape
 
 __all__ = [
@@ -43,6 +43,9 @@ __all__ = [
 ]
 
 Cell = str | int | float
+#: the most pixels an encoded image may declare by default: Pillow's own default limit
+#: (``PIL.Image.MAX_IMAGE_PIXELS``), without importing Pillow
+MAX_IMAGE_PIXELS = 1024 * 1024 * 1024 // 4 // 3
 
 #: How deeply a JSON value (or a multiselect Dropdown's list) may nest lists and objects:
 #: ``[[1]]`` is 2 deep. Past it the call raises :class:`FlagValueError` instead of Python
@@ -447,14 +450,40 @@ class FileComponent(Component):
         return escape(value) if isinstance(value, str) else ""
 
     def from_cell(self, cell: str, flagging_dir: Path) -> str | None:
+        """The absolute path of the saved file a cell names, or ``None`` for an empty cell.
+
+        The path must stay inside ``flagging_dir`` once ``..`` and symlinks are resolved:
+        a cell asyncflag did not write (``/etc/passwd``, ``photo/../../x``, a symlink
+        leading out, a NUL byte) is never returned as a flagged file.
+
+        :raises UnsafePathError: for a cell naming a path outside ``flagging_dir``
+        """
         text = unescape(cell)
         if not text:
             return None
-        return str((Path(flagging_dir) / text).absolute())
+        root = Path(flagging_dir)
+        path = root / text
+        why = _unsafe_cell(text, root, path)
+        if why:
+            raise UnsafePathError(
+                f"{type(self).__name__} {self.label!r}: the file cell {_short_repr(text)} {why}; "
+                "asyncflag only reads back files saved inside the flagging directory "
+                f"{str(root)!r} (was the dataset file edited, or a text column appended "
+                "under the same labels?)",
+            )
+        return str(path.absolute())
 
 
 class File(FileComponent):
-    """Any file."""
+    """Any file.
+
+    As in Gradio, a file is saved under the suffix of the name it came with (a plain one
+    such as ``.pdf``; ``../x`` and the like are dropped), else the suffix its first bytes
+    show, else ``.bin``. That suffix can be one a browser runs (``.html``, ``.svg``):
+    serve saved files as downloads (``Content-Disposition: attachment``) with
+    ``X-Content-Type-Options: nosniff``, never inline from the site's own origin. Image
+    and Audio name their files by their content instead.
+    """
 
     shortcut = "file"
 
@@ -471,6 +500,77 @@ class Image(FileComponent):
 
     shortcut = "image"
     default_suffix = ".png"
+
+    def __init__(
+        self,
+        label: str | None = None,
+        *,
+        max_size: int | None = None,
+        max_pixels: int = MAX_IMAGE_PIXELS,
+    ) -> None:
+        super().__init__(label, max_size=max_size)
+        #: the most pixels (width x height) an encoded image (bytes, a file) may declare
+        self.max_pixels = _positive_or_none("max_pixels", max_pixels) or MAX_IMAGE_PIXELS
+
+    def check(self, value: Any) -> Any:
+        """As :meth:`FileComponent.check`; encoded images (bytes, :class:`FileData`, a
+        path) must also be an image by their content, whatever their name says.
+
+        The format is told from the first bytes: PNG, JPEG, GIF, WebP, BMP, TIFF or ICO,
+        and the file is saved under that format's suffix (never the client's: an upload
+        named ``x.html`` holding a PNG is saved as ``.png``; one holding HTML is refused,
+        as Gradio refuses what Pillow cannot open). With Pillow installed the image is
+        also opened (lazily: only its header is read) as that format, and one declaring
+        more than ``max_pixels`` pixels is refused (a decompression bomb). Pillow's own
+        ``PIL.Image.MAX_IMAGE_PIXELS`` check applies too.
+
+        :raises FlagValueError: for content that is not such an image
+        """
+        checked = super().check(value)
+        if isinstance(checked, bytes | FileData | Path):
+            self._check_image(checked)
+        return checked
+
+    def _check_image(self, value: bytes | FileData | Path) -> None:
+        head = _head_of(value)
+        kind = _image_kind(head)
+        if kind is None:
+            raise FlagValueError(
+                f"Image {self.label!r}: the content is not a {_IMAGE_NAMES} image "
+                f"(it starts with {head[:16]!r}); an Image stores images only, named by "
+                "their content (use File for other files)"
+            )
+        try:
+            from PIL import Image as PILImage
+        except ImportError:  # pragma: no cover - without Pillow the first bytes decide
+            return
+        try:
+            source = value if isinstance(value, Path) else io.BytesIO(_data_of(value))
+            with PILImage.open(source, formats=[kind]) as image:
+                width, height = image.size
+        except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
+            raise FlagValueError(
+                f"Image {self.label!r}: {exc} (Pillow's PIL.Image.MAX_IMAGE_PIXELS limit)"
+            ) from None
+        except Exception as exc:  # Pillow raises many kinds for damaged or hostile files
+            raise FlagValueError(
+                f"Image {self.label!r}: the content starts like a {kind} image but Pillow "
+                f"cannot read it: {_short_repr(exc)}"
+            ) from None
+        if width * height > self.max_pixels:
+            raise FlagValueError(
+                f"Image {self.label!r}: {width} x {height} pixels is over the limit of "
+                f"{self.max_pixels} pixels (Image(max_pixels=...) raises it)"
+            )
+
+    def payload(self, value: Any) -> tuple[FilePayload, str]:
+        """As :meth:`FileComponent.payload`; the suffix of an encoded image is its format's."""
+        if isinstance(value, bytes | FileData | Path):
+            kind = _image_kind(_head_of(value))
+            if kind is None:  # a file changed since the call
+                raise FlagValueError(f"Image {self.label!r}: the content is no longer an image")
+            return (value if isinstance(value, Path) else _data_of(value)), _IMAGE_KINDS[kind]
+        return super().payload(value)
 
     def _check_other(self, value: Any) -> Any:
         if _is_pil_image(value):
@@ -523,10 +623,24 @@ class Image(FileComponent):
 
 
 class Audio(FileComponent):
-    """Audio. Also takes Gradio's ``(sample_rate, numpy array)`` pair, saved as 16-bit WAV."""
+    """Audio. Also takes Gradio's ``(sample_rate, numpy array)`` pair, saved as 16-bit WAV.
+
+    Encoded audio (bytes, :class:`FileData`, a path) is saved under the suffix of the
+    format its first bytes show (WAV, MP3, AAC, Ogg, FLAC, M4A/MP4, WebM, AIFF, AMR),
+    never the client's name: audio content comes in more containers than can all be told
+    apart, so content that is none of these is still saved, as ``.bin``, which no
+    browser runs.
+    """
 
     shortcut = "audio"
-    default_suffix = ".wav"
+    default_suffix = ".bin"
+
+    def payload(self, value: Any) -> tuple[FilePayload, str]:
+        """As :meth:`FileComponent.payload`; the suffix comes from the content only."""
+        if isinstance(value, bytes | FileData | Path):
+            suffix = _audio_suffix(_head_of(value)) or self.default_suffix
+            return (value if isinstance(value, Path) else _data_of(value)), suffix
+        return super().payload(value)
 
     def _check_other(self, value: Any) -> Any:
         if not (isinstance(value, tuple) and len(value) == 2 and _is_ndarray(value[1])):
@@ -707,6 +821,77 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
 )
 
 
+#: Pillow's name of each image format an Image stores, and the suffix it is saved under
+_IMAGE_KINDS = {
+    "PNG": ".png",
+    "JPEG": ".jpg",
+    "GIF": ".gif",
+    "WEBP": ".webp",
+    "BMP": ".bmp",
+    "TIFF": ".tiff",
+    "ICO": ".ico",
+}
+_IMAGE_NAMES = "PNG, JPEG, GIF, WebP, BMP, TIFF or ICO"
+_HEAD_BYTES = 64
+
+
+def _image_kind(head: bytes) -> str | None:
+    """The image format the first bytes of a file show, if it is one an Image stores."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "GIF"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    if head.startswith(b"BM") and len(head) >= 26:
+        return "BMP"
+    if head.startswith((b"II*\x00", b"MM\x00*")):
+        return "TIFF"
+    if head.startswith(b"\x00\x00\x01\x00"):
+        return "ICO"
+    return None
+
+
+def _audio_suffix(head: bytes) -> str:
+    """The suffix of the audio format the first bytes of a file show, or ``""``."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return ".wav"
+    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE6 == 0xE2):
+        return ".mp3"  # an ID3 tag, or an MPEG audio layer III frame
+    if len(head) > 1 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0:
+        return ".aac"  # ADTS
+    if head.startswith(b"OggS"):
+        return ".ogg"
+    if head.startswith(b"fLaC"):
+        return ".flac"
+    if head[4:8] == b"ftyp":
+        return ".m4a"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return ".webm"
+    if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+        return ".aiff"
+    if head.startswith(b"#!AMR"):
+        return ".amr"
+    return ""
+
+
+def _data_of(value: bytes | FileData) -> bytes:
+    return value if isinstance(value, bytes) else value.data
+
+
+def _head_of(value: bytes | FileData | Path) -> bytes:
+    """The first bytes of a payload (blocking for a path: reads them)."""
+    if not isinstance(value, Path):
+        return _data_of(value)[:_HEAD_BYTES]
+    try:
+        with value.open("rb") as file:
+            return file.read(_HEAD_BYTES)
+    except OSError as exc:
+        raise FlagValueError(f"cannot read {str(value)!r}: {exc.strerror}") from None
+
+
 def _sniff_suffix(data: bytes) -> str:
     for magic, suffix in _MAGIC:
         if data.startswith(magic):
@@ -714,6 +899,36 @@ def _sniff_suffix(data: bytes) -> str:
     if data[:4] == b"RIFF" and data[8:12] in (b"WAVE", b"WEBP"):
         return ".wav" if data[8:12] == b"WAVE" else ".webp"
     return ""
+
+
+def _unsafe_cell(text: str, root: Path, path: Path) -> str:
+    """Why a file cell does not name a file inside ``root``, or ``""`` if it does."""
+    if "\x00" in text:
+        return "holds a NUL byte"
+    if os.path.isabs(text):
+        return "is an absolute path"
+    parts = [part for part in text.split(os.sep) if part not in ("", ".")]
+    if ".." in parts:
+        return "climbs out with '..'"
+    if parts and not _has_symlink(root, parts):
+        return ""  # plain names below the root, none a symlink: inside, without resolving
+    try:
+        resolved, top = path.resolve(), root.resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        return "cannot be resolved"
+    if resolved == top:
+        return "names the flagging directory itself"
+    return "" if resolved.is_relative_to(top) else "leads outside through a symlink"
+
+
+def _has_symlink(root: Path, parts: list[str]) -> bool:
+    """Whether any of ``root/parts[0]``, ``root/parts[0]/parts[1]``... is a symlink."""
+    path = str(root)
+    for part in parts:
+        path = os.path.join(path, part)
+        if os.path.islink(path):
+            return True
+    return False
 
 
 def _suffix_of(name: str) -> str:

@@ -16,6 +16,7 @@ __all__ = [
     "NotRunningError",
     "QueueFullError",
     "UnknownPredictionError",
+    "UnsafePathError",
     "as_write_error",
 ]
 
@@ -30,6 +31,27 @@ class FlagValueError(FlaggingError, ValueError):
 
 class UnknownPredictionError(FlagValueError):
     """Raised when a prediction id is not in the interface's cache of recent predictions."""
+
+
+class UnsafePathError(FlagValueError):
+    """A file cell read back from a dataset names a path outside its flagging directory.
+
+    asyncflag only ever writes ``<folder>/<file>`` below the flagging directory; a cell
+    that is absolute, climbs with ``..``, holds a NUL byte or leads out through a
+    symlink was written by someone else (an edited file, or a text column appended
+    under the same labels) and is never returned as a flagged file.
+    :func:`~asyncflag.load_flagged` fills in where the cell is.
+    """
+
+    def __init__(
+        self, message: str, *, file: str | None = None, row: int | None = None, column: str = ""
+    ) -> None:
+        super().__init__(message)
+        #: the dataset file, the data row (1 is the first row after the header) and the
+        #: column label of the cell, when known
+        self.file = file
+        self.row = row
+        self.column = column
 
 
 class FlaggingDisabledError(FlaggingError):

@@ -11,35 +11,42 @@ the batch's files concurrently and append all of its rows with one write.
 from __future__ import annotations
 
 import csv
+import errno
 import fcntl
 import inspect
 import io
 import os
 import re
+import stat
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
-from contextlib import nullcontext
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import anyio
+import msgspec
 
 from .components import Component, FileComponent, component_from
 from .dataset import (
     METADATA_COLUMNS,
     SIMPLE_LOG_NAME,
+    ColumnType,
+    DatasetSchema,
     dataset_files,
     dataset_name,
     read_header,
+    read_schema,
     scan_records,
+    schema_path,
 )
 from .disk import Disk
 from .errors import FlagValueError, as_write_error
 from .escaping import escape
 from .events import FlagRow
-from .storage import FileStore, fsync_directory
+from .storage import FileStore, fsync_directory, write_atomically
 
 # O_NOFOLLOW: a dataset file replaced by a symlink must not lead a write outside
 _APPEND_FLAGS = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW
@@ -127,42 +134,130 @@ class _AppendOnlyFile:
     holds an exclusive ``flock`` and first catches up on bytes another process
     appended since (reading only those), so counts stay exact with several writers.
     A failed write is cut back to the last whole row.
+
+    Before each append it also checks, under the lock, that the open file is still the
+    one at its path (inode and device) and no shorter than it left it:
+
+    - deleted: the file is created again with its header; its count starts over, as
+      the file holds only the rows written since;
+    - replaced by another file: that file is opened and its rows counted (a file with
+      other labels or types raises :class:`_OtherHeader`: the logger starts the next
+      dataset file);
+    - truncated: the file is scanned again from its start (an emptied file gets its
+      header back; a cut row is moved aside to ``.torn``).
+
+    The count returned is always the row's place in the file it actually went to.
+
+    :param schema: the component types to record in (or check against) the schema
+        file beside the dataset (:func:`~asyncflag.dataset.schema_path`); ``None``
+        records nothing
     """
 
-    def __init__(self, path: Path, header: bytes, *, fsync: bool, disk: Disk) -> None:
+    def __init__(
+        self,
+        path: Path,
+        header: bytes,
+        *,
+        fsync: bool,
+        disk: Disk,
+        schema: DatasetSchema | None = None,
+    ) -> None:
         self.path = path
         self.fsync = fsync
         self.disk = disk
-        is_new = not path.exists()
-        self._fd = os.open(path, _APPEND_FLAGS, 0o644)
+        self.header = header
+        self.schema = schema
         self.size = 0
         self.rows = 0
         self._header_rows = 1 if header else 0
+        #: the header and schema are in place and the rows counted (a failed start is
+        #: retried by the next append)
+        self._started = False
+        self._fd = self._open_fd()
         try:
             with self._locked():
-                self.size = os.fstat(self._fd).st_size
-                if self.size == 0 and header:
-                    self._write(header)
-                    self.size = len(header)
-                elif header and os.pread(self._fd, len(header), 0) != header:
-                    raise _OtherHeader(path)
-                self.rows = 0
-                self._catch_up_from(0)
-                self.rows -= self._header_rows
-            if is_new and fsync:
-                fsync_directory(path.parent)
+                self._start()
         except BaseException:
-            os.close(self._fd)
+            self.close()
             raise
+
+    def _open_fd(self) -> int:
+        """Open the file at the path; something other than a regular file there (a
+        symlink, a directory, a FIFO) raises :class:`_OtherHeader`."""
+        try:
+            fd = os.open(self.path, _APPEND_FLAGS, 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a symlink
+                raise _OtherHeader(self.path, "is a symlink") from None
+            if exc.errno == errno.EISDIR:
+                raise _OtherHeader(self.path, "is a directory") from None
+            raise
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise _OtherHeader(self.path, "is not a regular file")
+        return fd
+
+    def _start(self) -> None:
+        """Under the lock: give an empty file its header, or check the file's header and
+        schema; then count its rows (moving a torn tail aside)."""
+        self._started = False
+        self.size = os.fstat(self._fd).st_size
+        self.rows = 0
+        if self.size == 0:
+            if self.header:
+                try:
+                    self._write(self.header)
+                except BaseException:
+                    self._cut_back()  # no partial header: the next append starts over
+                    raise
+                self.size = len(self.header)
+            if self.schema is not None:
+                self._write_schema()
+            if self.fsync:
+                fsync_directory(self.path.parent)
+        else:
+            if self.header and os.pread(self._fd, len(self.header), 0) != self.header:
+                raise _OtherHeader(self.path, "has other column labels")
+            self._check_schema()
+        self._catch_up_from(0)
+        self.rows -= self._header_rows
+        self._started = True
+
+    def _write_schema(self) -> None:
+        assert self.schema is not None
+        write_atomically(
+            schema_path(self.path),
+            msgspec.json.encode(self.schema),
+            disk=self.disk,
+            fsync=self.fsync,
+        )
+
+    def _check_schema(self) -> None:
+        """Refuse a file whose recorded component types are not ours; record them for a
+        file that has no schema yet (older folders, folders Gradio wrote)."""
+        if self.schema is None:
+            return
+        try:
+            recorded = read_schema(self.path)
+        except ValueError:
+            raise _OtherHeader(self.path, "has an unreadable schema file") from None
+        if recorded is None:
+            self._write_schema()
+        elif recorded.types != self.schema.types:
+            raise _OtherHeader(
+                self.path,
+                f"was started by other component types ({recorded.types}, not {self.schema.types})",
+            )
 
     def append(self, data: bytes, count: int, *, locked: bool = False) -> int:
         """Append ``count`` encoded rows; return the row count before them.
 
         :param locked: the caller holds the lock already (:meth:`try_lock`)
+        :raises _OtherHeader: if the file at the path was replaced by one of another
+            schema (nothing was written)
         """
-        with nullcontext() if locked else self._locked():
-            if os.fstat(self._fd).st_size != self.size:
-                self._catch_up_from(self.size)
+        with self._locked(already=locked):
+            self._follow()
             before = self.rows
             try:
                 self._write(data)
@@ -174,6 +269,47 @@ class _AppendOnlyFile:
             self.size += len(data)
             self.rows += count
             return before
+
+    def _change(self) -> str:
+        """How the file at the path differs from what this object last saw (under the lock)."""
+        info = os.fstat(self._fd)
+        try:
+            there = os.stat(self.path, follow_symlinks=False)
+        except FileNotFoundError:
+            return "moved"
+        if (there.st_ino, there.st_dev) != (info.st_ino, info.st_dev):
+            return "moved"
+        if info.st_size < self.size:
+            return "truncated"
+        return "grew" if info.st_size != self.size else ""
+
+    def _follow(self) -> None:
+        """Make the open file the one at the path, with its rows counted (under the lock)."""
+        for _ in range(_MAX_REOPENS):
+            change = self._change()
+            if change == "moved":
+                self._reopen()
+            elif change == "truncated" or not self._started:
+                self._start()
+                return
+            else:
+                if change == "grew":
+                    self._catch_up_from(self.size)
+                return
+        raise OSError(errno.EAGAIN, f"{self.path} keeps being replaced; the rows were not written")
+
+    def _reopen(self) -> None:
+        """Open (or create) the file now at the path, lock it and count its rows."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = self._open_fd()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        old, self._fd = self._fd, fd
+        os.close(old)  # releases its lock; the new file's is held
+        self._start()
 
     def _catch_up_from(self, offset: int) -> None:
         """Count the whole rows written past ``offset``; move a torn tail aside."""
@@ -204,44 +340,60 @@ class _AppendOnlyFile:
         except OSError:
             pass
 
-    def _locked(self) -> _FileLock:
-        return _FileLock(self._fd)
+    @contextmanager
+    def _locked(self, *, already: bool = False) -> Iterator[None]:
+        """Hold the lock of the file open now (which :meth:`_reopen` may change)."""
+        if not already:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if not already:
+                self.unlock()
 
     def try_lock(self) -> bool:
-        """Take the lock only if no other process holds it."""
+        """Take the lock only if no other process holds it and the file at the path is
+        still this one, whole: a file to reopen is left to a worker thread."""
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return False
+        if self._change() in ("moved", "truncated"):
+            self.unlock()
+            return False
         return True
 
     def unlock(self) -> None:
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        if self._fd >= 0:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
-        os.close(self._fd)
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+#: how many times in a row one append follows the file at its path to a new one
+_MAX_REOPENS = 8
 
 
 class _OtherHeader(Exception):
-    """The dataset file was started with other column labels."""
+    """The dataset file was started with other column labels or component types."""
+
+    def __init__(self, path: Path, why: str) -> None:
+        super().__init__(f"{path} {why}")
+        self.path = path
+        self.why = why
 
 
-def _next_dataset(path: Path) -> Path:
+def _next_dataset(path: Path, why: str = "has other column labels") -> Path:
     match = re.fullmatch(r"dataset(\d+)\.csv", path.name)
     if match is None:  # a fixed file name cannot rotate
-        raise FlagValueError(f"{path} has other column labels than this interface")
+        raise FlagValueError(
+            f"{path} {why} than this interface's; a fixed file name cannot move on to a "
+            "next file: use another flagging_dir (or CSVLogger, which starts datasetN.csv)"
+        )
     return path.with_name(dataset_name(int(match.group(1)) + 1))
-
-
-class _FileLock:
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
-
-    def __enter__(self) -> None:
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
-
-    def __exit__(self, *exc_info: object) -> None:
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
 
 
 class _CSVFileLogger(FlaggingCallback):
@@ -424,7 +576,15 @@ class _CSVFileLogger(FlaggingCallback):
         """
         with self._lock:
             file = self._file or self._open()
-            before = file.append(data, len(written), locked=locked)
+            try:
+                before = file.append(data, len(written), locked=locked)
+            except _OtherHeader as exc:
+                # The file at the path was replaced by one of another schema (or by a
+                # symlink): nothing was written; the rows go to the next dataset file.
+                file.close()
+                self._file = None
+                file = self._open(_next_dataset(exc.path, exc.why))
+                before = file.append(data, len(written))
         for k, i in enumerate(written, start=1):
             results[i] = before + k
 
@@ -452,24 +612,42 @@ class _CSVFileLogger(FlaggingCallback):
         csv.writer(buffer).writerows(zip(*columns, options, usernames, stamps, strict=True))
         return buffer.getvalue()
 
-    def _open(self) -> _AppendOnlyFile:
+    def _open(self, path: Path | None = None) -> _AppendOnlyFile:
+        """Open the dataset file (``path``, else the one :meth:`_choose_path` picks).
+
+        A file started with other labels, or whose schema file records other component
+        types (a text column where this interface has an image), is not appended to: the
+        next dataset number is taken. A file without a schema file (older folders,
+        folders Gradio wrote) is continued when its labels match, and its schema file is
+        written then.
+        """
         self.flagging_dir.mkdir(parents=True, exist_ok=True)
-        path = self._choose_path()
+        path = path or self._choose_path()
         header = b""
         if self._with_header:
             buffer = io.StringIO()
             csv.writer(buffer).writerow(self._header())
             header = buffer.getvalue().encode("utf-8")
+        schema = DatasetSchema(
+            [
+                ColumnType(label, type(component).__name__, isinstance(component, FileComponent))
+                for label, component in zip(self.columns, self.components, strict=True)
+            ]
+        )
         while True:
             try:
                 self._file = _AppendOnlyFile(
-                    path, header, fsync=self.durability == "fsync", disk=self.disk
+                    path,
+                    header,
+                    fsync=self.durability == "fsync",
+                    disk=self.disk,
+                    schema=schema,
                 )
                 return self._file
-            except _OtherHeader:
-                # Another process started this file with other labels between our look
-                # and our lock: take the next dataset number instead.
-                path = _next_dataset(path)
+            except _OtherHeader as exc:
+                # Another process started this file with other labels or types (maybe
+                # between our look and our lock): take the next dataset number instead.
+                path = _next_dataset(path, exc.why)
 
     def _header(self) -> list[str]:
         return [escape(label) for label in [*self.columns, *METADATA_COLUMNS]]
@@ -488,8 +666,17 @@ class CSVLogger(_CSVFileLogger):
     """Logs rows to ``flagging_dir/datasetN.csv``, with a header, as Gradio 5 does.
 
     Identical labels append to the latest dataset file and continue its count;
-    changed labels start the next file. Files are saved under
-    ``flagging_dir/<label>/``, named by their content.
+    changed labels start the next file. The component types of a dataset file are
+    recorded beside it, in ``flagging_dir/.asyncflag/datasetN.schema.json``: the same
+    labels with other types (a Textbox where the file has an Image) also start the next
+    file. A dataset file without that record (older folders, folders Gradio wrote) is
+    continued when its labels match, and the record is written then. Files are saved
+    under ``flagging_dir/<label>/``, named by their content.
+
+    A dataset file deleted, emptied or replaced while the logger runs is noticed before
+    the next batch: it is created again with its header (or the replacement's rows are
+    counted), and the count ``flag`` returns is always the row's place in the file it
+    went to, so it starts over in a file created again.
 
     :param durability: ``"flush"`` hands each batch to the OS; ``"fsync"`` also
         waits until it is on the disk
@@ -505,7 +692,7 @@ class CSVLogger(_CSVFileLogger):
         number, latest = existing[-1]
         header = read_header(latest)
         if header is None or header == self._header():
-            return latest
+            return latest  # its schema file is checked under the lock, when it is opened
         return self.flagging_dir / dataset_name(number + 1)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from .disk import Disk
 from .errors import FlagValueError
 
-__all__ = ["FileStore", "folder_name", "fsync_directory"]
+__all__ = ["FileStore", "folder_name", "fsync_directory", "write_atomically"]
 
 _UNSAFE = re.compile(r"[^\w\- .]")
 _RESERVED = frozenset(
@@ -123,6 +123,32 @@ class FileStore:
             raise
         if self.fsync:
             fsync_directory(directory)
+
+
+def write_atomically(path: Path, data: bytes, *, disk: Disk, fsync: bool) -> None:
+    """Create or replace ``path`` with ``data``: written to a temporary name, then renamed.
+
+    A reader sees the old content or the new, never part of it. The folder is created
+    if needed; a folder that is a symlink is refused.
+
+    :raises FlagValueError: if the folder is not a real directory
+    :raises OSError: if the disk refuses the write
+    """
+    directory = path.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    if directory.is_symlink() or not directory.is_dir():
+        raise FlagValueError(
+            f"refusing to write into {str(directory)!r}: it is not a real directory"
+        )
+    temp = directory / f".{secrets.token_hex(8)}.tmp"
+    try:
+        disk.write_file(temp, [data], fsync=fsync)
+        disk.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    if fsync:
+        fsync_directory(directory)
 
 
 def fsync_directory(directory: Path) -> None:

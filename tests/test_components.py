@@ -5,8 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
+import struct
 import sys
 import wave
+import zlib
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,7 @@ from PIL import Image as PILImage
 
 from asyncflag import FileData, FlaggingError, FlagValueError, Interface, components
 from asyncflag.components import Component, component_from
+from asyncflag.errors import UnsafePathError
 
 HERE = Path(".")
 
@@ -476,16 +480,29 @@ async def test_deep_values_at_flag_and_submit_raise_flag_value_error(tmp_path: P
 FILE_CLASSES = [components.File, components.Image, components.Audio]
 
 
+def image_bytes(kind: str = "PNG", size: tuple[int, int] = (3, 2)) -> bytes:
+    buffer = io.BytesIO()
+    PILImage.new("RGB", size, (10, 20, 30)).save(buffer, format=kind)
+    return buffer.getvalue()
+
+
+PNG = image_bytes()
+#: content each file component accepts as it is
+CONTENT = {components.File: b"abc", components.Audio: b"abc", components.Image: PNG}
+
+
 @pytest.mark.parametrize("cls", FILE_CLASSES)
 def test_file_components_accept_bytes(cls: type[components.FileComponent]) -> None:
     component = cls(label="f")
-    assert component.check(b"abc") == b"abc"
-    assert component.check(bytearray(b"abc")) == b"abc"
-    assert type(component.check(bytearray(b"abc"))) is bytes
-    assert component.check(memoryview(b"abc")) == b"abc"
-    assert component.check(b"") == b""
+    content = CONTENT[cls]
+    assert component.check(content) == content
+    assert component.check(bytearray(content)) == content
+    assert type(component.check(bytearray(content))) is bytes
+    assert component.check(memoryview(content)) == content
     assert component.check(None) is None
-    assert component.payload(b"plain") == (b"plain", cls.default_suffix)
+    if cls is not components.Image:  # an empty file is no image
+        assert component.check(b"") == b""
+        assert component.payload(b"plain") == (b"plain", cls.default_suffix)
 
 
 @pytest.mark.parametrize("cls", FILE_CLASSES)
@@ -493,14 +510,16 @@ def test_file_components_accept_existing_paths(
     tmp_path: Path, cls: type[components.FileComponent]
 ) -> None:
     source = tmp_path / "report.pdf"
-    source.write_bytes(b"%PDF-1.4 data")
+    source.write_bytes(b"%PDF-1.4 data" if cls is not components.Image else PNG)
     component = cls(label="f")
     expected = source.absolute()
     assert component.check(str(source)) == expected
     assert component.check(source) == expected
     assert component.check({"path": str(source)}) == expected  # Gradio's file data
     assert component.check({"path": source, "orig_name": "x.pdf", "size": 13}) == expected
-    assert component.payload(expected) == (expected, ".pdf")
+    # File keeps the name's suffix; Image and Audio take theirs from the content
+    suffix = {components.File: ".pdf", components.Image: ".png", components.Audio: ".bin"}[cls]
+    assert component.payload(expected) == (expected, suffix)
 
 
 def test_relative_paths_are_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -510,7 +529,7 @@ def test_relative_paths_are_made_absolute(tmp_path: Path, monkeypatch: pytest.Mo
     assert checked == tmp_path.absolute() / "rel.txt" and checked.is_absolute()
 
 
-@pytest.mark.parametrize("cls", FILE_CLASSES)
+@pytest.mark.parametrize("cls", [components.File])
 def test_file_components_accept_file_data(cls: type[components.FileComponent]) -> None:
     component = cls(label="f")
     data = FileData(b"hello", "notes.TXT")
@@ -566,15 +585,18 @@ def test_file_components_reject_other_values(cls: type[components.FileComponent]
 
 @pytest.mark.parametrize("cls", FILE_CLASSES)
 def test_file_max_size(tmp_path: Path, cls: type[components.FileComponent]) -> None:
-    component = cls(label="f", max_size=4)
-    assert component.check(b"1234") == b"1234"
-    assert_rejected(component, b"12345", "5 bytes is over the limit of 4 bytes")
-    assert_rejected(component, FileData(b"12345", "a.txt"), "over the limit of 4 bytes")
+    size = 4 if cls is not components.Image else len(PNG)
+    fits = b"1234" if cls is not components.Image else PNG
+    component = cls(label="f", max_size=size)
+    assert component.check(fits) == fits
+    over = f"{size + 1} bytes is over the limit of {size} bytes"
+    assert_rejected(component, fits + b"5", over)
+    assert_rejected(component, FileData(fits + b"5", "a.txt"), over)
     big = tmp_path / "big.bin"
-    big.write_bytes(b"123456")
+    big.write_bytes(fits + b"56")
     small = tmp_path / "small.bin"
-    small.write_bytes(b"1234")
-    assert_rejected(component, big, "6 bytes is over the limit of 4 bytes")
+    small.write_bytes(fits)
+    assert_rejected(component, big, f"{size + 2} bytes is over the limit of {size} bytes")
     assert component.check(small) == small.absolute()
     bad: Any
     for bad in (0, -1, 2.5):
@@ -874,3 +896,128 @@ def test_a_multiselect_refuses_bytes_and_ints_too_long() -> None:
 def test_a_label_that_cannot_be_written_is_refused() -> None:
     with pytest.raises(FlagValueError, match="lone surrogate"):
         components.Textbox(label="bad \ud800")
+
+
+@pytest.mark.parametrize(
+    ("cell", "why"),
+    [
+        ("/etc/passwd", "is an absolute path"),
+        ("f/../../etc/shadow", "climbs out with '..'"),
+        ("f/../x.bin", "climbs out with '..'"),
+        ("f/a\x00.bin", "holds a NUL byte"),
+        (".", "names the flagging directory itself"),
+    ],
+)
+def test_file_cells_outside_the_flagging_directory_are_refused(
+    tmp_path: Path, cell: str, why: str
+) -> None:
+    for cls in FILE_CLASSES:
+        with pytest.raises(UnsafePathError, match=re.escape(why)) as info:
+            cls(label="f").from_cell(cell, tmp_path)
+        assert isinstance(info.value, FlagValueError)
+
+
+# -- image and audio files are named by their content ---------------------------------
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that declares ``width`` x ``height`` pixels and holds almost none."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b""))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "suffix"),
+    [
+        ("PNG", ".png"),
+        ("JPEG", ".jpg"),
+        ("GIF", ".gif"),
+        ("WEBP", ".webp"),
+        ("BMP", ".bmp"),
+        ("TIFF", ".tiff"),
+        ("ICO", ".ico"),
+    ],
+)
+def test_an_image_is_saved_under_the_suffix_of_its_content(
+    tmp_path: Path, kind: str, suffix: str
+) -> None:
+    image = components.Image(label="i")
+    data = image_bytes(kind)
+    for name in ("x.html", "x.svg", "x.js", "x.png", ""):
+        checked = image.check(FileData(data, name))
+        assert image.payload(checked) == (data, suffix)
+    assert image.payload(image.check(data)) == (data, suffix)
+    upload = tmp_path / "upload.html"
+    upload.write_bytes(data)
+    assert image.payload(image.check(upload)) == (upload.absolute(), suffix)
+
+
+HOSTILE_IMAGES = [
+    b"<html><script>alert(document.cookie)</script></html>",
+    b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>',
+    b"alert(1)",
+    b"",
+    b"GIF89a<script>",  # an image's magic, then nothing Pillow reads
+    b"\x89PNG\r\n\x1a\n" + b"not really pixels",
+]
+
+
+@pytest.mark.parametrize("data", HOSTILE_IMAGES)
+def test_an_image_that_is_not_an_image_is_refused(tmp_path: Path, data: bytes) -> None:
+    image = components.Image(label="i")
+    assert_rejected(image, data, "Image 'i': the content")
+    assert_rejected(image, FileData(data, "cat.png"), "Image 'i': the content")
+    upload = tmp_path / "cat.png"
+    upload.write_bytes(data)
+    assert_rejected(image, upload, "Image 'i': the content")
+
+
+def test_an_image_declaring_too_many_pixels_is_refused() -> None:
+    assert_rejected(components.Image(label="i", max_pixels=5), PNG, "3 x 2 pixels is over")
+    assert components.Image(label="i", max_pixels=6).check(PNG) == PNG
+    # a 100000 x 100000 header in 70 bytes: refused from the header, nothing is decoded
+    bomb = png_header_only(100_000, 100_000)
+    assert len(bomb) < 100
+    assert_rejected(components.Image(label="i"), bomb, "pixels")
+    assert_rejected(components.Image(label="i"), png_header_only(20_000, 5_000), "pixels")
+    with pytest.raises(FlagValueError, match="max_pixels must be a positive int"):
+        components.Image(max_pixels=0)
+
+
+@pytest.mark.parametrize(
+    ("data", "suffix"),
+    [
+        (b"RIFF\x00\x00\x00\x00WAVEfmt ", ".wav"),
+        (b"ID3\x04\x00", ".mp3"),
+        (b"\xff\xfb\x90\x64", ".mp3"),
+        (b"\xff\xf1\x50\x80", ".aac"),
+        (b"OggS\x00\x02", ".ogg"),
+        (b"fLaC\x00\x00", ".flac"),
+        (b"\x00\x00\x00\x20ftypM4A ", ".m4a"),
+        (b"\x1a\x45\xdf\xa3\x9f", ".webm"),
+        (b"FORM\x00\x00\x00\x00AIFF", ".aiff"),
+        (b"#!AMR\n", ".amr"),
+        (b"<html><script>alert(1)</script>", ".bin"),
+        (b'<svg onload="alert(1)"/>', ".bin"),
+        (image_bytes("PNG"), ".bin"),
+    ],
+)
+def test_audio_is_saved_under_the_suffix_of_its_content(
+    tmp_path: Path, data: bytes, suffix: str
+) -> None:
+    audio = components.Audio(label="a")
+    for name in ("x.html", "x.svg", "x.js", "x.wav", ""):
+        assert audio.payload(audio.check(FileData(data, name))) == (data, suffix)
+    upload = tmp_path / "voice.html"
+    upload.write_bytes(data)
+    assert audio.payload(audio.check(upload)) == (upload.absolute(), suffix)

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import os
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image as PILImage
 
 from asyncflag import (
     CSVLogger,
@@ -21,10 +27,21 @@ from asyncflag import (
     load_flagged,
 )
 from asyncflag.dataset import read_header, scan_records
+from asyncflag.errors import UnsafePathError
+from asyncflag.loggers import Durability
 
 pytestmark = pytest.mark.anyio
 
 METADATA = ["flag", "username", "timestamp"]
+
+
+def png_bytes() -> bytes:
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (2, 2), "blue").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+PNG_BYTES = png_bytes()
 
 
 def read_csv(path: Path) -> list[list[str]]:
@@ -33,7 +50,8 @@ def read_csv(path: Path) -> list[list[str]]:
 
 
 def names(directory: Path) -> list[str]:
-    return sorted(p.name for p in directory.iterdir())
+    """The entries of a directory, without asyncflag's own state (``.asyncflag/``)."""
+    return sorted(p.name for p in directory.iterdir() if p.name != ".asyncflag")
 
 
 # -- layout ---------------------------------------------------------------------------
@@ -460,3 +478,405 @@ def test_load_flagged_needs_enough_columns(tmp_path: Path) -> None:
     assert load_flagged(tmp_path / "missing") == []
     (tmp_path / "empty").mkdir()
     assert load_flagged(tmp_path / "empty") == []
+
+
+# -- file cells read back only inside the flagging directory -------------------------
+
+
+def write_dataset(path: Path, rows: list[list[str]]) -> None:
+    """A dataset file as an older version (or a hand edit) may have left it."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([["photo", "note", *METADATA], *rows])
+    path.write_text(buffer.getvalue(), encoding="utf-8", newline="")
+
+
+HOSTILE_CELLS = [
+    "/etc/passwd",
+    "flags/../../../../etc/shadow",
+    "photo/../../outside.png",
+    "..",
+    ".",
+]
+
+
+@pytest.mark.parametrize("cell", HOSTILE_CELLS)
+def test_a_file_cell_outside_the_flagging_directory_is_refused(tmp_path: Path, cell: str) -> None:
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    (flags / "photo").mkdir()
+    (flags / "photo" / "good.png").write_bytes(b"png")
+    write_dataset(
+        flags / "dataset1.csv",
+        [["photo/good.png", "fine", "", "", ""], [cell, "hostile", "", "", ""]],
+    )
+    image = [components.Image(label="photo"), components.Textbox(label="note")]
+    with pytest.raises(UnsafePathError) as info:
+        load_flagged(flags, image)
+    error = info.value
+    assert isinstance(error, FlagValueError)
+    assert (error.file, error.row, error.column) == (str(flags / "dataset1.csv"), 2, "photo")
+    assert "dataset1.csv, row 2, column 'photo'" in str(error)
+    assert "unsafe_paths='skip'" in str(error)
+    # skipping leaves exactly the hostile row out
+    kept = load_flagged(flags, image, unsafe_paths="skip")
+    good = str((flags / "photo" / "good.png").absolute())
+    assert [row.values for row in kept] == [(good, "fine")]
+    # without components nothing is resolved: the cells come back as the strings they are
+    assert [row.values[0] for row in load_flagged(flags)] == ["photo/good.png", cell]
+    # examples read from the directory surface the same error
+    with pytest.raises(UnsafePathError, match="row 2, column 'photo'"):
+        Interface(lambda p, n: n, image, "text", examples=flags)
+
+
+def test_a_symlink_leading_outside_is_refused(tmp_path: Path) -> None:
+    flags = tmp_path / "flags"
+    (flags / "photo").mkdir(parents=True)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("secret")
+    (flags / "photo" / "link.png").symlink_to(secret)
+    (flags / "escape").symlink_to(tmp_path, target_is_directory=True)
+    (flags / "photo" / "inside.png").symlink_to(flags / "photo" / "real.png")
+    (flags / "photo" / "real.png").write_bytes(b"png")
+    write_dataset(flags / "dataset1.csv", [["photo/inside.png", "a", "", "", ""]])
+    image = [components.Image(label="photo"), components.Textbox(label="note")]
+    assert len(load_flagged(flags, image)) == 1  # a symlink that stays inside is fine
+    for cell in ("photo/link.png", "escape/secret.txt"):
+        write_dataset(flags / "dataset1.csv", [[cell, "a", "", "", ""]])
+        with pytest.raises(UnsafePathError, match="symlink"):
+            load_flagged(flags, image)
+        assert load_flagged(flags, image, unsafe_paths="skip") == []
+
+
+def test_unsafe_paths_must_be_raise_or_skip(tmp_path: Path) -> None:
+    with pytest.raises(FlagValueError, match="unsafe_paths must be 'raise' or 'skip'"):
+        load_flagged(tmp_path, unsafe_paths="ignore")  # type: ignore[arg-type]
+
+
+# -- component types beside the header ------------------------------------------------
+
+
+async def test_same_labels_other_types_start_the_next_dataset_file(tmp_path: Path) -> None:
+    flags = tmp_path / "flags"
+    png = tmp_path / "cat.png"
+    PILImage.new("RGB", (2, 2), "red").save(png)
+    images = Interface(
+        lambda photo: "ok", components.Image(label="photo"), "text", flagging_dir=flags
+    )
+    # a second interface (or an older replica) with the same labels, but text for "photo"
+    texts = Interface(
+        lambda photo: "ok", components.Textbox(label="photo"), "text", flagging_dir=flags
+    )
+    async with images:
+        assert await images.flag([png, "ok"]) == 1
+    async with texts:
+        assert await texts.flag(["/etc/passwd", "ok"]) == 1  # the first row of its own file
+        assert await texts.flag(["flags/../../../../etc/shadow", "ok"]) == 2
+    async with images:
+        assert await images.flag([png, "ok"]) == 1  # not appended after the text rows
+    assert names(flags) == ["dataset1.csv", "dataset2.csv", "dataset3.csv", "photo"]
+    assert read_csv(flags / "dataset1.csv")[0] == read_csv(flags / "dataset2.csv")[0]
+    for name, photo in [
+        ("dataset1", {"type": "Image", "file": True}),
+        ("dataset2", {"type": "Textbox", "file": False}),
+        ("dataset3", {"type": "Image", "file": True}),
+    ]:
+        schema = json.loads((flags / ".asyncflag" / f"{name}.schema.json").read_bytes())
+        assert schema == {
+            "columns": [
+                {"label": "photo", **photo},
+                {"label": "output", "type": "Textbox", "file": False},
+            ]
+        }
+    # the image rows read back as files inside the directory; the text rows never do
+    with pytest.raises(UnsafePathError, match="written by a Textbox component") as info:
+        load_flagged(flags, images.components)
+    assert (info.value.file, info.value.column) == (str(flags / "dataset2.csv"), "photo")
+    # without the schema file, each cell is still confined to the directory
+    (flags / ".asyncflag" / "dataset2.schema.json").unlink()
+    with pytest.raises(UnsafePathError, match=r"dataset2\.csv, row 1, column 'photo'"):
+        load_flagged(flags, images.components)
+    kept = load_flagged(flags, images.components, unsafe_paths="skip")
+    assert [Path(row.file).name for row in kept] == ["dataset1.csv", "dataset3.csv"]
+    assert all(Path(row.values[0]).read_bytes() == png.read_bytes() for row in kept)
+
+
+def test_a_dataset_without_a_schema_file_is_continued_and_given_one(tmp_path: Path) -> None:
+    # as an older asyncflag (or Gradio) left it: a header, rows, no .asyncflag/
+    (tmp_path / "dataset1.csv").write_bytes(b"t,flag,username,timestamp\r\nold,,,\r\n")
+    logger = CSVLogger()
+    logger.setup([components.Textbox(label="t")], tmp_path)
+    assert logger.flag(["new"]) == 2
+    logger.close()
+    schema = json.loads((tmp_path / ".asyncflag" / "dataset1.schema.json").read_bytes())
+    assert schema == {"columns": [{"label": "t", "type": "Textbox", "file": False}]}
+    # from now on, the same label with another type goes to the next file
+    logger.setup([components.File(label="t")], tmp_path)
+    assert logger.flag([b"data"]) == 1
+    logger.close()
+    assert names(tmp_path) == ["dataset1.csv", "dataset2.csv", "t"]
+
+
+def test_an_unreadable_schema_file_is_not_continued(tmp_path: Path) -> None:
+    logger = CSVLogger()
+    logger.setup([components.Textbox(label="t")], tmp_path)
+    assert logger.flag(["a"]) == 1
+    logger.close()
+    (tmp_path / ".asyncflag" / "dataset1.schema.json").write_bytes(b"{not json")
+    logger.setup([components.Textbox(label="t")], tmp_path)
+    assert logger.flag(["b"]) == 1
+    logger.close()
+    assert names(tmp_path) == ["dataset1.csv", "dataset2.csv"]
+    (tmp_path / ".asyncflag" / "dataset2.schema.json").unlink()
+    (tmp_path / ".asyncflag" / "dataset2.schema.json").mkdir()  # not even a file
+    logger.setup([components.Textbox(label="t")], tmp_path)
+    assert logger.flag(["c"]) == 1
+    logger.close()
+    assert names(tmp_path) == ["dataset1.csv", "dataset2.csv", "dataset3.csv"]
+
+
+def test_a_simple_log_refuses_other_types(tmp_path: Path) -> None:
+    logger = SimpleCSVLogger()
+    logger.setup([components.Image(label="x")], tmp_path)
+    assert logger.flag([PNG_BYTES]) == 1
+    logger.close()
+    logger.setup([components.Textbox(label="x")], tmp_path)
+    with pytest.raises(FlagValueError, match="other component types") as info:
+        logger.flag(["/etc/passwd"])
+    assert "use another flagging_dir" in str(info.value)
+    logger.close()
+    assert len(read_csv(tmp_path / "log.csv")) == 1
+    schema = json.loads((tmp_path / ".asyncflag" / "log.schema.json").read_bytes())
+    assert schema["columns"][0]["type"] == "Image"
+
+
+# -- the dataset file deleted, truncated or replaced while the interface runs --------
+
+Flag = Callable[[str], Awaitable[int]]
+
+
+@asynccontextmanager
+async def text_flagger(
+    how: str, logger: CSVLogger | SimpleCSVLogger, directory: Path
+) -> AsyncIterator[Flag]:
+    """``flag(text)`` through a running interface (the batched writer) or the sync call."""
+    labels = [components.Textbox(label="t"), components.Textbox(label="output")]
+    if how == "sync":
+        logger.setup(labels, directory)
+
+        async def flag_now(text: str) -> int:
+            return logger.flag([text, text.upper()])
+
+        try:
+            yield flag_now
+        finally:
+            logger.close()
+        return
+    iface = Interface(
+        str.upper, labels[0], labels[1], flagging_dir=directory, flagging_callback=logger
+    )
+    async with iface:
+
+        async def flag_queued(text: str) -> int:
+            return await iface.flag([text, text.upper()])
+
+        yield flag_queued
+
+
+def dataset_path(logger: type[CSVLogger | SimpleCSVLogger], directory: Path) -> Path:
+    return directory / ("dataset1.csv" if logger is CSVLogger else "log.csv")
+
+
+def firsts(directory: Path) -> list[str]:
+    return [row.values[0] for row in load_flagged(directory)]
+
+
+LOGGERS = [CSVLogger, SimpleCSVLogger]
+HOW = ["interface", "sync"]
+
+
+def delete(path: Path) -> None:
+    path.unlink()
+
+
+def empty(path: Path) -> None:
+    path.write_bytes(b"")  # truncated in place: same inode
+
+
+def delete_the_directory(path: Path) -> None:
+    shutil.rmtree(path.parent)
+
+
+@pytest.mark.parametrize("change", [delete, empty, delete_the_directory])
+@pytest.mark.parametrize("durability", ["flush", "fsync"])
+@pytest.mark.parametrize("how", HOW)
+@pytest.mark.parametrize("logger", LOGGERS)
+async def test_a_deleted_or_emptied_dataset_file_is_started_again(
+    tmp_path: Path,
+    logger: type[CSVLogger | SimpleCSVLogger],
+    how: str,
+    durability: Durability,
+    change: Callable[[Path], None],
+) -> None:
+    path = dataset_path(logger, tmp_path / "flags")
+    async with text_flagger(how, logger(durability=durability), tmp_path / "flags") as flag:
+        assert await flag("a") == 1
+        assert await flag("b") == 2
+        change(path)
+        # the file holds only the rows written since: counts start over, truthfully
+        assert await flag("c") == 1
+        assert await flag("d") == 2
+        assert firsts(tmp_path / "flags") == ["c", "d"]
+    data = path.read_bytes()
+    if logger is CSVLogger:
+        assert data.startswith(b"t,output,flag,username,timestamp\r\n")
+        schema = tmp_path / "flags" / ".asyncflag" / "dataset1.schema.json"
+        assert json.loads(schema.read_bytes())["columns"][0]["type"] == "Textbox"
+    assert scan_records(data) == (2 + (logger is CSVLogger), len(data))
+    assert not path.with_name(path.name + ".torn").exists()
+
+
+@pytest.mark.parametrize("how", HOW)
+@pytest.mark.parametrize("logger", LOGGERS)
+async def test_a_dataset_file_cut_mid_row_is_repaired(
+    tmp_path: Path, logger: type[CSVLogger | SimpleCSVLogger], how: str
+) -> None:
+    path = dataset_path(logger, tmp_path)
+    async with text_flagger(how, logger(), tmp_path) as flag:
+        assert await flag("a") == 1
+        assert await flag("bbbbbb") == 2
+        whole = path.read_bytes()
+        cut = whole.rindex(b"bbbbbb") + 3
+        os.truncate(path, cut)  # the second row cut in half
+        assert await flag("c") == 2  # a, then c: the half row is not counted
+        assert firsts(tmp_path) == ["a", "c"]
+    start = whole.rindex(b"\r\n", 0, cut) + 2  # where the cut row began
+    assert path.with_name(path.name + ".torn").read_bytes() == whole[start:cut]
+
+
+def replace_with(path: Path, data: bytes) -> None:
+    """Put another file at ``path``, as a restore from a backup or another tool would."""
+    temp = path.with_name("replacement.tmp")
+    temp.write_bytes(data)
+    os.replace(temp, path)
+
+
+@pytest.mark.parametrize("how", HOW)
+@pytest.mark.parametrize("logger", LOGGERS)
+async def test_a_replaced_dataset_file_is_followed_and_its_rows_counted(
+    tmp_path: Path, logger: type[CSVLogger | SimpleCSVLogger], how: str
+) -> None:
+    path = dataset_path(logger, tmp_path)
+    async with text_flagger(how, logger(), tmp_path) as flag:
+        assert await flag("a") == 1
+        # a copy of the file with one more row (from a backup, another tool) replaces it
+        replace_with(path, path.read_bytes() + b"x,X,,,\r\ny,Y,,,\r\n")
+        assert await flag("b") == 4
+        assert await flag("c") == 5
+        # replaced again, by a file cut mid-row: the cut row is moved aside
+        replace_with(path, path.read_bytes() + b'z,"Z')
+        assert await flag("d") == 6
+        assert firsts(tmp_path) == ["a", "x", "y", "b", "c", "d"]
+    assert path.with_name(path.name + ".torn").read_bytes() == b'z,"Z'
+    assert not path.with_name("replacement.tmp").exists()
+
+
+@pytest.mark.parametrize("how", HOW)
+async def test_a_dataset_file_replaced_by_another_schema_starts_the_next_one(
+    tmp_path: Path, how: str
+) -> None:
+    path = tmp_path / "dataset1.csv"
+    async with text_flagger(how, CSVLogger(), tmp_path) as flag:
+        assert await flag("a") == 1
+        other = b"other,labels,flag,username,timestamp\r\n1,2,,,\r\n"
+        replace_with(path, other)
+        assert await flag("b") == 1  # the first row of dataset2.csv
+        assert await flag("c") == 2
+        path.unlink()
+        path.symlink_to(tmp_path / "outside.csv")  # and now a symlink: never followed
+        assert await flag("d") == 3  # still dataset2.csv: it was never replaced
+    assert path.is_symlink() and not (tmp_path / "outside.csv").exists()
+    assert [row[0] for row in read_csv(tmp_path / "dataset2.csv")[1:]] == ["b", "c", "d"]
+
+
+@pytest.mark.parametrize("how", HOW)
+async def test_a_dataset_file_replaced_by_a_symlink_moves_on(tmp_path: Path, how: str) -> None:
+    path = tmp_path / "dataset1.csv"
+    outside = tmp_path / "outside.csv"
+    outside.write_bytes(b"")
+    async with text_flagger(how, CSVLogger(), tmp_path / "flags") as flag:
+        assert await flag("a") == 1
+        path = tmp_path / "flags" / "dataset1.csv"
+        path.unlink()
+        path.symlink_to(outside)
+        assert await flag("b") == 1  # dataset2.csv
+    assert outside.read_bytes() == b""
+    assert [row[0] for row in read_csv(tmp_path / "flags" / "dataset2.csv")[1:]] == ["b"]
+
+
+@pytest.mark.parametrize("how", HOW)
+async def test_a_simple_log_replaced_by_a_symlink_is_refused(tmp_path: Path, how: str) -> None:
+    outside = tmp_path / "outside.csv"
+    outside.write_bytes(b"")
+    async with text_flagger(how, SimpleCSVLogger(), tmp_path / "flags") as flag:
+        assert await flag("a") == 1
+        path = tmp_path / "flags" / "log.csv"
+        path.unlink()
+        path.symlink_to(outside)
+        with pytest.raises(FlagValueError, match="is a symlink"):
+            await flag("b")
+    assert outside.read_bytes() == b""
+
+
+def test_a_text_column_is_never_read_back_as_files(tmp_path: Path) -> None:
+    # cells that would resolve inside the directory are still not files of an Image
+    logger = CSVLogger()
+    logger.setup([components.Textbox(label="photo")], tmp_path)
+    assert logger.flag(["photo/cat.png"]) == 1
+    logger.close()
+    (tmp_path / "photo").mkdir()
+    (tmp_path / "photo" / "cat.png").write_bytes(PNG_BYTES)
+    with pytest.raises(UnsafePathError, match="not by a file component like the Image"):
+        load_flagged(tmp_path, [components.Image(label="photo")])
+    assert load_flagged(tmp_path, [components.Image(label="photo")], unsafe_paths="skip") == []
+    assert [row.values for row in load_flagged(tmp_path, ["text"])] == [("photo/cat.png",)]
+    # the same for a simple log
+    simple = tmp_path / "simple"
+    logger = SimpleCSVLogger()
+    logger.setup([components.Textbox(label="photo")], simple)
+    assert logger.flag(["x"]) == 1
+    logger.close()
+    with pytest.raises(UnsafePathError, match=r"log\.csv, column 'photo'"):
+        load_flagged(simple, [components.File(label="photo")])
+
+
+@pytest.mark.parametrize("how", HOW)
+async def test_a_dataset_file_replaced_by_a_directory_or_a_fifo_moves_on(
+    tmp_path: Path, how: str
+) -> None:
+    path = tmp_path / "dataset1.csv"
+    async with text_flagger(how, CSVLogger(), tmp_path) as flag:
+        assert await flag("a") == 1
+        path.unlink()
+        path.mkdir()
+        assert await flag("b") == 1  # dataset2.csv
+        (tmp_path / "dataset2.csv").unlink()
+        os.mkfifo(tmp_path / "dataset2.csv")
+        assert await flag("c") == 1  # dataset3.csv
+    # neither the directory nor the FIFO is read back as a dataset file
+    assert [row.values[0] for row in load_flagged(tmp_path)] == ["c"]
+    assert (tmp_path / "dataset1.csv").is_dir()
+
+
+def test_two_schemas_open_at_once_get_their_own_files(tmp_path: Path) -> None:
+    """As the stream consumer opens one logger per schema: same labels, other types."""
+    images, texts = CSVLogger(), CSVLogger()
+    images.setup([components.Image(label="photo")], tmp_path)
+    texts.setup([components.Textbox(label="photo")], tmp_path)
+    assert images.open_dataset() == (tmp_path / "dataset1.csv", 0)
+    assert texts.open_dataset() == (tmp_path / "dataset2.csv", 0)
+    assert texts.flag(["/etc/passwd"]) == 1
+    assert images.flag([PNG_BYTES]) == 1
+    images.close()
+    texts.close()
+    assert read_csv(tmp_path / "dataset1.csv")[1][0].startswith("photo/")
+    assert read_csv(tmp_path / "dataset2.csv")[1][0] == "/etc/passwd"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import math
 import os
 import sys
@@ -496,10 +497,27 @@ FILE_NAMES = st.one_of(
 )
 
 
+def _encoded_image(kind: str, width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (width, height), (width * 40, height * 40, 7)).save(buffer, format=kind)
+    return buffer.getvalue()
+
+
+#: encoded images of every format an Image stores (it refuses other content)
+IMAGE_FILE_BYTES = st.builds(
+    _encoded_image,
+    st.sampled_from(["PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF", "ICO"]),
+    st.integers(1, 4),
+    st.integers(1, 4),
+)
+#: content that is surely no image (nor starts like one): an Image refuses it
+NOT_IMAGE_BYTES = st.binary(max_size=64).map(lambda data: b"<" + data)
+
+
 @st.composite
-def file_values(draw: st.DrawFn) -> tuple[Any, Any]:
+def file_values(draw: st.DrawFn, content: st.SearchStrategy[bytes] = FILE_BYTES) -> tuple[Any, Any]:
     """A payload in any of the forms a file component takes, and its bytes."""
-    data = draw(FILE_BYTES)
+    data = draw(content)
     form = draw(
         st.sampled_from(["bytes", "bytearray", "memoryview", "filedata", "str", "path", "mapping"])
     )
@@ -805,9 +823,11 @@ def json_columns(draw: st.DrawFn, rows: int) -> Column:
 
 
 def _file_columns(cls: type[components.FileComponent]) -> Callable[..., Any]:
+    content = IMAGE_FILE_BYTES if cls is components.Image else FILE_BYTES
+
     @st.composite
     def columns(draw: st.DrawFn, rows: int) -> Column:
-        cells = [draw(st.one_of(st.just((None, None)), file_values())) for _ in range(rows)]
+        cells = [draw(st.one_of(st.just((None, None)), file_values(content))) for _ in range(rows)]
         return Column(cls(), cells)
 
     return columns
@@ -1216,8 +1236,10 @@ def wild_image(draw: st.DrawFn, rows: int) -> Column:
             cells.append((draw(st.one_of(st.integers(), TEXT.map(list))), REFUSED))
             continue
         if choice == "file":
-            value, expected = draw(file_values())
+            image = draw(st.booleans())
+            value, expected = draw(file_values(IMAGE_FILE_BYTES if image else NOT_IMAGE_BYTES))
             size = len(expected.data)
+            expected = expected if image else REFUSED  # an Image stores images only
         elif choice == "pil":
             value, expected = draw(pil_images())
             size = value.width * value.height * len(value.getbands())

@@ -33,7 +33,14 @@ from asyncflag.storage import folder_name
 
 pytestmark = pytest.mark.anyio
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"not really pixels"
+
+def png_bytes(size: tuple[int, int] = (3, 2)) -> bytes:
+    buffer = io.BytesIO()
+    PILImage.new("RGB", size, (200, 100, 0)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+PNG = png_bytes()
 CELL = re.compile(r"^(?P<folder>[^/]+)/(?P<name>[0-9a-f]{40})(?P<suffix>\.[a-z0-9]+)$")
 
 
@@ -220,6 +227,7 @@ async def test_folders_are_named_by_the_sanitized_label(tmp_path: Path) -> None:
     assert [cell.split("/")[0] for cell in cells[:3]] == ["My Photo_2", "other", "output"]
     assert folder_name("My Photo/2") == "My Photo_2"
     assert sorted(p.name for p in flagging_dir.iterdir()) == [
+        ".asyncflag",  # the dataset's schema file
         "My Photo_2",
         "dataset1.csv",
         "other",
@@ -252,6 +260,9 @@ class FailingSaves(Disk):
         self.failures = 0
 
     def write_file(self, path: Path, chunks: Iterable[bytes], *, fsync: bool) -> None:
+        if path.parent.name == ".asyncflag":  # the dataset's schema file: not a file save
+            return super().write_file(path, chunks, fsync=fsync)
+
         def first_then_fail() -> Iterable[bytes]:
             for chunk in chunks:
                 yield chunk[: len(chunk) // 2]
@@ -263,6 +274,8 @@ class FailingSaves(Disk):
 
 class FailingRenames(Disk):
     def replace(self, source: Path, target: Path) -> None:
+        if target.parent.name == ".asyncflag":  # the dataset's schema file: not a file save
+            return super().replace(source, target)
         raise OSError(errno.EIO, "I/O error")
 
 
@@ -329,7 +342,7 @@ async def test_hostile_labels_stay_inside(tmp_path: Path, label: str) -> None:
         assert await iface.flag([FileData(b"more", "../../../escape.txt"), "ok"]) == 2
 
     assert snapshot(tmp_path, skip=flagging_dir) == before
-    folders = [p for p in flagging_dir.iterdir() if p.is_dir()]
+    folders = [p for p in flagging_dir.iterdir() if p.is_dir() and p.name != ".asyncflag"]
     assert len(folders) == 1 and folders[0].parent == flagging_dir
     assert folders[0].name == folder_name(label or "component 0")
     saved = [Path(row.values[0]) for row in load_flagged(flagging_dir, iface.components)]
@@ -498,11 +511,13 @@ async def test_a_dataset_file_replaced_by_a_symlink_is_not_followed(tmp_path: Pa
     (flagging_dir / "dataset1.csv").symlink_to(outside)
     iface = Interface(lambda t: t, "text", "text", flagging_dir=flagging_dir)
     async with iface:
-        with pytest.raises(FlagWriteError) as info:
-            await iface.flag(["a", "b"])
-    assert info.value.os_error is not None
-    assert info.value.os_error.errno == errno.ELOOP
+        assert await iface.flag(["a", "b"]) == 1  # in the next dataset file instead
     assert outside.read_bytes() == b""
+    assert (flagging_dir / "dataset1.csv").is_symlink()  # left as it was
+    assert data_rows(flagging_dir, "dataset2.csv")[0][:2] == ["a", "b"]
+    # reading back never follows it either
+    outside.write_text("t,output,flag,username,timestamp\r\nsecret,x,,,\r\n")
+    assert [row.values for row in load_flagged(flagging_dir)] == [("a", "b")]
 
 
 async def test_image_arrays_are_copied_when_flagged(tmp_path: Path) -> None:
@@ -516,3 +531,39 @@ async def test_image_arrays_are_copied_when_flagged(tmp_path: Path) -> None:
     with PILImage.open(row.values[0]) as image:
         saved = np.asarray(image)
     assert saved.shape == (2, 3) and not saved.any()
+
+
+async def test_image_and_audio_files_are_named_by_their_content(tmp_path: Path) -> None:
+    html = b"<html><script>alert(document.cookie)</script></html>"
+    wav = b"RIFF\x00\x00\x00\x00WAVEfmt " + bytes(64)
+    iface = file_interface(
+        tmp_path, components.Image(label="photo"), components.Audio(label="voice")
+    )
+    async with iface:
+        # the client's names say HTML; the content says PNG and WAV
+        assert await iface.flag([FileData(PNG, "x.html"), FileData(wav, "y.html"), "ok"]) == 1
+        # an "image" holding HTML is refused at the call, whatever its name
+        for name in ("cat.png", "x.html", "x.svg"):
+            with pytest.raises(FlagValueError, match="Image 'photo': the content is not"):
+                iface.flag_nowait([FileData(html, name), None, "ok"])
+        # audio holding HTML is kept, under a name no browser runs
+        assert await iface.flag([None, FileData(html, "z.html"), "ok"]) == 2
+    rows = data_rows(tmp_path)
+    assert CELL.match(rows[0][0])["suffix"] == ".png"  # type: ignore[index]
+    assert CELL.match(rows[0][1])["suffix"] == ".wav"  # type: ignore[index]
+    assert CELL.match(rows[1][1])["suffix"] == ".bin"  # type: ignore[index]
+    saved = [p.suffix for p in tmp_path.rglob("*") if p.is_file()]
+    assert not {".html", ".svg", ".js"} & set(saved)
+    assert len(data_rows(tmp_path)) == 2
+
+
+async def test_a_planted_state_folder_symlink_is_refused(tmp_path: Path) -> None:
+    flagging_dir, outside = tmp_path / "flags", tmp_path / "outside"
+    flagging_dir.mkdir()
+    outside.mkdir()
+    (flagging_dir / ".asyncflag").symlink_to(outside, target_is_directory=True)
+    iface = Interface(lambda t: t, "text", "text", flagging_dir=flagging_dir)
+    async with iface:
+        with pytest.raises(FlagValueError, match="not a real directory"):
+            await iface.flag(["a", "b"])
+    assert list(outside.iterdir()) == []  # the schema file was not written through it

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import io
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -225,7 +226,11 @@ async def test_oversized_bodies_are_refused(tmp_path: Path) -> None:
 
 
 async def test_file_upload_and_image_output(tmp_path: Path) -> None:
-    png = b"\x89PNG\r\n\x1a\n" + b"fake image bytes"
+    from PIL import Image as PILImage
+
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (3, 2), "red").save(buffer, format="PNG")  # an Image takes images only
+    png = buffer.getvalue()
 
     def echo(image: Any, caption: str) -> tuple[bytes, str]:
         return image.data, f"{caption}: {image.name}"

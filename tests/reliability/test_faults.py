@@ -70,7 +70,8 @@ def text_interface(tmp_path: Path, disk: Disk, **kwargs: object) -> Interface:
 async def test_a_failed_write_fails_its_batch_and_the_next_one_lands(
     tmp_path: Path, code: int
 ) -> None:
-    disk = FaultyDisk("write", {3}, code)  # write 1: header, 2: first batch, 3: second
+    # write 1: header, 2: the schema file (.asyncflag/), 3: first batch, 4: second
+    disk = FaultyDisk("write", {4}, code)
     iface = text_interface(tmp_path, disk)
     async with iface:
         assert await iface.flag(["a", "A"]) == 1
@@ -123,3 +124,25 @@ async def test_a_failed_file_save_fails_only_its_row(tmp_path: Path, code: int) 
     for row in flagged:
         assert Path(row.values[0]).read_bytes() == f"payload {row.values[1]}".encode()
     assert not list((tmp_path / "doc").glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("code", ERRORS)
+async def test_a_failed_header_on_a_recreated_file_is_written_again(
+    tmp_path: Path, code: int
+) -> None:
+    # write 1: header, 2: schema file, 3: row a; then the file is deleted;
+    # write 4: the new header fails half-way
+    disk = FaultyDisk("write", {4}, code)
+    iface = text_interface(tmp_path, disk)
+    async with iface:
+        assert await iface.flag(["a", "A"]) == 1
+        (tmp_path / "dataset1.csv").unlink()
+        with pytest.raises(FlagWriteError) as info:
+            await iface.flag(["b", "B"])
+        assert info.value.os_error is not None and info.value.os_error.errno == code
+        assert await iface.flag(["c", "C"]) == 1
+        assert await iface.flag(["d", "D"]) == 2
+    rows = whole_rows(tmp_path / "dataset1.csv")
+    assert rows[0] == ["t", "output", "flag", "username", "timestamp"]
+    assert [row[0] for row in rows[1:]] == ["c", "d"]
+    assert not (tmp_path / "dataset1.csv.torn").exists()
