@@ -23,6 +23,7 @@ from .errors import (
     NotRunningError,
     QueueFullError,
     UnknownPredictionError,
+    WrongThreadError,
 )
 from .events import FlagReceipt, FlagRow, Prediction
 from .interface import Interface
@@ -52,6 +53,7 @@ __all__ = [
     "RedisStream",
     "SimpleCSVLogger",
     "UnknownPredictionError",
+    "WrongThreadError",
     "components",
     "load_flagged",
 ]

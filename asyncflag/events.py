@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from threading import get_ident
 from typing import Any
 
 import anyio
 import msgspec
 from anyio.lowlevel import checkpoint
 
-from .errors import FlaggingError
+from .errors import FlaggingError, WrongThreadError
 
 __all__ = ["FlagEvent", "FlagReceipt", "FlagRow", "Prediction"]
 
@@ -50,15 +51,17 @@ class FlagReceipt:
     """The promise of a row: resolved by the writer once the row is written, or failed.
 
     Returned by :meth:`~asyncflag.Interface.flag_nowait`; ``await receipt.wait()``
-    returns what :meth:`~asyncflag.Interface.flag` returns.
+    returns what :meth:`~asyncflag.Interface.flag` returns. It is awaited in the event
+    loop thread that made it (:meth:`result` and :meth:`done` may be called anywhere).
     """
 
-    __slots__ = ("__weakref__", "_count", "_error", "_event", "written_at")
+    __slots__ = ("__weakref__", "_count", "_error", "_event", "_thread", "written_at")
 
     def __init__(self) -> None:
         self._count: int | None = None
         self._error: BaseException | None = None
         self._event: anyio.Event | None = None
+        self._thread = get_ident()
         #: :func:`time.perf_counter` when the writer saw the row written (for latency
         #: measurements: no waiting task needed); ``None`` until then
         self.written_at: float | None = None
@@ -86,7 +89,16 @@ class FlagReceipt:
         :return: the number of data rows in the dataset file once this row was added
         :raises FlagWriteError: if the row could not be written
         :raises FlagDroppedError: if the row was dropped because the queue was full
+        :raises WrongThreadError: outside the event loop thread that made the receipt
         """
+        if get_ident() != self._thread:
+            raise WrongThreadError(
+                "a receipt is awaited in the event loop thread that made it, where the "
+                "writer can wake it; from a worker thread call "
+                "anyio.from_thread.run(receipt.wait) (with token=, the loop's "
+                "anyio.lowlevel.current_token(), from any other thread), or poll "
+                "receipt.done() and receipt.result()"
+            )
         if not self.done():
             if self._event is None:
                 self._event = anyio.Event()

@@ -14,6 +14,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from operator import call
 from pathlib import Path
+from threading import get_ident
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
 
@@ -28,6 +29,7 @@ from .errors import (
     FlagValueError,
     NotRunningError,
     UnknownPredictionError,
+    WrongThreadError,
 )
 from .events import FlagEvent, FlagReceipt, FlagRow, Prediction
 from .loggers import CSVLogger, FlaggingCallback, RowResult, flag_rows
@@ -60,6 +62,14 @@ class Interface:
 
     Use it as an async context manager: ``async with iface:`` starts the writer;
     leaving the block writes every accepted event to disk, then closes the files.
+
+    :meth:`submit`, :meth:`flag` and :meth:`flag_nowait` must be called in the event
+    loop thread that entered ``async with``; from anywhere else they raise
+    :class:`WrongThreadError` and change nothing. A worker thread started by
+    ``anyio.to_thread.run_sync`` calls back into the loop with
+    ``anyio.from_thread.run(iface.flag, values)`` (``from_thread.run_sync`` for
+    :meth:`flag_nowait`); any other thread passes ``token=``, the loop's
+    ``anyio.lowlevel.current_token()``.
 
     :param fn: the function to run, sync (run in a worker thread) or async
     :param inputs: a component, a shortcut string (``"text"``...) or a list of them
@@ -158,6 +168,8 @@ class Interface:
         self._writer: FlagWriter | StreamPublisher | None = None
         self._writer_done: anyio.Event | None = None
         self._writer_scope: anyio.CancelScope | None = None
+        #: the thread whose event loop entered ``async with`` (``None`` when not running)
+        self._loop_thread: int | None = None
         self._checks = [c.check for c in self.components]
         self._input_checks = self._checks[: len(self.input_components)]
         self._output_checks = self._checks[len(self.input_components) :]
@@ -212,6 +224,7 @@ class Interface:
                 raise
             self._subscription = subscription
         self._exit_stack = stack
+        self._loop_thread = get_ident()
         self._bus = bus
         return self
 
@@ -224,6 +237,7 @@ class Interface:
         stack, writer, done = self._exit_stack, self._writer, self._writer_done
         subscription = self._subscription
         self._bus = None
+        self._loop_thread = None
         self._subscription = None
         self._exit_stack = self._writer = self._writer_done = None
         if stack is None:
@@ -331,7 +345,10 @@ class Interface:
         :raises FlagValueError: for a wrong number of values, or values (inputs or
             outputs) that the components cannot store
         :raises NotRunningError: outside ``async with iface:``
+        :raises WrongThreadError: outside the event loop thread running the interface
         """
+        if get_ident() != self._loop_thread:
+            self._refuse_other_thread("submit")
         bus = self._require_running()
         if len(values) != len(self.input_components):
             raise FlagValueError(
@@ -391,7 +408,10 @@ class Interface:
         :raises FlagValueError: for an unknown option, id or value
         :raises FlaggingDisabledError: in ``never`` mode
         :raises FlagWriteError: if the row could not be written
+        :raises WrongThreadError: outside the event loop thread running the interface
         """
+        if get_ident() != self._loop_thread:
+            self._refuse_other_thread("flag")
         receipt = FlagReceipt()
         event = self._flag_event(target, option, username, receipt)
         assert self._subscription is not None
@@ -410,7 +430,10 @@ class Interface:
 
         :raises QueueFullError: if the queue is full and ``overflow="wait"``; with
             ``overflow="drop"`` the receipt fails with :class:`FlagDroppedError` instead
+        :raises WrongThreadError: outside the event loop thread running the interface
         """
+        if get_ident() != self._loop_thread:
+            self._refuse_other_thread("flag_nowait")
         receipt = FlagReceipt()
         event = self._flag_event(target, option, username, receipt)
         assert self._subscription is not None
@@ -475,6 +498,20 @@ class Interface:
 
     def _check_outputs(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
         return tuple(map(call, self._output_checks, values))
+
+    def _refuse_other_thread(self, call: str) -> None:
+        """Raise why ``call`` cannot run here: the interface is not running, or this is
+        not its event loop's thread (checked before anything is queued or changed)."""
+        self._require_running()
+        portal = "run_sync" if call == "flag_nowait" else "run"
+        raise WrongThreadError(
+            f"{call}() was called outside the event loop thread running this interface "
+            "(from a worker thread, a plain thread or another event loop), where it "
+            "cannot wake the writer: nothing was queued. From a worker thread started by "
+            f"anyio.to_thread.run_sync, call anyio.from_thread.{portal}(iface.{call}, ...); "
+            "from any other thread, take token = anyio.lowlevel.current_token() in the "
+            f"event loop and call anyio.from_thread.{portal}(iface.{call}, ..., token=token)"
+        )
 
     def _require_running(self) -> EventBus:
         bus = self._bus

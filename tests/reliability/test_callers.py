@@ -1,0 +1,173 @@
+"""Misused callers: calls from other threads and event loops.
+
+Each test runs under a generous ``anyio.fail_after(HANG)``: a hang detector, not a
+timed assertion. A call from the wrong thread must fail at once and leave the
+pipeline working.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import functools
+import threading
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.from_thread
+import anyio.lowlevel
+import pytest
+import trio
+
+from asyncflag import (
+    FlagReceipt,
+    Interface,
+    WrongThreadError,
+)
+
+pytestmark = pytest.mark.anyio
+
+#: seconds before a test is declared hung (a hang detector, never reached when it passes)
+HANG = 60
+
+
+def shout(text: str) -> str:
+    return text.upper()
+
+
+def data_rows(path: Path) -> list[list[str]]:
+    with path.open(newline="", encoding="utf-8") as file:
+        return list(csv.reader(file))[1:]
+
+
+async def in_plain_thread(function: Callable[[], Any]) -> Any:
+    """Run ``function`` in a plain daemon thread; return what it returned or raised."""
+    outcome: list[Any] = []
+
+    def target() -> None:
+        try:
+            outcome.append(function())
+        except BaseException as exc:  # handed back to the test
+            outcome.append(exc)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    # Polled, not joined from a worker thread: a hung call must not keep one busy.
+    while thread.is_alive():
+        await anyio.sleep(0.005)
+    return outcome[0]
+
+
+async def wait_for(event: threading.Event) -> None:
+    """Wait for a thread's event, polled: a wait that hangs must not keep a worker busy."""
+    while not event.is_set():
+        await anyio.sleep(0.005)
+
+
+def on_another_loop(loop: str, call: Callable[[], Awaitable[Any]]) -> Callable[[], Any]:
+    """A function that runs ``await call()`` on a new event loop of its own."""
+
+    async def main() -> Any:
+        return await call()
+
+    if loop == "asyncio":
+        return lambda: asyncio.run(main())
+    return lambda: trio.run(main)
+
+
+async def still_works(iface: Interface, flagging_dir: Path, rows_before: int = 0) -> None:
+    """Later flags are written and leaving the block drains: the pipeline is not stuck."""
+    async with iface:
+        with anyio.fail_after(HANG):
+            assert await iface.flag(["later", "LATER"]) == rows_before + 1
+            receipts = [iface.flag_nowait([str(i), str(i)]) for i in range(3)]
+    assert [r.result() for r in receipts] == [rows_before + 2, rows_before + 3, rows_before + 4]
+    assert len(data_rows(flagging_dir / "dataset1.csv")) == rows_before + 4
+    assert iface.stats.failed == 0 and iface.stats.pending == 0
+
+
+# -- calls from another thread or loop ---------------------------------------------------
+
+
+async def test_flag_nowait_from_a_worker_thread_is_refused_and_nothing_sticks(
+    tmp_path: Path,
+) -> None:
+    iface = Interface(shout, "text", "text", flagging_dir=tmp_path)
+    async with iface:
+        with anyio.fail_after(HANG):
+            call = functools.partial(iface.flag_nowait, ["a", "A"])
+            with pytest.raises(WrongThreadError, match=r"anyio\.from_thread\.run_sync"):
+                await anyio.to_thread.run_sync(call)
+            assert iface.stats.published == 0  # refused before anything was queued
+            assert await iface.flag(["b", "B"]) == 1
+    assert [row[0] for row in data_rows(tmp_path / "dataset1.csv")] == ["b"]
+    await still_works(iface, tmp_path, rows_before=1)
+
+
+async def test_flag_nowait_from_a_plain_thread_is_refused_and_nothing_sticks(
+    tmp_path: Path,
+) -> None:
+    iface = Interface(shout, "text", "text", flagging_dir=tmp_path)
+    async with iface:
+        with anyio.fail_after(HANG):
+            outcome = await in_plain_thread(functools.partial(iface.flag_nowait, ["a", "A"]))
+        assert isinstance(outcome, WrongThreadError)
+        assert "token=token" in str(outcome)
+        assert iface.stats.published == 0
+    await still_works(iface, tmp_path)
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "trio"])
+@pytest.mark.parametrize("call", ["flag", "submit"])
+async def test_a_call_from_another_event_loop_is_refused_and_nothing_sticks(
+    tmp_path: Path, loop: str, call: str
+) -> None:
+    iface = Interface(shout, "text", "text", flagging_dir=tmp_path, flagging_mode="auto")
+
+    def make_call() -> Awaitable[Any]:
+        return iface.flag(["a", "A"]) if call == "flag" else iface.submit("a")
+
+    async with iface:
+        with anyio.fail_after(HANG):
+            outcome = await in_plain_thread(on_another_loop(loop, make_call))
+        assert isinstance(outcome, WrongThreadError), outcome
+        assert f"{call}() was called outside the event loop thread" in str(outcome)
+        assert iface.stats.published == 0
+    await still_works(iface, tmp_path)
+
+
+async def test_a_receipt_awaited_on_another_loop_is_refused(tmp_path: Path) -> None:
+    iface = Interface(shout, "text", "text", flagging_dir=tmp_path)
+    async with iface:
+        receipt = iface.flag_nowait(["a", "A"])
+        with anyio.fail_after(HANG):
+            outcome = await in_plain_thread(on_another_loop("asyncio", receipt.wait))
+            assert isinstance(outcome, WrongThreadError)
+            assert await receipt.wait() == 1  # on its own loop it works
+    await still_works(iface, tmp_path, rows_before=1)
+
+
+async def test_the_documented_ways_to_flag_from_threads(tmp_path: Path) -> None:
+    iface = Interface(shout, "text", "text", flagging_dir=tmp_path)
+
+    def from_worker() -> tuple[int, int]:
+        count = anyio.from_thread.run(iface.flag, ["worker", "WORKER"])
+        receipt: FlagReceipt = anyio.from_thread.run_sync(iface.flag_nowait, ["nowait", "N"])
+        return count, anyio.from_thread.run(receipt.wait)
+
+    async with iface:
+        token = anyio.lowlevel.current_token()
+
+        def from_plain_thread() -> int:
+            return anyio.from_thread.run(iface.flag, ["plain", "PLAIN"], token=token)
+
+        with anyio.fail_after(HANG):
+            assert await anyio.to_thread.run_sync(from_worker) == (1, 2)
+            assert await in_plain_thread(from_plain_thread) == 3
+    assert [row[0] for row in data_rows(tmp_path / "dataset1.csv")] == [
+        "worker",
+        "nowait",
+        "plain",
+    ]
