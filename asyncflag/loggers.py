@@ -245,7 +245,15 @@ class _FileLock:
 
 
 class _CSVFileLogger(FlaggingCallback):
-    """What the two CSV loggers share: cells, file saves, batching, the open file."""
+    """What the two CSV loggers share: cells, file saves, batching, the open file.
+
+    Lock order: rows are appended holding the logger's thread lock first (one append
+    at a time in this process; the open file does not change under it), then the
+    file's ``flock`` (one append at a time across processes). Every path takes them in
+    that order: the blocking ``flag``, the writer's worker thread, ``open_dataset`` and
+    ``close``. The event loop only ever *tries* both, without blocking, and hands the
+    write to a worker thread when either is taken, so it never waits on a thread.
+    """
 
     _with_header = True
 
@@ -265,7 +273,8 @@ class _CSVFileLogger(FlaggingCallback):
         self.durability: Durability = durability
         self.disk = disk or Disk()
         self._save_limiter = anyio.CapacityLimiter(max_concurrent_saves)
-        self._lock = threading.Lock()
+        # Re-entrant: the event loop tries it, then _commit takes it again.
+        self._lock = threading.RLock()
         self._file: _AppendOnlyFile | None = None
         self.components: list[Component] = []
         self.flagging_dir = Path("flagged")
@@ -331,20 +340,20 @@ class _CSVFileLogger(FlaggingCallback):
         results, written, data = self._encode(rows, saved, failed)
         if not written:
             return results
-        file = self._file
-        if (
-            len(data) <= self.inline_write_bytes
-            and file is not None
-            and not file.fsync
-            and file.try_lock()
-        ):
-            # A short write handed to the OS costs less than a hop to a worker thread
-            # and back; taken only when the file lock is free, so the loop never waits.
+        # A short write handed to the OS costs less than a hop to a worker thread and
+        # back; made here only when both locks are free (in the class's order), so the
+        # loop never waits.
+        if len(data) <= self.inline_write_bytes and self._lock.acquire(blocking=False):
             try:
-                self._commit(data, written, results, locked=True)
+                file = self._file
+                if file is not None and not file.fsync and file.try_lock():
+                    try:
+                        self._commit(data, written, results, locked=True)
+                    finally:
+                        file.unlock()
+                    return results
             finally:
-                file.unlock()
-            return results
+                self._lock.release()
         await anyio.to_thread.run_sync(self._commit, data, written, results)
         return results
 

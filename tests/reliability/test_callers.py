@@ -1,8 +1,8 @@
-"""Misused callers: calls from other threads and event loops.
+"""Misused callers: calls from other threads and event loops, and lock order.
 
 Each test runs under a generous ``anyio.fail_after(HANG)``: a hang detector, not a
 timed assertion. A call from the wrong thread must fail at once and leave the
-pipeline working.
+pipeline working; the CSV loggers' locks are taken in one order.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import pytest
 import trio
 
 from asyncflag import (
+    CSVLogger,
+    Disk,
     FlagReceipt,
     Interface,
     WrongThreadError,
@@ -171,3 +173,83 @@ async def test_the_documented_ways_to_flag_from_threads(tmp_path: Path) -> None:
         "nowait",
         "plain",
     ]
+
+
+# -- one lock order ----------------------------------------------------------------------
+
+
+class GateDisk(Disk):
+    """Holds the writes that ``blocks()`` picks (by the thread making them) until released."""
+
+    def __init__(self, blocks: Callable[[], bool]) -> None:
+        self.blocks = blocks
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.released_by: str | None = None
+
+    def write(self, fd: int, data: memoryview) -> int:
+        if self.blocks():
+            self.entered.set()
+            if not self.release.wait(HANG):
+                self.released_by = "the hang detector"
+        return super().write(fd, data)
+
+
+async def test_the_event_loop_never_waits_for_a_thread_holding_the_logger(
+    tmp_path: Path,
+) -> None:
+    """A blocking ``CSVLogger.flag`` in a thread holds the logger's locks while its write
+    waits; the writer's next batch must not block the event loop behind it (it did: the
+    loop took the file lock, then waited for the thread lock: the opposite order)."""
+    disk = GateDisk(lambda: threading.current_thread().name == "sync flagger")
+    logger = CSVLogger(disk=disk)
+    iface = Interface(shout, "text", "text", flagging_dir=tmp_path, flagging_callback=logger)
+    async with iface:
+        with anyio.fail_after(HANG):
+            assert await iface.flag(["first", "FIRST"]) == 1  # the file is open
+            thread = threading.Thread(
+                target=logger.flag, args=(["sync", "SYNC"],), name="sync flagger", daemon=True
+            )
+            thread.start()
+            await wait_for(disk.entered)
+            receipt = iface.flag_nowait(["async", "ASYNC"])
+            # The writer takes the batch; with the old lock order the loop froze here,
+            # so only the disk's own timeout could let the thread go.
+            await anyio.wait_all_tasks_blocked()
+            if disk.released_by is None:
+                disk.released_by = "the event loop"
+            disk.release.set()
+            while thread.is_alive():
+                await anyio.sleep(0.005)
+            assert await receipt.wait() == 3
+    assert disk.released_by == "the event loop"
+    rows = data_rows(tmp_path / "dataset1.csv")
+    assert [row[0] for row in rows] == ["first", "sync", "async"]
+
+
+async def test_sync_flags_from_threads_beside_the_writer_complete(tmp_path: Path) -> None:
+    """Blocking ``flag`` calls from several threads and the async writer, interleaved on
+    one logger: every row is written once, with a distinct count (a deadlock would trip
+    the hang detector)."""
+    threads, per_thread, async_rows = 4, 150, 1500
+    logger = CSVLogger()
+    iface = Interface(
+        shout, "text", "text", flagging_dir=tmp_path, flagging_callback=logger, max_pending=64
+    )
+    counts: list[int] = []
+
+    def flag_many(name: str) -> None:
+        counts.extend(logger.flag([f"{name}-{i}", "x"]) for i in range(per_thread))
+
+    async with iface:
+        with anyio.fail_after(HANG):
+            await iface.flag(["first", "FIRST"])
+            async with anyio.create_task_group() as tg:
+                for t in range(threads):
+                    tg.start_soon(anyio.to_thread.run_sync, flag_many, f"thread{t}")
+                counts.extend([await iface.flag([f"async-{i}", "x"]) for i in range(async_rows)])
+    total = 1 + threads * per_thread + async_rows
+    assert sorted(counts) == list(range(2, total + 1))
+    rows = data_rows(tmp_path / "dataset1.csv")
+    assert len(rows) == total
+    assert len({row[0] for row in rows}) == total
