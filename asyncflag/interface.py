@@ -87,8 +87,13 @@ class Interface:
     :param max_batch: the most rows written in one batch
     :param cache_size: how many recent predictions can be flagged by id
     :param shutdown_timeout: seconds that leaving ``async with`` may spend writing
-        what is queued; what is left after that is failed and reported (a batch whose
-        write was already under way may be on disk even so)
+        what is queued; what is left after that is failed and reported. Leaving does
+        not wait for a sync callback still blocked in a worker thread: the receipts of
+        the batch it was writing fail saying the rows may still be written, and its
+        ``close()`` gets another ``shutdown_timeout`` (at most a second) before it is
+        left to finish in its thread. A callback's own async ``flag_batch`` is
+        cancelled then: it should run blocking work with
+        ``anyio.to_thread.run_sync(..., abandon_on_cancel=True)``
     :param transport: where rows go instead of a local callback: a
         :class:`~asyncflag.RedisStream`, written to a dataset by ``asyncflag consume``.
         Leaving ``async with`` then hands what is queued to Redis and waits (within
@@ -242,6 +247,7 @@ class Interface:
         self._exit_stack = self._writer = self._writer_done = None
         if stack is None:
             return None
+        timed_out = False
         # Shielded: a host that is being cancelled still gets its accepted rows written.
         with anyio.CancelScope(shield=True):
             if subscription is not None and writer is not None and done is not None:
@@ -249,15 +255,19 @@ class Interface:
                 with anyio.move_on_after(self.shutdown_timeout):
                     await done.wait()
                 if not done.is_set():
+                    timed_out = True
                     lost = writer.abandon(
                         f"not written within shutdown_timeout={self.shutdown_timeout}s"
                     )
                     logger.error(
                         "asyncflag: %d flag events were not written within the "
-                        "shutdown timeout of %ss",
+                        "shutdown timeout of %ss (a batch the callback was still "
+                        "writing may reach the dataset even so)",
                         lost,
                         self.shutdown_timeout,
                     )
+                    # The writer's calls into worker threads give up on cancellation
+                    # (the threads run on, unwatched), so the writer ends now.
                     if self._writer_scope is not None:
                         self._writer_scope.cancel()
         self._writer_scope = None
@@ -271,7 +281,27 @@ class Interface:
             close = getattr(self.flagging_callback, "close", None)
             if self.flagging_mode != "never" and self.transport is None and callable(close):
                 with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(close)
+                    if timed_out:
+                        await self._close_after_timeout(close)
+                    else:
+                        await anyio.to_thread.run_sync(close)
+
+    async def _close_after_timeout(self, close: Callable[[], object]) -> None:
+        """Close the callback without waiting long for a worker thread still writing.
+
+        After a timed-out shutdown, ``close()`` may wait for the batch a worker thread is
+        still writing (the CSV loggers' lock): it gets another ``shutdown_timeout`` (at
+        most a second), then it is left to finish in its thread.
+        """
+        grace = min(1.0, max(self.shutdown_timeout or 0.0, 0.01))
+        with anyio.move_on_after(grace) as scope:
+            await anyio.to_thread.run_sync(close, abandon_on_cancel=True)
+        if scope.cancelled_caught:
+            logger.error(
+                "asyncflag: the flagging callback's close() did not return within %ss "
+                "after the shutdown timeout; it goes on in its worker thread",
+                grace,
+            )
 
     async def _run_writer(
         self,

@@ -96,7 +96,9 @@ class FlaggingCallback(ABC):
 async def flag_rows(callback: Any, rows: Sequence[FlagRow]) -> list[RowResult]:
     """Store ``rows`` through any Gradio-style callback's ``flag``, one row at a time.
 
-    A sync ``flag`` is called for the whole batch from one worker thread.
+    A sync ``flag`` is called for the whole batch from one worker thread. Cancelling
+    the call (only a timed-out shutdown does) stops waiting for that thread: the rows
+    it is writing may still be stored.
     """
     flag: Callable[..., Any] = callback.flag
     if inspect.iscoroutinefunction(flag):
@@ -117,7 +119,7 @@ async def flag_rows(callback: Any, rows: Sequence[FlagRow]) -> list[RowResult]:
                 results.append(exc)
         return results
 
-    return await anyio.to_thread.run_sync(flag_each)
+    return await anyio.to_thread.run_sync(flag_each, abandon_on_cancel=True)
 
 
 class _AppendOnlyFile:
@@ -354,7 +356,7 @@ class _CSVFileLogger(FlaggingCallback):
                     return results
             finally:
                 self._lock.release()
-        await anyio.to_thread.run_sync(self._commit, data, written, results)
+        await anyio.to_thread.run_sync(self._commit, data, written, results, abandon_on_cancel=True)
         return results
 
     async def _save_in_thread(
@@ -367,7 +369,7 @@ class _CSVFileLogger(FlaggingCallback):
     ) -> None:
         try:
             saved[i, j] = await anyio.to_thread.run_sync(
-                self._save, value, j, limiter=self._save_limiter
+                self._save, value, j, limiter=self._save_limiter, abandon_on_cancel=True
             )
         except Exception as exc:
             failed[i] = exc

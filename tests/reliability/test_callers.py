@@ -1,8 +1,9 @@
-"""Misused callers: calls from other threads and event loops, and lock order.
+"""Misused callers: other threads and loops, lock order, a callback that never returns.
 
 Each test runs under a generous ``anyio.fail_after(HANG)``: a hang detector, not a
 timed assertion. A call from the wrong thread must fail at once and leave the
-pipeline working; the CSV loggers' locks are taken in one order.
+pipeline working; the CSV loggers' locks are taken in one order; leaving
+``async with`` is bounded by ``shutdown_timeout`` even when a sync callback blocks.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ import trio
 from asyncflag import (
     CSVLogger,
     Disk,
+    FlaggingError,
     FlagReceipt,
+    FlagWriteError,
     Interface,
     WrongThreadError,
 )
@@ -253,3 +256,86 @@ async def test_sync_flags_from_threads_beside_the_writer_complete(tmp_path: Path
     rows = data_rows(tmp_path / "dataset1.csv")
     assert len(rows) == total
     assert len({row[0] for row in rows}) == total
+
+
+# -- shutdown_timeout with a callback stuck in a worker thread ---------------------------
+
+
+class StuckLogger:
+    """A Gradio-style sync callback whose ``flag`` blocks until the test releases it."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.returned = threading.Event()
+        self.rows: list[list[Any]] = []
+
+    def setup(self, components: Any, flagging_dir: str) -> None:
+        pass
+
+    def flag(self, flag_data: list[Any], flag_option: Any = None, username: Any = None) -> int:
+        self.entered.set()
+        self.release.wait(HANG)
+        self.rows.append(flag_data)
+        self.returned.set()
+        return len(self.rows)
+
+
+async def test_shutdown_timeout_bounds_leaving_despite_a_blocked_sync_callback(
+    tmp_path: Path,
+) -> None:
+    callback = StuckLogger()
+    iface = Interface(shout, "text", "text", flagging_callback=callback, shutdown_timeout=0.5)
+    with anyio.fail_after(HANG):
+        async with iface:
+            writing = iface.flag_nowait(["a", "A"])
+            await wait_for(callback.entered)
+            queued = [iface.flag_nowait([str(i), str(i)]) for i in range(3)]
+        # Left while the callback's thread is still blocked.
+        assert not callback.returned.is_set()
+        with pytest.raises(FlagWriteError, match=r"shutdown_timeout=0\.5s.*may still be written"):
+            writing.result()
+        for receipt in queued:
+            with pytest.raises(FlagWriteError, match="gave up before the row reached"):
+                receipt.result()
+        assert iface.stats.failed == 4 and iface.stats.pending == 0
+        callback.release.set()  # the abandoned thread ends, and did write its row
+        await wait_for(callback.returned)
+    assert callback.rows == [["a", "A"]]
+
+
+async def test_shutdown_timeout_bounds_leaving_despite_a_stuck_csv_write(tmp_path: Path) -> None:
+    """The CSV logger's worker-thread write blocks (a hung disk): leaving still returns,
+    and the file is closed once the write ends."""
+    loop_thread = threading.current_thread()
+    armed = threading.Event()
+    disk = GateDisk(lambda: armed.is_set() and threading.current_thread() is not loop_thread)
+    logger = CSVLogger(disk=disk)
+    logger.inline_write_bytes = 0  # every write goes to a worker thread
+    iface = Interface(
+        shout,
+        "text",
+        "text",
+        flagging_dir=tmp_path,
+        flagging_callback=logger,
+        shutdown_timeout=0.5,
+    )
+    try:
+        with anyio.fail_after(HANG):
+            async with iface:
+                assert await iface.flag(["first", "FIRST"]) == 1  # the file is open
+                armed.set()
+                receipt = iface.flag_nowait(["a", "A"])
+                await wait_for(disk.entered)
+            assert not disk.release.is_set()
+            with pytest.raises(FlaggingError, match="may still be written"):
+                receipt.result()
+    finally:
+        if disk.released_by is None:
+            disk.released_by = "the test"
+        disk.release.set()
+    with anyio.fail_after(HANG):
+        while logger.dataset_path is not None:  # closed by the abandoned close() call
+            await anyio.sleep(0.01)
+    assert disk.released_by == "the test"
+    assert [row[0] for row in data_rows(tmp_path / "dataset1.csv")] == ["first", "a"]
