@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import datetime
 from threading import get_ident
 from typing import Any
@@ -12,7 +13,19 @@ from anyio.lowlevel import checkpoint
 
 from .errors import FlaggingError, WrongThreadError
 
-__all__ = ["FlagEvent", "FlagReceipt", "FlagRow", "Prediction"]
+__all__ = ["AWAITED_IN_WRITER", "FlagEvent", "FlagReceipt", "FlagRow", "Prediction", "in_writer"]
+
+#: ``True`` in the writer's task (and the worker threads it starts): a flag awaited
+#: there would wait for the writer, that is for itself
+in_writer: ContextVar[bool] = ContextVar("asyncflag_in_writer", default=False)
+
+#: why a wait inside the writer's task is refused
+AWAITED_IN_WRITER = (
+    "a flag was awaited inside the flagging callback (in the writer's task, or a worker "
+    "thread it started), where it would wait for the writer, that is for itself: the "
+    "writer would never go on. Inside a callback, call flag_nowait() (through "
+    "anyio.from_thread.run_sync in a worker thread) and do not await its receipt there"
+)
 
 
 class Prediction(msgspec.Struct, frozen=True):
@@ -100,6 +113,8 @@ class FlagReceipt:
                 "receipt.done() and receipt.result()"
             )
         if not self.done():
+            if in_writer.get():
+                raise FlaggingError(AWAITED_IN_WRITER)
             if self._event is None:
                 self._event = anyio.Event()
             await self._event.wait()

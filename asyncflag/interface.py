@@ -31,7 +31,7 @@ from .errors import (
     UnknownPredictionError,
     WrongThreadError,
 )
-from .events import FlagEvent, FlagReceipt, FlagRow, Prediction
+from .events import AWAITED_IN_WRITER, FlagEvent, FlagReceipt, FlagRow, Prediction, in_writer
 from .loggers import CSVLogger, FlaggingCallback, RowResult, flag_rows
 from .modes import FlaggingMode, resolve_flagging_mode, resolve_flagging_options
 from .streams import RedisStream, StreamPublisher
@@ -439,9 +439,13 @@ class Interface:
         :raises FlaggingDisabledError: in ``never`` mode
         :raises FlagWriteError: if the row could not be written
         :raises WrongThreadError: outside the event loop thread running the interface
+        :raises FlaggingError: inside a flagging callback, where the writer would wait
+            for itself (call :meth:`flag_nowait` there)
         """
         if get_ident() != self._loop_thread:
             self._refuse_other_thread("flag")
+        if in_writer.get():
+            raise FlaggingError(AWAITED_IN_WRITER)
         receipt = FlagReceipt()
         event = self._flag_event(target, option, username, receipt)
         assert self._subscription is not None

@@ -19,7 +19,7 @@ from anyio.abc import TaskStatus
 
 from .bus import Subscription, _Counters
 from .errors import FlaggingError, FlagWriteError, as_write_error
-from .events import FlagEvent, FlagRow, Prediction
+from .events import FlagEvent, FlagRow, Prediction, in_writer
 from .loggers import RowResult
 
 __all__ = ["FlagWriter", "fail_events"]
@@ -48,15 +48,19 @@ class FlagWriter:
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Write batches until the subscription is closed and drained."""
-        task_status.started()
-        while True:
-            try:
-                batch = await self._subscription.get_batch(self._max_batch)
-            except anyio.EndOfStream:
-                return
-            self._in_flight = batch
-            await self._write(batch)
-            self._in_flight = []
+        token = in_writer.set(True)  # a callback awaiting a flag would wait for itself
+        try:
+            task_status.started()
+            while True:
+                try:
+                    batch = await self._subscription.get_batch(self._max_batch)
+                except anyio.EndOfStream:
+                    return
+                self._in_flight = batch
+                await self._write(batch)
+                self._in_flight = []
+        finally:
+            in_writer.reset(token)
 
     async def _write(self, batch: list[Any]) -> None:
         rows = [_as_row(event) for event in batch]

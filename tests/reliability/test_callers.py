@@ -1,9 +1,10 @@
-"""Misused callers: other threads and loops, lock order, a callback that never returns.
+"""Misused callers: other threads and loops, lock order, callbacks that block or flag.
 
 Each test runs under a generous ``anyio.fail_after(HANG)``: a hang detector, not a
 timed assertion. A call from the wrong thread must fail at once and leave the
 pipeline working; the CSV loggers' locks are taken in one order; leaving
-``async with`` is bounded by ``shutdown_timeout`` even when a sync callback blocks.
+``async with`` is bounded by ``shutdown_timeout`` even when a sync callback blocks;
+a callback that waits for its own writer fails instead of wedging it.
 """
 
 from __future__ import annotations
@@ -339,3 +340,94 @@ async def test_shutdown_timeout_bounds_leaving_despite_a_stuck_csv_write(tmp_pat
             await anyio.sleep(0.01)
     assert disk.released_by == "the test"
     assert [row[0] for row in data_rows(tmp_path / "dataset1.csv")] == ["first", "a"]
+
+
+# -- a callback that flags ---------------------------------------------------------------
+
+
+class Reflagging:
+    """A callback that flags a second row while it writes the first: awaited, that waits
+    for the writer, that is for itself."""
+
+    def __init__(self) -> None:
+        self.iface: Interface | None = None
+        self.errors: list[BaseException] = []
+        self.rows: list[list[Any]] = []
+
+    def setup(self, components: Any, flagging_dir: str) -> None:
+        pass
+
+    def flag(self, flag_data: list[Any], flag_option: Any = None, username: Any = None) -> int:
+        assert self.iface is not None
+        if flag_data[0] == "outer":
+            try:
+                anyio.from_thread.run(self.iface.flag, ["inner", "INNER"])
+            except FlaggingError as exc:
+                self.errors.append(exc)
+        self.rows.append(flag_data)
+        return len(self.rows)
+
+
+class ReflaggingAsync(Reflagging):
+    """The same, from an async ``flag_batch`` running in the writer's task."""
+
+    async def flag_batch(self, rows: Any) -> list[int | Exception]:
+        assert self.iface is not None
+        for row in rows:
+            if row.data[0] == "outer":
+                try:
+                    await self.iface.flag(["inner", "INNER"])
+                except FlaggingError as exc:
+                    self.errors.append(exc)
+            self.rows.append(list(row.data))
+        return list(range(len(self.rows) - len(rows) + 1, len(self.rows) + 1))
+
+
+@pytest.mark.parametrize("how", ["sync flag in a worker thread", "async flag_batch"])
+async def test_a_callback_awaiting_a_flag_fails_instead_of_waiting_for_itself(
+    tmp_path: Path, how: str
+) -> None:
+    callback = ReflaggingAsync() if how == "async flag_batch" else Reflagging()
+    iface = Interface(shout, "text", "text", flagging_callback=callback, shutdown_timeout=HANG)
+    callback.iface = iface
+    with anyio.fail_after(HANG):
+        async with iface:
+            assert await iface.flag(["outer", "OUTER"]) == 1
+            assert await iface.flag(["next", "NEXT"]) == 2  # the writer goes on
+        [error] = callback.errors
+        assert "would wait for the writer, that is for itself" in str(error)
+        assert [row[0] for row in callback.rows] == ["outer", "next"]
+        assert iface.stats.published == 2  # the refused flag queued nothing
+
+
+async def test_a_callback_waiting_for_room_in_the_queue_fails_instead(tmp_path: Path) -> None:
+    """In ``auto`` mode ``submit`` waits for room in a full queue; inside the callback only
+    the writer itself could make it."""
+    errors: list[BaseException] = []
+    finished = anyio.Event()
+
+    class Submitting(ReflaggingAsync):
+        async def flag_batch(self, rows: Any) -> list[int | Exception]:
+            assert self.iface is not None
+            if rows[0].data[0] == "outer":
+                await self.iface.submit("fills the queue")
+                try:
+                    await self.iface.submit("waits for room")
+                except FlaggingError as exc:
+                    errors.append(exc)
+                finished.set()
+            return list(range(1, len(rows) + 1))
+
+    callback = Submitting()
+    iface = Interface(
+        shout, "text", "text", flagging_mode="auto", flagging_callback=callback,
+        max_pending=1, shutdown_timeout=HANG,
+    )  # fmt: skip
+    callback.iface = iface
+    with anyio.fail_after(HANG):
+        async with iface:
+            await iface.submit("outer")
+            await finished.wait()
+    [error] = errors
+    assert "the flagging queue is full (1 pending events)" in str(error)
+    assert iface.stats.published == 2 and iface.stats.written == 2
