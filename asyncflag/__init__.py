@@ -23,6 +23,8 @@ from .errors import (
     NotRunningError,
     QueueFullError,
     UnknownPredictionError,
+    UnsafePathError,
+    WrongThreadError,
 )
 from .events import FlagReceipt, FlagRow, Prediction
 from .interface import Interface
@@ -52,6 +54,8 @@ __all__ = [
     "RedisStream",
     "SimpleCSVLogger",
     "UnknownPredictionError",
+    "UnsafePathError",
+    "WrongThreadError",
     "components",
     "load_flagged",
 ]

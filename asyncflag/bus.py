@@ -21,7 +21,14 @@ from typing import Any, Literal, NamedTuple
 import anyio
 from anyio.lowlevel import checkpoint
 
-from .errors import FlagDroppedError, FlagValueError, NotRunningError, QueueFullError
+from .errors import (
+    FlagDroppedError,
+    FlaggingError,
+    FlagValueError,
+    NotRunningError,
+    QueueFullError,
+)
+from .events import in_writer
 
 __all__ = ["EventBus", "FlagStatistics", "Overflow", "Subscription"]
 
@@ -133,6 +140,12 @@ class Subscription:
         while True:
             if self._closed or len(self._items) < self.max_pending or self.overflow == "drop":
                 return self.put_nowait(item)
+            if in_writer.get():
+                raise FlaggingError(
+                    f"the flagging queue is full ({self.max_pending} pending events) and "
+                    "this call, made inside the flagging callback, would wait for the "
+                    "writer to make room, that is for itself: use flag_nowait() there"
+                )
             if self._not_full is None:
                 self._not_full = anyio.Event()
             await self._not_full.wait()

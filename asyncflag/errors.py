@@ -17,6 +17,7 @@ __all__ = [
     "QueueFullError",
     "UnknownPredictionError",
     "UnsafePathError",
+    "WrongThreadError",
     "as_write_error",
 ]
 
@@ -60,6 +61,17 @@ class FlaggingDisabledError(FlaggingError):
 
 class NotRunningError(FlaggingError):
     """Raised when an interface is used outside ``async with iface:``."""
+
+
+class WrongThreadError(FlaggingError):
+    """Raised when an interface (or a receipt) is used outside the event loop thread it
+    runs in: from a worker thread, a plain thread or another event loop.
+
+    Nothing was queued and nothing changed: the interface goes on working. From a
+    worker thread started by ``anyio.to_thread.run_sync``, call
+    ``anyio.from_thread.run(iface.flag, values)``; from any other thread, pass the
+    loop's token (``anyio.lowlevel.current_token()``, taken in the loop) as ``token=``.
+    """
 
 
 class QueueFullError(FlaggingError):

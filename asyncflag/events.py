@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import datetime
+from threading import get_ident
 from typing import Any
 
 import anyio
 import msgspec
 from anyio.lowlevel import checkpoint
 
-from .errors import FlaggingError
+from .errors import FlaggingError, WrongThreadError
 
-__all__ = ["FlagEvent", "FlagReceipt", "FlagRow", "Prediction"]
+__all__ = ["AWAITED_IN_WRITER", "FlagEvent", "FlagReceipt", "FlagRow", "Prediction", "in_writer"]
+
+#: ``True`` in the writer's task (and the worker threads it starts): a flag awaited
+#: there would wait for the writer, that is for itself
+in_writer: ContextVar[bool] = ContextVar("asyncflag_in_writer", default=False)
+
+#: why a wait inside the writer's task is refused
+AWAITED_IN_WRITER = (
+    "a flag was awaited inside the flagging callback (in the writer's task, or a worker "
+    "thread it started), where it would wait for the writer, that is for itself: the "
+    "writer would never go on. Inside a callback, call flag_nowait() (through "
+    "anyio.from_thread.run_sync in a worker thread) and do not await its receipt there"
+)
 
 
 class Prediction(msgspec.Struct, frozen=True):
@@ -50,15 +64,17 @@ class FlagReceipt:
     """The promise of a row: resolved by the writer once the row is written, or failed.
 
     Returned by :meth:`~asyncflag.Interface.flag_nowait`; ``await receipt.wait()``
-    returns what :meth:`~asyncflag.Interface.flag` returns.
+    returns what :meth:`~asyncflag.Interface.flag` returns. It is awaited in the event
+    loop thread that made it (:meth:`result` and :meth:`done` may be called anywhere).
     """
 
-    __slots__ = ("__weakref__", "_count", "_error", "_event", "written_at")
+    __slots__ = ("__weakref__", "_count", "_error", "_event", "_thread", "written_at")
 
     def __init__(self) -> None:
         self._count: int | None = None
         self._error: BaseException | None = None
         self._event: anyio.Event | None = None
+        self._thread = get_ident()
         #: :func:`time.perf_counter` when the writer saw the row written (for latency
         #: measurements: no waiting task needed); ``None`` until then
         self.written_at: float | None = None
@@ -86,8 +102,19 @@ class FlagReceipt:
         :return: the number of data rows in the dataset file once this row was added
         :raises FlagWriteError: if the row could not be written
         :raises FlagDroppedError: if the row was dropped because the queue was full
+        :raises WrongThreadError: outside the event loop thread that made the receipt
         """
+        if get_ident() != self._thread:
+            raise WrongThreadError(
+                "a receipt is awaited in the event loop thread that made it, where the "
+                "writer can wake it; from a worker thread call "
+                "anyio.from_thread.run(receipt.wait) (with token=, the loop's "
+                "anyio.lowlevel.current_token(), from any other thread), or poll "
+                "receipt.done() and receipt.result()"
+            )
         if not self.done():
+            if in_writer.get():
+                raise FlaggingError(AWAITED_IN_WRITER)
             if self._event is None:
                 self._event = anyio.Event()
             await self._event.wait()

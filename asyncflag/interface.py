@@ -14,6 +14,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from operator import call
 from pathlib import Path
+from threading import get_ident
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
 
@@ -28,8 +29,9 @@ from .errors import (
     FlagValueError,
     NotRunningError,
     UnknownPredictionError,
+    WrongThreadError,
 )
-from .events import FlagEvent, FlagReceipt, FlagRow, Prediction
+from .events import AWAITED_IN_WRITER, FlagEvent, FlagReceipt, FlagRow, Prediction, in_writer
 from .loggers import CSVLogger, FlaggingCallback, RowResult, flag_rows
 from .modes import FlaggingMode, resolve_flagging_mode, resolve_flagging_options
 from .streams import RedisStream, StreamPublisher
@@ -61,6 +63,14 @@ class Interface:
     Use it as an async context manager: ``async with iface:`` starts the writer;
     leaving the block writes every accepted event to disk, then closes the files.
 
+    :meth:`submit`, :meth:`flag` and :meth:`flag_nowait` must be called in the event
+    loop thread that entered ``async with``; from anywhere else they raise
+    :class:`WrongThreadError` and change nothing. A worker thread started by
+    ``anyio.to_thread.run_sync`` calls back into the loop with
+    ``anyio.from_thread.run(iface.flag, values)`` (``from_thread.run_sync`` for
+    :meth:`flag_nowait`); any other thread passes ``token=``, the loop's
+    ``anyio.lowlevel.current_token()``.
+
     :param fn: the function to run, sync (run in a worker thread) or async
     :param inputs: a component, a shortcut string (``"text"``...) or a list of them
     :param outputs: likewise
@@ -80,8 +90,13 @@ class Interface:
         text lengths) those recent predictions may hold together; the oldest are
         forgotten past it, and a prediction larger than this is returned but not kept
     :param shutdown_timeout: seconds that leaving ``async with`` may spend writing
-        what is queued; what is left after that is failed and reported (a batch whose
-        write was already under way may be on disk even so)
+        what is queued; what is left after that is failed and reported. Leaving does
+        not wait for a sync callback still blocked in a worker thread: the receipts of
+        the batch it was writing fail saying the rows may still be written, and its
+        ``close()`` gets another ``shutdown_timeout`` (at most a second) before it is
+        left to finish in its thread. A callback's own async ``flag_batch`` is
+        cancelled then: it should run blocking work with
+        ``anyio.to_thread.run_sync(..., abandon_on_cancel=True)``
     :param transport: where rows go instead of a local callback: a
         :class:`~asyncflag.RedisStream`, written to a dataset by ``asyncflag consume``.
         Leaving ``async with`` then hands what is queued to Redis and waits (within
@@ -167,6 +182,8 @@ class Interface:
         self._writer: FlagWriter | StreamPublisher | None = None
         self._writer_done: anyio.Event | None = None
         self._writer_scope: anyio.CancelScope | None = None
+        #: the thread whose event loop entered ``async with`` (``None`` when not running)
+        self._loop_thread: int | None = None
         self._checks = [c.check for c in self.components]
         self._input_checks = self._checks[: len(self.input_components)]
         self._output_checks = self._checks[len(self.input_components) :]
@@ -221,6 +238,7 @@ class Interface:
                 raise
             self._subscription = subscription
         self._exit_stack = stack
+        self._loop_thread = get_ident()
         self._bus = bus
         return self
 
@@ -233,10 +251,12 @@ class Interface:
         stack, writer, done = self._exit_stack, self._writer, self._writer_done
         subscription = self._subscription
         self._bus = None
+        self._loop_thread = None
         self._subscription = None
         self._exit_stack = self._writer = self._writer_done = None
         if stack is None:
             return None
+        timed_out = False
         # Shielded: a host that is being cancelled still gets its accepted rows written.
         with anyio.CancelScope(shield=True):
             if subscription is not None and writer is not None and done is not None:
@@ -244,15 +264,19 @@ class Interface:
                 with anyio.move_on_after(self.shutdown_timeout):
                     await done.wait()
                 if not done.is_set():
+                    timed_out = True
                     lost = writer.abandon(
                         f"not written within shutdown_timeout={self.shutdown_timeout}s"
                     )
                     logger.error(
                         "asyncflag: %d flag events were not written within the "
-                        "shutdown timeout of %ss",
+                        "shutdown timeout of %ss (a batch the callback was still "
+                        "writing may reach the dataset even so)",
                         lost,
                         self.shutdown_timeout,
                     )
+                    # The writer's calls into worker threads give up on cancellation
+                    # (the threads run on, unwatched), so the writer ends now.
                     if self._writer_scope is not None:
                         self._writer_scope.cancel()
         self._writer_scope = None
@@ -266,7 +290,27 @@ class Interface:
             close = getattr(self.flagging_callback, "close", None)
             if self.flagging_mode != "never" and self.transport is None and callable(close):
                 with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(close)
+                    if timed_out:
+                        await self._close_after_timeout(close)
+                    else:
+                        await anyio.to_thread.run_sync(close)
+
+    async def _close_after_timeout(self, close: Callable[[], object]) -> None:
+        """Close the callback without waiting long for a worker thread still writing.
+
+        After a timed-out shutdown, ``close()`` may wait for the batch a worker thread is
+        still writing (the CSV loggers' lock): it gets another ``shutdown_timeout`` (at
+        most a second), then it is left to finish in its thread.
+        """
+        grace = min(1.0, max(self.shutdown_timeout or 0.0, 0.01))
+        with anyio.move_on_after(grace) as scope:
+            await anyio.to_thread.run_sync(close, abandon_on_cancel=True)
+        if scope.cancelled_caught:
+            logger.error(
+                "asyncflag: the flagging callback's close() did not return within %ss "
+                "after the shutdown timeout; it goes on in its worker thread",
+                grace,
+            )
 
     async def _run_writer(
         self,
@@ -361,7 +405,10 @@ class Interface:
         :raises FlagValueError: for a wrong number of values, or values (inputs or
             outputs) that the components cannot store
         :raises NotRunningError: outside ``async with iface:``
+        :raises WrongThreadError: outside the event loop thread running the interface
         """
+        if get_ident() != self._loop_thread:
+            self._refuse_other_thread("submit")
         bus = self._require_running()
         if len(values) != len(self.input_components):
             raise FlagValueError(
@@ -419,7 +466,14 @@ class Interface:
         :raises FlagValueError: for an unknown option, id or value
         :raises FlaggingDisabledError: in ``never`` mode
         :raises FlagWriteError: if the row could not be written
+        :raises WrongThreadError: outside the event loop thread running the interface
+        :raises FlaggingError: inside a flagging callback, where the writer would wait
+            for itself (call :meth:`flag_nowait` there)
         """
+        if get_ident() != self._loop_thread:
+            self._refuse_other_thread("flag")
+        if in_writer.get():
+            raise FlaggingError(AWAITED_IN_WRITER)
         receipt = FlagReceipt()
         event = self._flag_event(target, option, username, receipt)
         assert self._subscription is not None
@@ -438,7 +492,10 @@ class Interface:
 
         :raises QueueFullError: if the queue is full and ``overflow="wait"``; with
             ``overflow="drop"`` the receipt fails with :class:`FlagDroppedError` instead
+        :raises WrongThreadError: outside the event loop thread running the interface
         """
+        if get_ident() != self._loop_thread:
+            self._refuse_other_thread("flag_nowait")
         receipt = FlagReceipt()
         event = self._flag_event(target, option, username, receipt)
         assert self._subscription is not None
@@ -505,6 +562,20 @@ class Interface:
 
     def _check_outputs(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
         return tuple(map(call, self._output_checks, values))
+
+    def _refuse_other_thread(self, call: str) -> None:
+        """Raise why ``call`` cannot run here: the interface is not running, or this is
+        not its event loop's thread (checked before anything is queued or changed)."""
+        self._require_running()
+        portal = "run_sync" if call == "flag_nowait" else "run"
+        raise WrongThreadError(
+            f"{call}() was called outside the event loop thread running this interface "
+            "(from a worker thread, a plain thread or another event loop), where it "
+            "cannot wake the writer: nothing was queued. From a worker thread started by "
+            f"anyio.to_thread.run_sync, call anyio.from_thread.{portal}(iface.{call}, ...); "
+            "from any other thread, take token = anyio.lowlevel.current_token() in the "
+            f"event loop and call anyio.from_thread.{portal}(iface.{call}, ..., token=token)"
+        )
 
     def _require_running(self) -> EventBus:
         bus = self._bus

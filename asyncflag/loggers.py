@@ -103,7 +103,9 @@ class FlaggingCallback(ABC):
 async def flag_rows(callback: Any, rows: Sequence[FlagRow]) -> list[RowResult]:
     """Store ``rows`` through any Gradio-style callback's ``flag``, one row at a time.
 
-    A sync ``flag`` is called for the whole batch from one worker thread.
+    A sync ``flag`` is called for the whole batch from one worker thread. Cancelling
+    the call (only a timed-out shutdown does) stops waiting for that thread: the rows
+    it is writing may still be stored.
     """
     flag: Callable[..., Any] = callback.flag
     if inspect.iscoroutinefunction(flag):
@@ -124,7 +126,7 @@ async def flag_rows(callback: Any, rows: Sequence[FlagRow]) -> list[RowResult]:
                 results.append(exc)
         return results
 
-    return await anyio.to_thread.run_sync(flag_each)
+    return await anyio.to_thread.run_sync(flag_each, abandon_on_cancel=True)
 
 
 class _AppendOnlyFile:
@@ -397,7 +399,15 @@ def _next_dataset(path: Path, why: str = "has other column labels") -> Path:
 
 
 class _CSVFileLogger(FlaggingCallback):
-    """What the two CSV loggers share: cells, file saves, batching, the open file."""
+    """What the two CSV loggers share: cells, file saves, batching, the open file.
+
+    Lock order: rows are appended holding the logger's thread lock first (one append
+    at a time in this process; the open file does not change under it), then the
+    file's ``flock`` (one append at a time across processes). Every path takes them in
+    that order: the blocking ``flag``, the writer's worker thread, ``open_dataset`` and
+    ``close``. The event loop only ever *tries* both, without blocking, and hands the
+    write to a worker thread when either is taken, so it never waits on a thread.
+    """
 
     _with_header = True
 
@@ -417,7 +427,8 @@ class _CSVFileLogger(FlaggingCallback):
         self.durability: Durability = durability
         self.disk = disk or Disk()
         self._save_limiter = anyio.CapacityLimiter(max_concurrent_saves)
-        self._lock = threading.Lock()
+        # Re-entrant: the event loop tries it, then _commit takes it again.
+        self._lock = threading.RLock()
         self._file: _AppendOnlyFile | None = None
         self.components: list[Component] = []
         self.flagging_dir = Path("flagged")
@@ -483,21 +494,21 @@ class _CSVFileLogger(FlaggingCallback):
         results, written, data = self._encode(rows, saved, failed)
         if not written:
             return results
-        file = self._file
-        if (
-            len(data) <= self.inline_write_bytes
-            and file is not None
-            and not file.fsync
-            and file.try_lock()
-        ):
-            # A short write handed to the OS costs less than a hop to a worker thread
-            # and back; taken only when the file lock is free, so the loop never waits.
+        # A short write handed to the OS costs less than a hop to a worker thread and
+        # back; made here only when both locks are free (in the class's order), so the
+        # loop never waits.
+        if len(data) <= self.inline_write_bytes and self._lock.acquire(blocking=False):
             try:
-                self._commit(data, written, results, locked=True)
+                file = self._file
+                if file is not None and not file.fsync and file.try_lock():
+                    try:
+                        self._commit(data, written, results, locked=True)
+                    finally:
+                        file.unlock()
+                    return results
             finally:
-                file.unlock()
-            return results
-        await anyio.to_thread.run_sync(self._commit, data, written, results)
+                self._lock.release()
+        await anyio.to_thread.run_sync(self._commit, data, written, results, abandon_on_cancel=True)
         return results
 
     async def _save_in_thread(
@@ -510,7 +521,7 @@ class _CSVFileLogger(FlaggingCallback):
     ) -> None:
         try:
             saved[i, j] = await anyio.to_thread.run_sync(
-                self._save, value, j, limiter=self._save_limiter
+                self._save, value, j, limiter=self._save_limiter, abandon_on_cancel=True
             )
         except Exception as exc:
             failed[i] = exc

@@ -18,8 +18,8 @@ import anyio
 from anyio.abc import TaskStatus
 
 from .bus import Subscription, _Counters
-from .errors import FlaggingError, as_write_error
-from .events import FlagEvent, FlagRow, Prediction
+from .errors import FlaggingError, FlagWriteError, as_write_error
+from .events import FlagEvent, FlagRow, Prediction, in_writer
 from .loggers import RowResult
 
 __all__ = ["FlagWriter", "fail_events"]
@@ -48,15 +48,19 @@ class FlagWriter:
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Write batches until the subscription is closed and drained."""
-        task_status.started()
-        while True:
-            try:
-                batch = await self._subscription.get_batch(self._max_batch)
-            except anyio.EndOfStream:
-                return
-            self._in_flight = batch
-            await self._write(batch)
-            self._in_flight = []
+        token = in_writer.set(True)  # a callback awaiting a flag would wait for itself
+        try:
+            task_status.started()
+            while True:
+                try:
+                    batch = await self._subscription.get_batch(self._max_batch)
+                except anyio.EndOfStream:
+                    return
+                self._in_flight = batch
+                await self._write(batch)
+                self._in_flight = []
+        finally:
+            in_writer.reset(token)
 
     async def _write(self, batch: list[Any]) -> None:
         rows = [_as_row(event) for event in batch]
@@ -83,18 +87,42 @@ class FlagWriter:
                     receipt._resolve(result, written_at)
 
     def abandon(self, reason: str) -> int:
-        """Fail every event not written yet (a shutdown that timed out); return how many."""
-        abandoned = [*self._in_flight, *self._subscription.take_all()]
-        self._in_flight = []
-        return fail_events(abandoned, reason, self._counters)
+        """Fail every event not written yet (a shutdown that timed out).
+
+        The batch being written may still reach the disk (a sync callback's thread
+        cannot be stopped), and its receipts say so; the queued events never will.
+
+        :return: how many events were failed
+        """
+        in_flight, self._in_flight = self._in_flight, []
+        writing = fail_events(
+            in_flight,
+            f"{reason}: the flagging callback was still writing its batch when the "
+            "shutdown gave up waiting, so the row may still be written",
+            self._counters,
+            error=FlagWriteError,
+        )
+        queued = fail_events(
+            self._subscription.take_all(),
+            f"{reason}: the shutdown gave up before the row reached the flagging callback",
+            self._counters,
+            error=FlagWriteError,
+        )
+        return writing + queued
 
 
-def fail_events(events: Sequence[Any], reason: str, counters: _Counters) -> int:
+def fail_events(
+    events: Sequence[Any],
+    reason: str,
+    counters: _Counters,
+    *,
+    error: type[FlaggingError] = FlaggingError,
+) -> int:
     """Fail events that will never be written (their receipts too); return how many."""
     for event in events:
         receipt = event.receipt if type(event) is FlagEvent else None
         if receipt is not None and not receipt.done():
-            receipt._fail(FlaggingError(reason))
+            receipt._fail(error(reason))
         counters.failed += 1
     return len(events)
 
