@@ -1,0 +1,48 @@
+"""Free text: :class:`Textbox`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import FlagValueError
+from ..escaping import _NEEDS_PREFIX, _PREFIX, escape
+from .base import Cell, Component
+from .values import check_encodable, positive_or_none
+
+__all__ = ["Textbox"]
+
+
+class Textbox(Component):
+    """Free text. ``None`` is stored as the empty string.
+
+    :param max_length: the longest text accepted, in characters
+    """
+
+    type_name = "textbox"
+    shortcuts = ("text", "textbox")
+
+    def __init__(self, label: str | None = None, *, max_length: int | None = None) -> None:
+        super().__init__(label)
+        self.max_length = positive_or_none("max_length", max_length)
+
+    def check(self, value: Any) -> str:
+        if isinstance(value, str):
+            if self.max_length is not None and len(value) > self.max_length:
+                raise FlagValueError(
+                    f"Textbox {self.label!r}: {len(value)} characters is over the limit "
+                    f"of {self.max_length}"
+                )
+            if not value.isascii():
+                check_encodable(value, self)
+            return value
+        if value is None:
+            return ""
+        raise self._reject(value, "a string")
+
+    def to_cell(self, value: Any) -> Cell:
+        return escape(value)
+
+    def to_cells(self, values: Sequence[Any]) -> list[Cell]:
+        # escape() inlined: this is the writer's hottest loop
+        return [_PREFIX + v if v[:1] in _NEEDS_PREFIX else v for v in values]
