@@ -7,8 +7,16 @@ One module per family: :mod:`.text` (Textbox), :mod:`.number` (Number, Checkbox)
 
 from __future__ import annotations
 
+from .base import MAX_LABEL_LENGTH as MAX_LABEL_LENGTH
 from .base import Cell as Cell
-from .base import Component, component_from, component_type, component_types, register
+from .base import (
+    Component,
+    ComponentSpec,
+    component_from,
+    component_type,
+    component_types,
+    register,
+)
 from .choice import Dropdown
 from .data import JSON
 from .files import MAX_IMAGE_PIXELS as MAX_IMAGE_PIXELS
@@ -25,6 +33,7 @@ __all__ = [
     "Audio",
     "Checkbox",
     "Component",
+    "ComponentSpec",
     "Dropdown",
     "File",
     "FileData",

@@ -10,15 +10,48 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
+
+import msgspec
 
 from ..errors import FlagValueError
 from ..escaping import escape, unescape
 from .values import refuse_unwritable, short_repr
 
-__all__ = ["Cell", "Component", "component_from", "component_type", "component_types", "register"]
+__all__ = [
+    "MAX_LABEL_LENGTH",
+    "Cell",
+    "Component",
+    "ComponentSpec",
+    "Label",
+    "Limit",
+    "component_from",
+    "component_type",
+    "component_types",
+    "register",
+]
 
 Cell = str | int | float
+
+#: the longest component label that travels through a stream, in characters
+#: (re-exported as ``asyncflag.wire.MAX_LABEL_LENGTH``)
+MAX_LABEL_LENGTH = 1_000
+#: a label as a stream's schema holds it
+Label = Annotated[str, msgspec.Meta(max_length=MAX_LABEL_LENGTH)] | None
+#: a size limit as a stream's schema holds it: a positive int, or ``None`` for none
+Limit = Annotated[int, msgspec.Meta(ge=1)] | None
+
+
+class ComponentSpec(msgspec.Struct, tag_field="type", forbid_unknown_fields=True):
+    """A component as a stream's schema describes it: its type (the tag) and parameters.
+
+    A component class with parameters declares a subclass named ``Spec`` listing them,
+    each the name of an attribute and of a keyword of ``__init__``, with fixed types so
+    that a hostile schema cannot nest or grow; ``"type"`` is set from the class's
+    ``type_name`` when it registers.
+    """
+
+    label: Label = None
 
 
 class Component:
@@ -30,6 +63,10 @@ class Component:
     type_name: ClassVar[str] = ""
     #: the shortcut strings that stand for this component in ``Interface(inputs="...")``
     shortcuts: ClassVar[tuple[str, ...]] = ()
+    #: the parameters that travel in a stream's schema (see :class:`ComponentSpec`)
+    Spec: ClassVar[type[ComponentSpec]] = ComponentSpec
+    #: ``Spec`` tagged with ``type_name``: what :meth:`spec` builds (set on registering)
+    spec_type: ClassVar[type[ComponentSpec] | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -65,6 +102,35 @@ class Component:
     def config(self) -> dict[str, Any]:
         """Describe the component for a client (the web page, ``/api/config``)."""
         return {"type": type(self).type_name or type(self).__name__.lower(), "label": self.label}
+
+    def spec(self) -> ComponentSpec:
+        """What rebuilds this component in another process: its type, label and parameters.
+
+        :raises FlagValueError: for a class that is not registered under its own
+            ``type_name`` (a consumer could not rebuild it)
+        """
+        cls = type(self)
+        if cls.spec_type is None or component_type(cls.type_name) is not cls:
+            known = ", ".join(sorted(_REGISTRY))
+            raise FlagValueError(
+                f"{cls.__name__} cannot travel through a stream: it has no type_name of its own "
+                f"(set type_name = 'a_name' on the class to register it; registered: {known})"
+            )
+        if self.label is not None and len(self.label) > MAX_LABEL_LENGTH:
+            raise FlagValueError(
+                f"a label of {len(self.label)} characters cannot travel through a stream: "
+                f"the limit is {MAX_LABEL_LENGTH} (asyncflag.wire.MAX_LABEL_LENGTH)"
+            )
+        fields = cls.spec_type.__struct_fields__
+        return cls.spec_type(**{name: getattr(self, name) for name in fields})
+
+    @classmethod
+    def from_spec(cls, spec: ComponentSpec) -> Component:
+        """The component ``spec`` describes (the inverse of :meth:`spec`).
+
+        :raises FlagValueError: for parameters the component refuses
+        """
+        return cls(**msgspec.structs.asdict(spec))
 
     def _reject(self, value: Any, expected: str) -> FlagValueError:
         return FlagValueError(
@@ -110,6 +176,13 @@ def register(cls: type[Component]) -> None:
                 f"the component {what} {key!r} of {_class_path(cls)} is already taken by "
                 f"{_class_path(holder)}: choose another type_name or shortcut"
             )
+    if not (isinstance(cls.Spec, type) and issubclass(cls.Spec, ComponentSpec)):
+        raise FlagValueError(f"{cls.__qualname__}.Spec must be a subclass of ComponentSpec")
+    spec_type = msgspec.defstruct(
+        f"{cls.__name__}Spec", [], bases=(cls.Spec,), tag=name, module=cls.__module__
+    )
+    assert issubclass(spec_type, ComponentSpec)
+    cls.spec_type = spec_type
     _REGISTRY[name] = cls
     for shortcut in shortcuts:
         _SHORTCUTS[shortcut.lower()] = cls

@@ -12,7 +12,7 @@ import msgspec
 
 from ..errors import FlagValueError
 from ..escaping import _PREFIX, escape, unescape
-from .base import Cell, Component
+from .base import Cell, Component, ComponentSpec
 from .values import LONG_INT_BITS, check_encodable, parse_number, plain_json, short_repr
 
 __all__ = ["Dropdown"]
@@ -30,6 +30,11 @@ class Dropdown(Component):
 
     type_name = "dropdown"
     shortcuts = ("dropdown",)
+
+    class Spec(ComponentSpec):
+        choices: list[tuple[str, str | int | float]] = msgspec.field(default_factory=list)
+        multiselect: bool = False
+        allow_custom_value: bool = False
 
     def __init__(
         self,

@@ -9,7 +9,7 @@ import msgspec
 
 from ..errors import FlagValueError
 from ..escaping import escape, unescape
-from .base import Cell, Component
+from .base import Cell, Component, ComponentSpec, Limit
 from .values import plain_json, positive_or_none, short_repr
 
 __all__ = ["JSON"]
@@ -26,6 +26,9 @@ class JSON(Component):
 
     type_name = "json"
     shortcuts = ("json",)
+
+    class Spec(ComponentSpec):
+        max_size: Limit = None
 
     def __init__(self, label: str | None = None, *, max_size: int | None = None) -> None:
         super().__init__(label)

@@ -18,7 +18,7 @@ import msgspec
 
 from ..errors import FlagValueError, UnsafePathError
 from ..escaping import escape, unescape
-from .base import Cell, Component
+from .base import Cell, Component, ComponentSpec, Limit
 from .values import positive_or_none, short_repr
 
 __all__ = ["MAX_IMAGE_PIXELS", "Audio", "File", "FileComponent", "FileData", "FilePayload", "Image"]
@@ -50,6 +50,9 @@ class FileComponent(Component):
 
     #: suffix for payloads whose kind cannot be told from a name or from their bytes
     default_suffix: ClassVar[str] = ".bin"
+
+    class Spec(ComponentSpec):
+        max_size: Limit = None
 
     def __init__(self, label: str | None = None, *, max_size: int | None = None) -> None:
         super().__init__(label)

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import FlagValueError
 from ..escaping import _NEEDS_PREFIX, _PREFIX, escape
-from .base import Cell, Component
+from .base import Cell, Component, ComponentSpec, Limit
 from .values import check_encodable, positive_or_none
 
 __all__ = ["Textbox"]
@@ -21,6 +21,9 @@ class Textbox(Component):
 
     type_name = "textbox"
     shortcuts = ("text", "textbox")
+
+    class Spec(ComponentSpec):
+        max_length: Limit = None
 
     def __init__(self, label: str | None = None, *, max_length: int | None = None) -> None:
         super().__init__(label)
