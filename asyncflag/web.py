@@ -576,14 +576,15 @@ class BasicAuthMiddleware:
 
 
 def render_page(iface: Interface, root_path: str = "") -> str:
-    """The page for ``iface``: a control per input, Submit, the outputs, the flag buttons."""
+    """The page for ``iface``: a control per input, Submit, the outputs, the flag buttons.
+
+    Each component gives its own field (:meth:`~asyncflag.components.Component.input_html`,
+    :meth:`~asyncflag.components.Component.output_html`) and its type's script and style,
+    once per type, including those of the types it derives from.
+    """
     title = html.escape(str(iface.title or getattr(iface.fn, "__name__", "asyncflag")))
-    inputs = "\n".join(_input_control(i, c) for i, c in enumerate(iface.input_components))
-    outputs = "\n".join(
-        f'<div class="field"><label>{html.escape(c.label or "")}</label>'
-        f'<div class="output" data-index="{i}" data-type="{type(c).__name__.lower()}"></div></div>'
-        for i, c in enumerate(iface.output_components)
-    )
+    inputs = "\n".join(c.input_html(i) for i, c in enumerate(iface.input_components))
+    outputs = "\n".join(c.output_html(i) for i, c in enumerate(iface.output_components))
     if iface.flagging_mode == "manual":
         buttons = "\n".join(
             '<button type="button" class="flag" disabled '
@@ -599,36 +600,35 @@ def render_page(iface: Interface, root_path: str = "") -> str:
     else:
         flagging = ""
     description = f"<p>{html.escape(iface.description)}</p>" if iface.description else ""
+    scripts, styles = _component_assets(iface.components)
+    parts = {
+        "title": title,
+        "description": description,
+        "inputs": inputs,
+        "outputs": outputs,
+        "flagging": flagging,
+        "root": html.escape(root_path),
+        "scripts": "\n".join(f"<script>\n{script}\n</script>" for script in scripts),
+        "styles": "\n".join(styles),
+    }
     template = (_STATIC / "page.html").read_text(encoding="utf-8")
-    return (
-        template.replace("{{title}}", title)
-        .replace("{{description}}", description)
-        .replace("{{inputs}}", inputs)
-        .replace("{{outputs}}", outputs)
-        .replace("{{flagging}}", flagging)
-        .replace("{{root}}", html.escape(root_path))
-    )
+    # one pass: a title or label holding "{{inputs}}" stays text
+    return _PLACEHOLDER.sub(lambda match: parts[match[1]], template)
 
 
-def _input_control(index: int, component: Component) -> str:
-    kind = type(component).__name__.lower()
-    label = html.escape(component.label or f"input {index}")
-    name = f'id="in{index}" data-index="{index}" data-type="{kind}"'
-    if kind == "number":
-        control = f'<input type="number" step="any" {name}>'
-    elif kind == "checkbox":
-        control = f'<input type="checkbox" {name}>'
-    elif kind == "dropdown":
-        choices = getattr(component, "choices", [])
-        multiple = " multiple" if getattr(component, "multiselect", False) else ""
-        opts = "".join(
-            f'<option value="{html.escape(json.dumps(value))}">{html.escape(text)}</option>'
-            for text, value in choices
-        )
-        control = f"<select {name}{multiple}>{opts}</select>"
-    elif isinstance(component, FileComponent):
-        accept = {"image": "image/*", "audio": "audio/*"}.get(kind, "")
-        control = f'<input type="file" accept="{accept}" {name}>'
-    else:  # text, json
-        control = f'<textarea rows="3" {name}></textarea>'
-    return f'<div class="field"><label for="in{index}">{label}</label>{control}</div>'
+_PLACEHOLDER = re.compile(r"\{\{([a-z]+)\}\}")
+
+
+def _component_assets(components: Iterable[Component]) -> tuple[list[str], list[str]]:
+    """The scripts and styles of the component types on a page, each once, base types first."""
+    scripts: dict[str, None] = {}
+    styles: dict[str, None] = {}
+    for component in components:
+        for cls in reversed(type(component).__mro__):
+            script = cls.__dict__.get("page_script")
+            if isinstance(script, str) and script:
+                scripts[script] = None
+            style = cls.__dict__.get("page_style")
+            if isinstance(style, str) and style:
+                styles[style] = None
+    return list(scripts), list(styles)

@@ -8,6 +8,7 @@ becomes a value again (:meth:`Component.from_cell`).
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
@@ -67,6 +68,14 @@ class Component:
     Spec: ClassVar[type[ComponentSpec]] = ComponentSpec
     #: ``Spec`` tagged with ``type_name``: what :meth:`spec` builds (set on registering)
     spec_type: ClassVar[type[ComponentSpec] | None] = None
+    #: JavaScript run once on a page that shows this type: it tells the page how to read
+    #: the type's input control and show its output value, by calling
+    #: ``asyncflag.register("<type_name>", {setup(el), read(el), show(el, value)})``
+    #: (each optional: by default a control's ``value`` is read as text and an output
+    #: shown as text). ``read`` may return a ``File`` (an upload) or any JSON value.
+    page_script: ClassVar[str] = ""
+    #: CSS for this type's control and output, put in the page's ``<style>``
+    page_style: ClassVar[str] = ""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -102,6 +111,34 @@ class Component:
     def config(self) -> dict[str, Any]:
         """Describe the component for a client (the web page, ``/api/config``)."""
         return {"type": type(self).type_name or type(self).__name__.lower(), "label": self.label}
+
+    def control_html(self, attributes: str) -> str:
+        """The HTML of this component's input control on the page.
+
+        :param attributes: ``id``, ``data-index`` and ``data-type`` attributes (already
+            escaped) for the element the page's script reads and sets up
+        """
+        return f'<textarea rows="3" {attributes}></textarea>'
+
+    def input_html(self, index: int) -> str:
+        """The page's field for this component as the input number ``index``."""
+        label = html.escape(self.label or f"input {index}")
+        attributes = (
+            f'id="in{index}" data-index="{index}" data-type="{html.escape(type(self).type_name)}"'
+        )
+        return (
+            f'<div class="field"><label for="in{index}">{label}</label>'
+            f"{self.control_html(attributes)}</div>"
+        )
+
+    def output_html(self, index: int) -> str:
+        """The page's field for this component as the output number ``index``; the type's
+        ``show`` (see :attr:`page_script`) fills its ``.output`` element."""
+        return (
+            f'<div class="field"><label>{html.escape(self.label or "")}</label>'
+            f'<div class="output" data-index="{index}" '
+            f'data-type="{html.escape(type(self).type_name)}"></div></div>'
+        )
 
     def spec(self) -> ComponentSpec:
         """What rebuilds this component in another process: its type, label and parameters.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import itertools
+import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +32,12 @@ class Dropdown(Component):
 
     type_name = "dropdown"
     shortcuts = ("dropdown",)
+    page_script = """asyncflag.register("dropdown", {
+  read(el) {
+    const picked = Array.from(el.selectedOptions).map(o => JSON.parse(o.value));
+    return el.multiple ? picked : (picked.length ? picked[0] : null);
+  },
+});"""
 
     class Spec(ComponentSpec):
         choices: list[tuple[str, str | int | float]] = msgspec.field(default_factory=list)
@@ -126,6 +134,14 @@ class Dropdown(Component):
             if number is not None:
                 return self._values.get(number, number)
         return unescape(cell)
+
+    def control_html(self, attributes: str) -> str:
+        multiple = " multiple" if self.multiselect else ""
+        options = "".join(
+            f'<option value="{html.escape(json.dumps(value))}">{html.escape(text)}</option>'
+            for text, value in self.choices
+        )
+        return f"<select {attributes}{multiple}>{options}</select>"
 
     def config(self) -> dict[str, Any]:
         return {

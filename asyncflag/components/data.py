@@ -26,6 +26,10 @@ class JSON(Component):
 
     type_name = "json"
     shortcuts = ("json",)
+    page_script = """asyncflag.register("json", {
+  read: el => el.value.trim() === "" ? null : JSON.parse(el.value),
+  show: (el, value) => { el.textContent = JSON.stringify(value, null, 2); },
+});"""
 
     class Spec(ComponentSpec):
         max_size: Limit = None

@@ -7,6 +7,7 @@ file's path relative to the flagging directory.
 
 from __future__ import annotations
 
+import html
 import io
 import os
 import wave
@@ -51,6 +52,9 @@ class FileComponent(Component):
     #: suffix for payloads whose kind cannot be told from a name or from their bytes
     default_suffix: ClassVar[str] = ".bin"
 
+    #: the ``accept`` attribute of the page's file input (``"image/*"``...)
+    accept: ClassVar[str] = ""
+
     class Spec(ComponentSpec):
         max_size: Limit = None
 
@@ -93,6 +97,9 @@ class FileComponent(Component):
 
     def _check_other(self, value: Any) -> Any:
         raise self._reject(value, "bytes, FileData or the path of a file")
+
+    def control_html(self, attributes: str) -> str:
+        return f'<input type="file" accept="{html.escape(self.accept)}" {attributes}>'
 
     def _check_size(self, size: int) -> None:
         if self.max_size is not None and size > self.max_size:
@@ -161,6 +168,14 @@ class File(FileComponent):
 
     type_name = "file"
     shortcuts = ("file",)
+    page_script = """asyncflag.register("file", {
+  read: el => el.files.length ? el.files[0] : null,
+  show(el, value) {
+    const a = document.createElement("a");
+    a.href = value; a.download = "output"; a.textContent = "download";
+    el.appendChild(a);
+  },
+});"""
 
 
 class Image(FileComponent):
@@ -175,6 +190,15 @@ class Image(FileComponent):
 
     type_name = "image"
     shortcuts = ("image",)
+    accept = "image/*"
+    page_script = """asyncflag.register("image", {
+  read: el => el.files.length ? el.files[0] : null,
+  show(el, value) {
+    const img = document.createElement("img");
+    img.src = value; img.alt = "output image";
+    el.appendChild(img);
+  },
+});"""
     default_suffix = ".png"
 
     def __init__(
@@ -310,6 +334,15 @@ class Audio(FileComponent):
 
     type_name = "audio"
     shortcuts = ("audio",)
+    accept = "audio/*"
+    page_script = """asyncflag.register("audio", {
+  read: el => el.files.length ? el.files[0] : null,
+  show(el, value) {
+    const audio = document.createElement("audio");
+    audio.controls = true; audio.src = value;
+    el.appendChild(audio);
+  },
+});"""
     default_suffix = ".bin"
 
     def payload(self, value: Any) -> tuple[FilePayload, str]:

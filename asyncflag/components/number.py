@@ -19,6 +19,12 @@ class Number(Component):
 
     type_name = "number"
     shortcuts = ("number",)
+    page_script = """asyncflag.register("number", {
+  read: el => el.value === "" ? null : Number(el.value),
+});"""
+
+    def control_html(self, attributes: str) -> str:
+        return f'<input type="number" step="any" {attributes}>'
 
     def check(self, value: Any) -> int | float | None:
         if value is None:
@@ -64,6 +70,10 @@ class Checkbox(Component):
 
     type_name = "checkbox"
     shortcuts = ("checkbox",)
+    page_script = """asyncflag.register("checkbox", { read: el => el.checked });"""
+
+    def control_html(self, attributes: str) -> str:
+        return f'<input type="checkbox" {attributes}>'
 
     def check(self, value: Any) -> bool | None:
         if value is None or isinstance(value, bool):
