@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from ..errors import FlagValueError
-from ..escaping import _PREFIX, escape, unescape
+from ..escaping import PREFIX, escape, escape_optional, unescape, unescape_optional
 from .base import Cell, Component, ComponentSpec
 from .values import LONG_INT_BITS, check_encodable, parse_number, plain_json, short_repr
 
@@ -114,26 +114,21 @@ class Dropdown(Component):
     def to_cell(self, value: Any) -> Cell:
         if self.multiselect:
             return escape(msgspec.json.encode(value).decode())
-        if value is None:
-            return ""
         if isinstance(value, int | float):
             return value
-        text = str(value)
-        if text == "" or (self._mixed and parse_number(text) is not None):
-            return _PREFIX + text  # "" apart from None (an empty cell); "3" apart from 3
-        return escape(text)
+        if value and self._mixed and parse_number(value) is not None:
+            return PREFIX + str(value)  # the string "3" apart from the number 3
+        return escape_optional(value)  # None an empty cell, "" apart from it
 
     def from_cell(self, cell: str, flagging_dir: Path) -> Any:
         if self.multiselect:
             text = unescape(cell)
             return msgspec.json.decode(text) if text else []
-        if cell == "":
-            return None
-        if self._mixed and cell[:1] != _PREFIX:
+        if self._mixed and cell[:1] != PREFIX:
             number = parse_number(cell)
             if number is not None:
                 return self._values.get(number, number)
-        return unescape(cell)
+        return unescape_optional(cell)
 
     def control_html(self, attributes: str) -> str:
         multiple = " multiple" if self.multiselect else ""

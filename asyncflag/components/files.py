@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import msgspec
 
 from ..errors import FlagValueError, UnsafePathError
-from ..escaping import escape, unescape
+from ..escaping import escape, unescape_optional
 from .base import Cell, Component, ComponentSpec, Limit
 from .values import positive_or_none, short_repr
 
@@ -139,7 +139,7 @@ class FileComponent(Component):
 
         :raises UnsafePathError: for a cell naming a path outside ``flagging_dir``
         """
-        text = unescape(cell)
+        text = unescape_optional(cell)
         if not text:
             return None
         root = Path(flagging_dir)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from ..errors import FlagValueError
-from ..escaping import _NEEDS_PREFIX, _PREFIX, escape
+from ..escaping import escape, escape_many
 from .base import Cell, Component, ComponentSpec, Limit
 from .values import check_encodable, positive_or_none
 
@@ -47,5 +47,6 @@ class Textbox(Component):
         return escape(value)
 
     def to_cells(self, values: Sequence[Any]) -> list[Cell]:
-        # escape() inlined: this is the writer's hottest loop
-        return [_PREFIX + v if v[:1] in _NEEDS_PREFIX else v for v in values]
+        # the writer's hottest loop: one list comprehension, no copy (a list of str is a
+        # list of cells)
+        return cast("list[Cell]", escape_many(values))
