@@ -10,7 +10,10 @@ from __future__ import annotations
 import html
 import io
 import os
+import threading
 import wave
+import weakref
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -316,10 +319,67 @@ class Image(FileComponent):
             raise FlagValueError(
                 "saving PIL images or arrays needs Pillow: pip install 'asyncflag[images]'"
             ) from None
-        image = value if _is_pil_image(value) else PILImage.fromarray(value)
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
-        return buffer.getvalue(), ".png"
+        data = _encoded_images.get(value)
+        if data is None:
+            image = value if _is_pil_image(value) else PILImage.fromarray(value)
+            buffer = io.BytesIO()
+            image.save(buffer, format="PNG")
+            data = buffer.getvalue()
+            _encoded_images.put(value, data)
+        return data, ".png"
+
+
+class _EncodedImages:
+    """The PNG of the in-memory images (PIL images, arrays) encoded last, so that an image
+    the page shows and the writer then saves (or a replica sends through a stream) is
+    encoded once.
+
+    Keyed by the checked value's identity, held weakly: an entry goes when its image
+    does, and at most ``size`` entries are kept. Worker threads share it (a lock).
+    """
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self._entries: OrderedDict[int, tuple[weakref.ref[Any], bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+        #: entries whose image is gone. A weakref callback only appends here (it may run
+        #: inside a garbage collection on a thread that holds the lock); the next get or
+        #: put removes them.
+        self._gone: list[tuple[int, weakref.ref[Any]]] = []
+
+    def get(self, image: Any) -> bytes | None:
+        """The PNG of ``image`` if it was encoded lately, else ``None``."""
+        with self._lock:
+            self._forget_gone()
+            entry = self._entries.get(id(image))
+            if entry is None or entry[0]() is not image:
+                return None
+            self._entries.move_to_end(id(image))
+            return entry[1]
+
+    def put(self, image: Any, data: bytes) -> None:
+        """Keep ``data`` as the PNG of ``image`` while ``image`` lives."""
+        key = id(image)
+        try:
+            ref = weakref.ref(image, lambda ref: self._gone.append((key, ref)))
+        except TypeError:  # not weakly referenceable: not cached
+            return
+        with self._lock:
+            self._forget_gone()
+            self._entries[key] = (ref, data)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def _forget_gone(self) -> None:
+        while self._gone:
+            key, ref = self._gone.pop()
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] is ref:
+                del self._entries[key]
+
+
+_encoded_images = _EncodedImages()
 
 
 class Audio(FileComponent):
