@@ -1,7 +1,9 @@
 """How flag rows travel between processes: one msgpack batch per stream entry.
 
 A replica's rows go to the consumer that writes the dataset as batches: the schema
-(the components, so the consumer needs no code of the replica), the producer's id and
+(each component's :meth:`~asyncflag.components.Component.spec`, rebuilt by the consumer
+with the classes it has registered: the built-in ones need no code of the replica, a
+custom one needs its class imported), the producer's id and
 a sequence number per batch (so a batch sent twice after a lost reply is written
 once), and the rows. File values travel as ``[name, bytes]``, already encoded (an
 image array as PNG): the consumer never reads a path, so an entry cannot make it
