@@ -7,10 +7,11 @@ from typing import Any
 
 import msgspec
 
+from ..checks import positive_int_or_none
 from ..errors import FlagValueError
 from ..escaping import escape, unescape
 from .base import Cell, Component, ComponentSpec, Limit
-from .values import plain_json, positive_or_none, short_repr
+from .values import plain_json, short_repr
 
 __all__ = ["JSON"]
 
@@ -36,7 +37,7 @@ class JSON(Component):
 
     def __init__(self, label: str | None = None, *, max_size: int | None = None) -> None:
         super().__init__(label)
-        self.max_size = positive_or_none("max_size", max_size)
+        self.max_size = positive_int_or_none("max_size", max_size)
 
     def check(self, value: Any) -> Any:
         """Return the value as it will read back: tuples become lists.

@@ -20,10 +20,11 @@ from typing import Any, ClassVar
 
 import msgspec
 
+from ..checks import positive_int_or_none
 from ..errors import FlagValueError, UnsafePathError
 from ..escaping import escape, unescape_optional
 from .base import Cell, Component, ComponentSpec, Limit
-from .values import positive_or_none, short_repr
+from .values import short_repr
 
 __all__ = ["MAX_IMAGE_PIXELS", "Audio", "File", "FileComponent", "FileData", "FilePayload", "Image"]
 
@@ -63,7 +64,7 @@ class FileComponent(Component):
 
     def __init__(self, label: str | None = None, *, max_size: int | None = None) -> None:
         super().__init__(label)
-        self.max_size = positive_or_none("max_size", max_size)
+        self.max_size = positive_int_or_none("max_size", max_size)
 
     def check(self, value: Any) -> Any:
         if value is None:
@@ -213,7 +214,7 @@ class Image(FileComponent):
     ) -> None:
         super().__init__(label, max_size=max_size)
         #: the most pixels (width x height) an encoded image (bytes, a file) may declare
-        self.max_pixels = positive_or_none("max_pixels", max_pixels) or MAX_IMAGE_PIXELS
+        self.max_pixels = positive_int_or_none("max_pixels", max_pixels) or MAX_IMAGE_PIXELS
 
     def check(self, value: Any) -> Any:
         """As :meth:`FileComponent.check`; encoded images (bytes, :class:`FileData`, a

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
+from ..checks import positive_int_or_none
 from ..errors import FlagValueError
 from ..escaping import escape, escape_many
 from .base import Cell, Component, ComponentSpec, Limit
-from .values import check_encodable, positive_or_none
+from .values import check_encodable
 
 __all__ = ["Textbox"]
 
@@ -27,7 +28,7 @@ class Textbox(Component):
 
     def __init__(self, label: str | None = None, *, max_length: int | None = None) -> None:
         super().__init__(label)
-        self.max_length = positive_or_none("max_length", max_length)
+        self.max_length = positive_int_or_none("max_length", max_length)
 
     def check(self, value: Any) -> str:
         if isinstance(value, str):

@@ -11,6 +11,7 @@ import reprlib
 import sys
 from typing import TYPE_CHECKING, Any
 
+from ..checks import utf8_problem, writable_text
 from ..errors import FlagValueError
 
 if TYPE_CHECKING:
@@ -22,12 +23,10 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "check_encodable",
     "check_int_digits",
-    "encodable_or_type_error",
     "fits_digits",
     "is_numpy_bool",
     "parse_number",
     "plain_json",
-    "positive_or_none",
     "refuse_unwritable",
     "short_repr",
 ]
@@ -58,32 +57,20 @@ def check_int_digits(value: int, digits: int, component: Component) -> None:
 
 
 def refuse_unwritable(text: str, what: str) -> None:
-    """Raise FlagValueError for text UTF-8 cannot encode (a label, an option, a username)."""
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise FlagValueError(
-                f"{what} {text!r} cannot be written as UTF-8 (a lone surrogate)"
-            ) from None
+    """Raise FlagValueError for text UTF-8 cannot encode (a label, an option, a username);
+    :func:`asyncflag.checks.writable_text` under the name the interface imports."""
+    writable_text(what, text)
 
 
 def check_encodable(text: str, component: Component) -> None:
-    try:
-        encodable_or_type_error(text)
-    except TypeError as exc:
-        raise FlagValueError(f"{type(component).__name__} {component.label!r}: {exc}") from None
+    """Refuse a value's text UTF-8 cannot encode (lone surrogates): it would fail in the
+    writer. The message names the component.
 
-
-def encodable_or_type_error(text: str) -> None:
-    """Refuse text UTF-8 cannot encode (lone surrogates): it would fail in the writer."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise TypeError(
-            f"{text[exc.start : exc.end]!r} at position {exc.start} cannot be written as "
-            "UTF-8 (a lone surrogate)"
-        ) from None
+    :raises FlagValueError: for such text
+    """
+    problem = utf8_problem(text)
+    if problem is not None:
+        raise FlagValueError(f"{type(component).__name__} {component.label!r}: {problem}")
 
 
 def parse_number(text: str) -> int | float | None:
@@ -102,12 +89,6 @@ def is_numpy_bool(value: Any) -> bool:
     return getattr(getattr(value, "dtype", None), "kind", None) == "b"
 
 
-def positive_or_none(name: str, limit: int | None) -> int | None:
-    if limit is not None and (not isinstance(limit, int) or limit <= 0):
-        raise FlagValueError(f"{name} must be a positive int, got {limit!r}")
-    return limit
-
-
 def plain_json(value: Any, depth: int = 0) -> Any:
     """``value`` as JSON reads it back (tuples become lists), or TypeError saying why not.
 
@@ -115,8 +96,9 @@ def plain_json(value: Any, depth: int = 0) -> Any:
     the value is refused, so the recursion stays that shallow whatever the input.
     """
     if isinstance(value, str):
-        if not value.isascii():
-            encodable_or_type_error(value)
+        problem = utf8_problem(value)
+        if problem is not None:
+            raise TypeError(problem)
         return value
     if value is None or isinstance(value, bool):
         return value
