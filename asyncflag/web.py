@@ -29,7 +29,6 @@ import binascii
 import html
 import itertools
 import json
-import mimetypes
 import re
 import secrets
 from collections import OrderedDict
@@ -39,7 +38,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import anyio
 import msgspec
 from starlette.applications import Starlette
 from starlette.authentication import SimpleUser
@@ -51,7 +49,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .components import Component, FileComponent, FileData
+from .components import Component, FileData
 from .errors import (
     FlaggingDisabledError,
     FlaggingError,
@@ -175,7 +173,7 @@ class _API:
                     {"error": f"the prediction failed: {type(exc).__name__}"}, status_code=500
                 )
             data = [
-                await _to_client(component, value, self.max_output_file_size)
+                await component.to_client(value, self.max_output_file_size)
                 for component, value in zip(
                     self.iface.output_components, prediction.outputs, strict=True
                 )
@@ -264,7 +262,7 @@ class _API:
             raise _HTTPError(400, f"expected {len(components)} input values, got {len(data)}")
         values = []
         for index, (component, value) in enumerate(zip(components, data, strict=True)):
-            if isinstance(component, FileComponent):
+            if component.takes_upload:
                 # Only uploads: a string here would name a file on the server.
                 if value is not None:
                     raise _HTTPError(
@@ -479,22 +477,6 @@ def _username(request: Request) -> str | None:
         name = getattr(user, "display_name", None)
         return str(name) if name else None
     return None
-
-
-async def _to_client(component: Component, value: Any, limit: int) -> Any:
-    """An output value as the page shows it: files become data URLs, so they render."""
-    if not isinstance(component, FileComponent) or value is None:
-        return value
-
-    def encode() -> str | None:
-        payload, suffix = component.payload(value)
-        data = payload if isinstance(payload, bytes) else payload.read_bytes()
-        if len(data) > limit:
-            return None
-        mime = mimetypes.guess_type("x" + suffix)[0] or "application/octet-stream"
-        return f"data:{mime};base64,{base64.b64encode(data).decode()}"
-
-    return await anyio.to_thread.run_sync(encode)
 
 
 def interface_config(iface: Interface) -> dict[str, Any]:

@@ -76,6 +76,9 @@ class Component:
     page_script: ClassVar[str] = ""
     #: CSS for this type's control and output, put in the page's ``<style>``
     page_style: ClassVar[str] = ""
+    #: whether the page sends this input as a file upload (a ``file<N>`` multipart field)
+    #: rather than in the JSON body; the web API then takes it only as an upload
+    takes_upload: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -111,6 +114,15 @@ class Component:
     def config(self) -> dict[str, Any]:
         """Describe the component for a client (the web page, ``/api/config``)."""
         return {"type": type(self).type_name or type(self).__name__.lower(), "label": self.label}
+
+    async def to_client(self, value: Any, max_file_size: int) -> Any:
+        """A checked output value as the web API sends it to the page (a JSON value);
+        the value itself unless a subclass says otherwise.
+
+        :param max_file_size: the largest file sent inline (files over it are sent as
+            ``None``)
+        """
+        return value
 
     def control_html(self, attributes: str) -> str:
         """The HTML of this component's input control on the page.

@@ -7,8 +7,10 @@ file's path relative to the flagging directory.
 
 from __future__ import annotations
 
+import base64
 import html
 import io
+import mimetypes
 import os
 import threading
 import wave
@@ -18,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+import anyio
 import msgspec
 
 from ..checks import positive_int_or_none
@@ -58,6 +61,7 @@ class FileComponent(Component):
 
     #: the ``accept`` attribute of the page's file input (``"image/*"``...)
     accept: ClassVar[str] = ""
+    takes_upload = True
 
     class Spec(ComponentSpec):
         max_size: Limit = None
@@ -104,6 +108,22 @@ class FileComponent(Component):
 
     def control_html(self, attributes: str) -> str:
         return f'<input type="file" accept="{html.escape(self.accept)}" {attributes}>'
+
+    async def to_client(self, value: Any, max_file_size: int) -> str | None:
+        """The file as a ``data:`` URL, so that the page renders it; ``None`` for no file
+        or one over ``max_file_size`` bytes. Reading and encoding run in a worker thread."""
+        if value is None:
+            return None
+
+        def encode() -> str | None:
+            payload, suffix = self.payload(value)
+            data = payload if isinstance(payload, bytes) else payload.read_bytes()
+            if len(data) > max_file_size:
+                return None
+            mime = mimetypes.guess_type("x" + suffix)[0] or "application/octet-stream"
+            return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+        return await anyio.to_thread.run_sync(encode)
 
     def _check_size(self, size: int) -> None:
         if self.max_size is not None and size > self.max_size:
