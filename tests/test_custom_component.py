@@ -147,6 +147,15 @@ def test_the_class_registers_its_type_and_shortcuts() -> None:
         class Bad(Component):
             type_name = "Not A Name"
 
+    class Unfinished(Component):
+        type_name = "unfinished_rating"
+
+        class Spec(ComponentSpec):
+            scale: int = 5  # but no attribute "scale"
+
+    with pytest.raises(FlagValueError, match="Spec lists 'scale', which the component has no"):
+        schema_of([Unfinished(label="u")])
+
 
 def test_its_values_are_checked_at_the_call() -> None:
     rating = Rating(label="r")

@@ -171,6 +171,12 @@ class Component:
                 f"the limit is {MAX_LABEL_LENGTH} (asyncflag.wire.MAX_LABEL_LENGTH)"
             )
         fields = cls.spec_type.__struct_fields__
+        missing = [name for name in fields if not hasattr(self, name)]
+        if missing:
+            raise FlagValueError(
+                f"{cls.__name__}.Spec lists {', '.join(map(repr, missing))}, which the component "
+                "has no attribute for: each Spec field names an attribute and an __init__ keyword"
+            )
         return cls.spec_type(**{name: getattr(self, name) for name in fields})
 
     @classmethod
