@@ -152,7 +152,7 @@ class Interface:
         self.transport = transport
         if transport is not None:
             _cap_files(self.components, transport.max_file_size)
-            schema_of(self.components)  # only built-in components travel: say so now
+            schema_of(self.components)  # only registered components travel: say so now
         self.title = title
         self.description = description
         for name, value in (

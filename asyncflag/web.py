@@ -29,7 +29,6 @@ import binascii
 import html
 import itertools
 import json
-import mimetypes
 import re
 import secrets
 from collections import OrderedDict
@@ -39,7 +38,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import anyio
 import msgspec
 from starlette.applications import Starlette
 from starlette.authentication import SimpleUser
@@ -51,7 +49,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .components import Component, FileComponent, FileData
+from .components import Component, FileData
 from .errors import (
     FlaggingDisabledError,
     FlaggingError,
@@ -175,7 +173,7 @@ class _API:
                     {"error": f"the prediction failed: {type(exc).__name__}"}, status_code=500
                 )
             data = [
-                await _to_client(component, value, self.max_output_file_size)
+                await component.to_client(value, self.max_output_file_size)
                 for component, value in zip(
                     self.iface.output_components, prediction.outputs, strict=True
                 )
@@ -264,7 +262,7 @@ class _API:
             raise _HTTPError(400, f"expected {len(components)} input values, got {len(data)}")
         values = []
         for index, (component, value) in enumerate(zip(components, data, strict=True)):
-            if isinstance(component, FileComponent):
+            if component.takes_upload:
                 # Only uploads: a string here would name a file on the server.
                 if value is not None:
                     raise _HTTPError(
@@ -481,22 +479,6 @@ def _username(request: Request) -> str | None:
     return None
 
 
-async def _to_client(component: Component, value: Any, limit: int) -> Any:
-    """An output value as the page shows it: files become data URLs, so they render."""
-    if not isinstance(component, FileComponent) or value is None:
-        return value
-
-    def encode() -> str | None:
-        payload, suffix = component.payload(value)
-        data = payload if isinstance(payload, bytes) else payload.read_bytes()
-        if len(data) > limit:
-            return None
-        mime = mimetypes.guess_type("x" + suffix)[0] or "application/octet-stream"
-        return f"data:{mime};base64,{base64.b64encode(data).decode()}"
-
-    return await anyio.to_thread.run_sync(encode)
-
-
 def interface_config(iface: Interface) -> dict[str, Any]:
     return {
         "title": iface.title,
@@ -576,14 +558,15 @@ class BasicAuthMiddleware:
 
 
 def render_page(iface: Interface, root_path: str = "") -> str:
-    """The page for ``iface``: a control per input, Submit, the outputs, the flag buttons."""
+    """The page for ``iface``: a control per input, Submit, the outputs, the flag buttons.
+
+    Each component gives its own field (:meth:`~asyncflag.components.Component.input_html`,
+    :meth:`~asyncflag.components.Component.output_html`) and its type's script and style,
+    once per type, including those of the types it derives from.
+    """
     title = html.escape(str(iface.title or getattr(iface.fn, "__name__", "asyncflag")))
-    inputs = "\n".join(_input_control(i, c) for i, c in enumerate(iface.input_components))
-    outputs = "\n".join(
-        f'<div class="field"><label>{html.escape(c.label or "")}</label>'
-        f'<div class="output" data-index="{i}" data-type="{type(c).__name__.lower()}"></div></div>'
-        for i, c in enumerate(iface.output_components)
-    )
+    inputs = "\n".join(c.input_html(i) for i, c in enumerate(iface.input_components))
+    outputs = "\n".join(c.output_html(i) for i, c in enumerate(iface.output_components))
     if iface.flagging_mode == "manual":
         buttons = "\n".join(
             '<button type="button" class="flag" disabled '
@@ -599,36 +582,35 @@ def render_page(iface: Interface, root_path: str = "") -> str:
     else:
         flagging = ""
     description = f"<p>{html.escape(iface.description)}</p>" if iface.description else ""
+    scripts, styles = _component_assets(iface.components)
+    parts = {
+        "title": title,
+        "description": description,
+        "inputs": inputs,
+        "outputs": outputs,
+        "flagging": flagging,
+        "root": html.escape(root_path),
+        "scripts": "\n".join(f"<script>\n{script}\n</script>" for script in scripts),
+        "styles": "\n".join(styles),
+    }
     template = (_STATIC / "page.html").read_text(encoding="utf-8")
-    return (
-        template.replace("{{title}}", title)
-        .replace("{{description}}", description)
-        .replace("{{inputs}}", inputs)
-        .replace("{{outputs}}", outputs)
-        .replace("{{flagging}}", flagging)
-        .replace("{{root}}", html.escape(root_path))
-    )
+    # one pass: a title or label holding "{{inputs}}" stays text
+    return _PLACEHOLDER.sub(lambda match: parts[match[1]], template)
 
 
-def _input_control(index: int, component: Component) -> str:
-    kind = type(component).__name__.lower()
-    label = html.escape(component.label or f"input {index}")
-    name = f'id="in{index}" data-index="{index}" data-type="{kind}"'
-    if kind == "number":
-        control = f'<input type="number" step="any" {name}>'
-    elif kind == "checkbox":
-        control = f'<input type="checkbox" {name}>'
-    elif kind == "dropdown":
-        choices = getattr(component, "choices", [])
-        multiple = " multiple" if getattr(component, "multiselect", False) else ""
-        opts = "".join(
-            f'<option value="{html.escape(json.dumps(value))}">{html.escape(text)}</option>'
-            for text, value in choices
-        )
-        control = f"<select {name}{multiple}>{opts}</select>"
-    elif isinstance(component, FileComponent):
-        accept = {"image": "image/*", "audio": "audio/*"}.get(kind, "")
-        control = f'<input type="file" accept="{accept}" {name}>'
-    else:  # text, json
-        control = f'<textarea rows="3" {name}></textarea>'
-    return f'<div class="field"><label for="in{index}">{label}</label>{control}</div>'
+_PLACEHOLDER = re.compile(r"\{\{([a-z]+)\}\}")
+
+
+def _component_assets(components: Iterable[Component]) -> tuple[list[str], list[str]]:
+    """The scripts and styles of the component types on a page, each once, base types first."""
+    scripts: dict[str, None] = {}
+    styles: dict[str, None] = {}
+    for component in components:
+        for cls in reversed(type(component).__mro__):
+            script = cls.__dict__.get("page_script")
+            if isinstance(script, str) and script:
+                scripts[script] = None
+            style = cls.__dict__.get("page_style")
+            if isinstance(style, str) and style:
+                styles[style] = None
+    return list(scripts), list(styles)

@@ -1,7 +1,9 @@
 """How flag rows travel between processes: one msgpack batch per stream entry.
 
 A replica's rows go to the consumer that writes the dataset as batches: the schema
-(the components, so the consumer needs no code of the replica), the producer's id and
+(each component's :meth:`~asyncflag.components.Component.spec`, rebuilt by the consumer
+with the classes it has registered: the built-in ones need no code of the replica, a
+custom one needs its class imported), the producer's id and
 a sequence number per batch (so a batch sent twice after a lost reply is written
 once), and the rows. File values travel as ``[name, bytes]``, already encoded (an
 image array as PNG): the consumer never reads a path, so an entry cannot make it
@@ -29,12 +31,19 @@ import hmac
 from datetime import datetime
 from operator import call
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Union
 
 import msgspec
 
-from . import components as c
-from .components import Component, FileComponent, FileData
+from .components import (
+    MAX_JSON_DEPTH,
+    MAX_LABEL_LENGTH,
+    Component,
+    ComponentSpec,
+    FileComponent,
+    FileData,
+    component_types,
+)
 from .errors import FlagValueError
 
 __all__ = [
@@ -61,8 +70,6 @@ _BIG_INT = 1  # msgpack extension code: an int outside 64 bits, as its decimal t
 #: the longest producer id, in characters of ``[A-Za-z0-9_.-]`` (replicas use 16 hex digits);
 #: it names the producer's reply stream and is kept in the consumer's progress file
 MAX_PRODUCER_LENGTH = 64
-#: the longest component label that travels, in characters
-MAX_LABEL_LENGTH = 1_000
 #: the most components a schema lists
 MAX_COMPONENTS = 256
 #: the largest schema, in bytes of msgpack (Dropdown choices included)
@@ -124,35 +131,12 @@ class WireHeader(msgspec.Struct, array_like=True, frozen=True):
     rows: Annotated[list[_Waiting], msgspec.Meta(max_length=MAX_ENTRY_ROWS)]
 
 
-_TYPES: dict[str, type[Component]] = {
-    cls.__name__.lower(): cls
-    for cls in (c.Textbox, c.Number, c.Checkbox, c.Dropdown, c.JSON, c.File, c.Image, c.Audio)
-}
+def component_spec(component: Component) -> ComponentSpec:
+    """What rebuilds the component on the other side: its type, label and parameters.
 
-
-def component_spec(component: Component) -> dict[str, Any]:
-    """What rebuilds the component on the other side: its type, label and limits."""
-    kind = type(component).__name__.lower()
-    if _TYPES.get(kind) is not type(component):
-        raise FlagValueError(
-            f"{type(component).__name__} cannot travel through a stream: only the built-in "
-            f"components can ({', '.join(sorted(_TYPES))})"
-        )
-    if component.label is not None and len(component.label) > MAX_LABEL_LENGTH:
-        raise FlagValueError(
-            f"a label of {len(component.label)} characters cannot travel through a stream: "
-            f"the limit is {MAX_LABEL_LENGTH} (asyncflag.wire.MAX_LABEL_LENGTH)"
-        )
-    spec: dict[str, Any] = {"type": kind, "label": component.label}
-    if isinstance(component, c.Textbox):
-        spec["max_length"] = component.max_length
-    elif isinstance(component, c.JSON | FileComponent):
-        spec["max_size"] = component.max_size
-    elif isinstance(component, c.Dropdown):
-        spec["choices"] = [[label, value] for label, value in component.choices]
-        spec["multiselect"] = component.multiselect
-        spec["allow_custom_value"] = component.allow_custom_value
-    return spec
+    :raises FlagValueError: for a component that cannot travel (see :meth:`Component.spec`)
+    """
+    return component.spec()
 
 
 def schema_of(components: list[Component]) -> bytes:
@@ -177,75 +161,30 @@ def schema_of(components: list[Component]) -> bytes:
     return schema
 
 
-_Label = Annotated[str, msgspec.Meta(max_length=MAX_LABEL_LENGTH)] | None
-_Limit = Annotated[int, msgspec.Meta(ge=1)] | None
+class _SchemaDecoder:
+    """Decodes a schema as a list of the registered components' specs (a msgspec tagged
+    union: fixed shapes, so a hostile schema cannot nest). Rebuilt when a component
+    class registers after the last decode."""
+
+    def __init__(self) -> None:
+        self._types: dict[str, type[Component]] = {}
+        self._decoder: msgspec.msgpack.Decoder[list[Any]] | None = None
+
+    def __call__(self, schema: bytes) -> list[Component]:
+        types = component_types()
+        if self._decoder is None or types != self._types:
+            self._types = types
+            specs = tuple(cls.spec_type for cls in types.values() if cls.spec_type is not None)
+            self._decoder = msgspec.msgpack.Decoder(
+                Annotated[list[Union[specs]], msgspec.Meta(max_length=MAX_COMPONENTS)]  # type: ignore[valid-type]  # noqa: UP007
+            )
+        return [
+            types[str(type(spec).__struct_config__.tag)].from_spec(spec)
+            for spec in self._decoder.decode(schema)
+        ]
 
 
-class _Spec(msgspec.Struct, tag_field="type", forbid_unknown_fields=True):
-    """A component as a schema describes it: fixed shapes, so a hostile one cannot nest."""
-
-    label: _Label = None
-
-
-class _TextboxSpec(_Spec, tag="textbox"):
-    max_length: _Limit = None
-
-
-class _NumberSpec(_Spec, tag="number"):
-    pass
-
-
-class _CheckboxSpec(_Spec, tag="checkbox"):
-    pass
-
-
-class _DropdownSpec(_Spec, tag="dropdown"):
-    choices: list[tuple[str, str | int | float]] = []
-    multiselect: bool = False
-    allow_custom_value: bool = False
-
-
-class _JSONSpec(_Spec, tag="json"):
-    max_size: _Limit = None
-
-
-class _FileSpec(_Spec, tag="file"):
-    max_size: _Limit = None
-
-
-class _ImageSpec(_Spec, tag="image"):
-    max_size: _Limit = None
-
-
-class _AudioSpec(_Spec, tag="audio"):
-    max_size: _Limit = None
-
-
-_SPECS: dict[type[_Spec], type[Component]] = {
-    _TextboxSpec: c.Textbox,
-    _NumberSpec: c.Number,
-    _CheckboxSpec: c.Checkbox,
-    _DropdownSpec: c.Dropdown,
-    _JSONSpec: c.JSON,
-    _FileSpec: c.File,
-    _ImageSpec: c.Image,
-    _AudioSpec: c.Audio,
-}
-_schema_decoder = msgspec.msgpack.Decoder(
-    Annotated[
-        list[
-            _TextboxSpec
-            | _NumberSpec
-            | _CheckboxSpec
-            | _DropdownSpec
-            | _JSONSpec
-            | _FileSpec
-            | _ImageSpec
-            | _AudioSpec
-        ],
-        msgspec.Meta(max_length=MAX_COMPONENTS),
-    ]
-)
+_decode_schema = _SchemaDecoder()
 
 
 def components_from_schema(schema: bytes) -> list[Component]:
@@ -257,12 +196,12 @@ def components_from_schema(schema: bytes) -> list[Component]:
     if len(schema) > MAX_SCHEMA_SIZE:
         raise WireError(f"a schema of {len(schema)} bytes is over the cap of {MAX_SCHEMA_SIZE}")
     try:
-        specs = _schema_decoder.decode(schema)
-        return [_SPECS[type(spec)](**msgspec.structs.asdict(spec)) for spec in specs]
-    except (msgspec.DecodeError, FlagValueError) as exc:
+        return _decode_schema(schema)
+    except (msgspec.DecodeError, FlagValueError, TypeError) as exc:
         raise WireError(
             f"bad schema: {exc} (a schema lists components of the types "
-            f"{', '.join(sorted(_TYPES))})"
+            f"{', '.join(sorted(component_types()))}; a custom component travels when the "
+            "consumer imports its class)"
         ) from None
 
 
@@ -301,7 +240,7 @@ def decode_batch(data: bytes) -> WireBatch:
     except RecursionError:
         raise WireError(
             "does not decode: it nests deeper than Python's recursion limit (values may nest "
-            f"{c.MAX_JSON_DEPTH} deep: asyncflag.components.MAX_JSON_DEPTH)"
+            f"{MAX_JSON_DEPTH} deep: asyncflag.components.MAX_JSON_DEPTH)"
         ) from None
     if batch.version != VERSION:
         raise WireError(f"unknown batch version {batch.version} (this consumer reads {VERSION})")

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from asyncflag import FileData, FlaggingError, FlagValueError, Interface, components
+from asyncflag import FileData, FlaggingError, FlagValueError, Interface, components, load_flagged
 from asyncflag.components import Component, component_from
 from asyncflag.errors import UnsafePathError
 
@@ -1021,3 +1021,58 @@ def test_audio_is_saved_under_the_suffix_of_its_content(
     upload = tmp_path / "voice.html"
     upload.write_bytes(data)
     assert audio.payload(audio.check(upload)) == (upload.absolute(), suffix)
+
+
+# -- one PNG encoding per in-memory image ---------------------------------------------------
+
+
+@pytest.fixture
+def png_encodings(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts PNG encodings of PIL images (``Image.save(..., format="PNG")``)."""
+    calls: list[int] = []
+    save = PILImage.Image.save
+
+    def counting(self: PILImage.Image, fp: Any, format: str | None = None, **kw: Any) -> None:
+        if (format or "").upper() == "PNG":
+            calls.append(1)
+        save(self, fp, format, **kw)
+
+    monkeypatch.setattr(PILImage.Image, "save", counting)
+    return calls
+
+
+@pytest.mark.parametrize("kind", ["pil", "array"])
+def test_an_in_memory_image_is_encoded_once(png_encodings: list[int], kind: str) -> None:
+    image = components.Image(label="i")
+    picture = PILImage.new("RGB", (32, 16), (200, 10, 10))
+    checked = image.check(picture if kind == "pil" else np.asarray(picture))
+    first = image.payload(checked)
+    assert image.payload(checked) == first  # shown, then saved: the same bytes
+    assert len(png_encodings) == 1
+    other = image.check(np.zeros((4, 4), dtype=np.uint8))  # another image: encoded anew
+    assert image.payload(other)[0] != first[0]
+    assert len(png_encodings) == 2
+
+
+@pytest.mark.anyio
+async def test_a_pil_output_shown_and_flagged_is_encoded_once(
+    tmp_path: Path, png_encodings: list[int]
+) -> None:
+    import base64
+
+    import httpx
+
+    iface = Interface(
+        lambda x: PILImage.new("RGB", (64, 64), (x, 20, 30)),
+        components.Number(label="x"),
+        components.Image(label="img"),
+        flagging_dir=tmp_path,
+    )
+    transport = httpx.ASGITransport(app=iface.app())
+    async with iface, httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        shown = (await client.post("/api/predict", json={"data": [7]})).json()
+        assert (await client.post("/api/flag", json={"id": shown["id"]})).json() == {"count": 1}
+    assert len(png_encodings) == 1
+    (row,) = load_flagged(tmp_path, iface.components)
+    saved = Path(row.values[1]).read_bytes()
+    assert saved == base64.b64decode(shown["data"][0].partition(",")[2])

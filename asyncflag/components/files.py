@@ -1,361 +1,40 @@
-"""The input and output components of an interface, and how each stores its values.
+"""Values saved as files under the flagging directory: :class:`File`, :class:`Image`,
+:class:`Audio`, their base :class:`FileComponent` and :class:`FileData`.
 
-A component knows three things about its values: whether a value can be stored
-(:meth:`Component.check`, called at the call so that bad input fails there and not
-in the writer), how it becomes a CSV cell (:meth:`Component.to_cell`) and how a cell
-becomes a value again (:meth:`Component.from_cell`). File components (Image, Audio,
-File) hand their payload to the file store, and their cell is the saved file's path
-relative to the flagging directory.
+A file component hands its payload to the file store, and its cell is the saved
+file's path relative to the flagging directory.
 """
 
 from __future__ import annotations
 
+import base64
+import html
 import io
-import itertools
-import math
+import mimetypes
 import os
-import reprlib
-import sys
+import threading
 import wave
-from collections.abc import Mapping, Sequence
+import weakref
+from collections import OrderedDict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+import anyio
 import msgspec
 
-from .errors import FlagValueError, UnsafePathError
-from .escaping import _NEEDS_PREFIX, _PREFIX, escape, unescape
+from ..checks import positive_int_or_none
+from ..errors import FlagValueError, UnsafePathError
+from ..escaping import escape, unescape_optional
+from .base import Cell, Component, ComponentSpec, Limit
+from .values import short_repr
 
-__all__ = [
-    "JSON",
-    "MAX_JSON_DEPTH",
-    "Audio",
-    "Checkbox",
-    "Component",
-    "Dropdown",
-    "File",
-    "FileData",
-    "FileComponent",
-    "Image",
-    "Number",
-    "Textbox",
-    "component_from",
-]
+__all__ = ["MAX_IMAGE_PIXELS", "Audio", "File", "FileComponent", "FileData", "FilePayload", "Image"]
 
-Cell = str | int | float
+
 #: the most pixels an encoded image may declare by default: Pillow's own default limit
 #: (``PIL.Image.MAX_IMAGE_PIXELS``), without importing Pillow
 MAX_IMAGE_PIXELS = 1024 * 1024 * 1024 // 4 // 3
-
-#: How deeply a JSON value (or a multiselect Dropdown's list) may nest lists and objects:
-#: ``[[1]]`` is 2 deep. Past it the call raises :class:`FlagValueError` instead of Python
-#: running out of stack, and a stream consumer dead-letters such an entry. Real data
-#: rarely goes past a dozen; the limit keeps every check, encoder and decoder far from
-#: Python's own recursion limit (1000).
-MAX_JSON_DEPTH = 64
-
-
-class Component:
-    """Base class of the components: a label and the rules for storing one value."""
-
-    #: the shortcut string that stands for this component (``"text"``...)
-    shortcut: ClassVar[str] = ""
-
-    def __init__(self, label: str | None = None) -> None:
-        if label is not None and not isinstance(label, str):
-            raise FlagValueError(f"a component label must be a string, got {label!r}")
-        if label is not None:
-            refuse_unwritable(label, "the label")
-        self.label = label
-
-    def check(self, value: Any) -> Any:
-        """Return ``value`` in the form this component stores.
-
-        :raises FlagValueError: if the value cannot be stored by this component
-        """
-        return value
-
-    def to_cell(self, value: Any) -> Cell:
-        """Turn a checked value into a CSV cell; strings come back escaped."""
-        return escape(str(value))
-
-    def to_cells(self, values: Sequence[Any]) -> list[Cell]:
-        """:meth:`to_cell` for a whole column of a batch; subclasses inline it where it is hot."""
-        return list(map(self.to_cell, values))
-
-    def from_cell(self, cell: str, flagging_dir: Path) -> Any:
-        """Turn a CSV cell read from ``flagging_dir`` back into a value."""
-        return unescape(cell)
-
-    def config(self) -> dict[str, Any]:
-        """Describe the component for a client (the web page, ``/api/config``)."""
-        return {"type": type(self).__name__.lower(), "label": self.label}
-
-    def _reject(self, value: Any, expected: str) -> FlagValueError:
-        return FlagValueError(
-            f"{type(self).__name__} {self.label!r} stores {expected}, "
-            f"got {type(value).__name__} {_short_repr(value)}"
-        )
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(label={self.label!r})"
-
-
-class Textbox(Component):
-    """Free text. ``None`` is stored as the empty string.
-
-    :param max_length: the longest text accepted, in characters
-    """
-
-    shortcut = "text"
-
-    def __init__(self, label: str | None = None, *, max_length: int | None = None) -> None:
-        super().__init__(label)
-        self.max_length = _positive_or_none("max_length", max_length)
-
-    def check(self, value: Any) -> str:
-        if isinstance(value, str):
-            if self.max_length is not None and len(value) > self.max_length:
-                raise FlagValueError(
-                    f"Textbox {self.label!r}: {len(value)} characters is over the limit "
-                    f"of {self.max_length}"
-                )
-            if not value.isascii():
-                _check_encodable(value, self)
-            return value
-        if value is None:
-            return ""
-        raise self._reject(value, "a string")
-
-    def to_cell(self, value: Any) -> Cell:
-        return escape(value)
-
-    def to_cells(self, values: Sequence[Any]) -> list[Cell]:
-        # escape() inlined: this is the writer's hottest loop
-        return [_PREFIX + v if v[:1] in _NEEDS_PREFIX else v for v in values]
-
-
-class Number(Component):
-    """An int or a float, written to the CSV as a number (never escaped)."""
-
-    shortcut = "number"
-
-    def check(self, value: Any) -> int | float | None:
-        if value is None:
-            return None
-        if isinstance(value, bool):
-            raise self._reject(value, "an int or a float")
-        if isinstance(value, int | float):
-            if type(value) is int and value.bit_length() > _LONG_INT_BITS:
-                _check_int_digits(value, _MAX_INT_DIGITS, self)
-            return value
-        if _is_numpy_bool(value):
-            raise self._reject(value, "an int or a float")
-        # numpy and other numeric scalars
-        if hasattr(value, "__index__"):
-            return self.check(int(value.__index__()))
-        if hasattr(value, "__float__") and not isinstance(value, str | bytes):
-            try:
-                return float(value)
-            except (ValueError, OverflowError, TypeError) as exc:  # Decimal("sNaN"), 10**400/3
-                raise FlagValueError(
-                    f"Number {self.label!r} cannot store {_short_repr(value)}: {exc}"
-                ) from None
-        raise self._reject(value, "an int or a float")
-
-    def to_cell(self, value: Any) -> Cell:
-        return "" if value is None else value
-
-    def to_cells(self, values: Sequence[Any]) -> list[Cell]:
-        return ["" if v is None else v for v in values]
-
-    def from_cell(self, cell: str, flagging_dir: Path) -> int | float | None:
-        text = unescape(cell)
-        if text == "":
-            return None
-        try:
-            return int(text)
-        except ValueError:
-            return float(text)
-
-
-class Checkbox(Component):
-    """A boolean, written as ``True`` or ``False`` like Gradio."""
-
-    shortcut = "checkbox"
-
-    def check(self, value: Any) -> bool | None:
-        if value is None or isinstance(value, bool):
-            return value
-        if _is_numpy_bool(value):
-            return bool(value)
-        raise self._reject(value, "a bool")
-
-    def to_cell(self, value: Any) -> Cell:
-        return "" if value is None else ("True" if value else "False")
-
-    def to_cells(self, values: Sequence[Any]) -> list[Cell]:
-        return ["" if v is None else ("True" if v else "False") for v in values]
-
-    def from_cell(self, cell: str, flagging_dir: Path) -> bool | None:
-        text = unescape(cell).lower()
-        if text == "":
-            return None
-        return text == "true"
-
-
-class Dropdown(Component):
-    """One of a fixed set of choices (or several, with ``multiselect=True``).
-
-    ``choices`` are values or ``(label, value)`` pairs, as in Gradio. A value reads
-    back with its type: the choice ``1`` is written as the number 1 and read back as
-    the int 1. Where a cell could hold either a number or a string (custom values,
-    or numeric choices), a string that looks like a number gets the escaping
-    apostrophe, so ``"3"`` and ``3`` stay apart.
-    """
-
-    shortcut = "dropdown"
-
-    def __init__(
-        self,
-        choices: Sequence[str | int | float | tuple[str, str | int | float]] = (),
-        label: str | None = None,
-        *,
-        multiselect: bool = False,
-        allow_custom_value: bool = False,
-    ) -> None:
-        super().__init__(label)
-        self.choices: list[tuple[str, str | int | float]] = [
-            (c[0], c[1]) if isinstance(c, tuple) else (str(c), c) for c in choices
-        ]
-        for _, value in self.choices:
-            if isinstance(value, bool) or not isinstance(value, str | int | float):
-                raise FlagValueError(f"a Dropdown choice is a string or a number, got {value!r}")
-            if multiselect and isinstance(value, float) and not math.isfinite(value):
-                raise FlagValueError(f"a multiselect Dropdown (stored as JSON) cannot hold {value}")
-        self.multiselect = multiselect
-        self.allow_custom_value = allow_custom_value or not self.choices
-        # 1.0 == 1: a value equal to a choice is stored as that choice
-        self._values: dict[str | int | float, str | int | float] = {
-            value: value for _, value in self.choices
-        }
-        self._mixed = self.allow_custom_value or any(
-            not isinstance(value, str) for value in self._values
-        )
-
-    def _check_one(self, value: Any) -> str | int | float:
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise self._reject(value, "a string or a number")
-        if isinstance(value, str) and not value.isascii():
-            _check_encodable(value, self)
-        if type(value) is int and value.bit_length() > _LONG_INT_BITS:
-            try:  # a multiselect is JSON, which reads back one digit fewer when negative
-                _plain_json(value)
-            except TypeError as exc:
-                raise FlagValueError(f"Dropdown {self.label!r}: {exc}") from None
-        if self.multiselect and isinstance(value, float) and not math.isfinite(value):
-            raise FlagValueError(
-                f"Dropdown {self.label!r}: a multiselect is stored as JSON, which has no {value}"
-            )
-        if value in self._values:  # a string never equals a number, so types match
-            return self._values[value]
-        if not self.allow_custom_value:
-            raise FlagValueError(
-                f"Dropdown {self.label!r}: {_short_repr(value)} is not one of the choices "
-                f"{self._choices_shown()}"
-            )
-        custom: str | int | float = value
-        return custom
-
-    def _choices_shown(self) -> str:
-        """The choices for an error message: the first few of a long list, and how many."""
-        shown = [_short_repr(value) for value in itertools.islice(self._values, 20)]
-        if len(self._values) <= len(shown):
-            return f"[{', '.join(sorted(shown))}]"
-        return f"[{', '.join(shown)}] and {len(self._values) - len(shown)} more"
-
-    def check(self, value: Any) -> Any:
-        if value is None:
-            return [] if self.multiselect else None
-        if self.multiselect:
-            if isinstance(value, str | bytes | bytearray) or not isinstance(value, Sequence):
-                raise self._reject(value, "a list of choices")
-            return [self._check_one(v) for v in value]
-        return self._check_one(value)
-
-    def to_cell(self, value: Any) -> Cell:
-        if self.multiselect:
-            return escape(msgspec.json.encode(value).decode())
-        if value is None:
-            return ""
-        if isinstance(value, int | float):
-            return value
-        text = str(value)
-        if text == "" or (self._mixed and _parse_number(text) is not None):
-            return _PREFIX + text  # "" apart from None (an empty cell); "3" apart from 3
-        return escape(text)
-
-    def from_cell(self, cell: str, flagging_dir: Path) -> Any:
-        if self.multiselect:
-            text = unescape(cell)
-            return msgspec.json.decode(text) if text else []
-        if cell == "":
-            return None
-        if self._mixed and cell[:1] != _PREFIX:
-            number = _parse_number(cell)
-            if number is not None:
-                return self._values.get(number, number)
-        return unescape(cell)
-
-    def config(self) -> dict[str, Any]:
-        return {
-            **super().config(),
-            "choices": [[label, value] for label, value in self.choices],
-            "multiselect": self.multiselect,
-        }
-
-
-class JSON(Component):
-    """Any JSON value, stored as its JSON text.
-
-    A value nesting lists and objects more than :data:`MAX_JSON_DEPTH` deep (or
-    containing itself) is refused with :class:`FlagValueError`.
-
-    :param max_size: the largest value accepted, in bytes of JSON
-    """
-
-    shortcut = "json"
-
-    def __init__(self, label: str | None = None, *, max_size: int | None = None) -> None:
-        super().__init__(label)
-        self.max_size = _positive_or_none("max_size", max_size)
-
-    def check(self, value: Any) -> Any:
-        """Return the value as it will read back: tuples become lists.
-
-        Anything JSON would change (sets, non-string keys, NaN, objects) is refused,
-        so that reading the cell back gives what was stored.
-        """
-        try:
-            plain = _plain_json(value)
-        except TypeError as exc:
-            raise FlagValueError(
-                f"JSON {self.label!r} cannot store {_short_repr(value)}: {exc}"
-            ) from None
-        if self.max_size is not None:
-            size = len(msgspec.json.encode(plain))
-            if size > self.max_size:
-                raise FlagValueError(
-                    f"JSON {self.label!r}: {size} bytes is over the limit of {self.max_size}"
-                )
-        return plain
-
-    def to_cell(self, value: Any) -> Cell:
-        return escape(msgspec.json.encode(value).decode())
-
-    def from_cell(self, cell: str, flagging_dir: Path) -> Any:
-        text = unescape(cell)
-        return msgspec.json.decode(text) if text else None
 
 
 class FileData(msgspec.Struct, frozen=True):
@@ -380,9 +59,16 @@ class FileComponent(Component):
     #: suffix for payloads whose kind cannot be told from a name or from their bytes
     default_suffix: ClassVar[str] = ".bin"
 
+    #: the ``accept`` attribute of the page's file input (``"image/*"``...)
+    accept: ClassVar[str] = ""
+    takes_upload = True
+
+    class Spec(ComponentSpec):
+        max_size: Limit = None
+
     def __init__(self, label: str | None = None, *, max_size: int | None = None) -> None:
         super().__init__(label)
-        self.max_size = _positive_or_none("max_size", max_size)
+        self.max_size = positive_int_or_none("max_size", max_size)
 
     def check(self, value: Any) -> Any:
         if value is None:
@@ -419,6 +105,25 @@ class FileComponent(Component):
 
     def _check_other(self, value: Any) -> Any:
         raise self._reject(value, "bytes, FileData or the path of a file")
+
+    def control_html(self, attributes: str) -> str:
+        return f'<input type="file" accept="{html.escape(self.accept)}" {attributes}>'
+
+    async def to_client(self, value: Any, max_file_size: int) -> str | None:
+        """The file as a ``data:`` URL, so that the page renders it; ``None`` for no file
+        or one over ``max_file_size`` bytes. Reading and encoding run in a worker thread."""
+        if value is None:
+            return None
+
+        def encode() -> str | None:
+            payload, suffix = self.payload(value)
+            data = payload if isinstance(payload, bytes) else payload.read_bytes()
+            if len(data) > max_file_size:
+                return None
+            mime = mimetypes.guess_type("x" + suffix)[0] or "application/octet-stream"
+            return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+        return await anyio.to_thread.run_sync(encode)
 
     def _check_size(self, size: int) -> None:
         if self.max_size is not None and size > self.max_size:
@@ -458,7 +163,7 @@ class FileComponent(Component):
 
         :raises UnsafePathError: for a cell naming a path outside ``flagging_dir``
         """
-        text = unescape(cell)
+        text = unescape_optional(cell)
         if not text:
             return None
         root = Path(flagging_dir)
@@ -466,7 +171,7 @@ class FileComponent(Component):
         why = _unsafe_cell(text, root, path)
         if why:
             raise UnsafePathError(
-                f"{type(self).__name__} {self.label!r}: the file cell {_short_repr(text)} {why}; "
+                f"{type(self).__name__} {self.label!r}: the file cell {short_repr(text)} {why}; "
                 "asyncflag only reads back files saved inside the flagging directory "
                 f"{str(root)!r} (was the dataset file edited, or a text column appended "
                 "under the same labels?)",
@@ -485,7 +190,16 @@ class File(FileComponent):
     and Audio name their files by their content instead.
     """
 
-    shortcut = "file"
+    type_name = "file"
+    shortcuts = ("file",)
+    page_script = """asyncflag.register("file", {
+  read: el => el.files.length ? el.files[0] : null,
+  show(el, value) {
+    const a = document.createElement("a");
+    a.href = value; a.download = "output"; a.textContent = "download";
+    el.appendChild(a);
+  },
+});"""
 
 
 class Image(FileComponent):
@@ -498,7 +212,17 @@ class Image(FileComponent):
     ``max_size`` limits the raw pixel data (width x height x channels bytes).
     """
 
-    shortcut = "image"
+    type_name = "image"
+    shortcuts = ("image",)
+    accept = "image/*"
+    page_script = """asyncflag.register("image", {
+  read: el => el.files.length ? el.files[0] : null,
+  show(el, value) {
+    const img = document.createElement("img");
+    img.src = value; img.alt = "output image";
+    el.appendChild(img);
+  },
+});"""
     default_suffix = ".png"
 
     def __init__(
@@ -510,7 +234,7 @@ class Image(FileComponent):
     ) -> None:
         super().__init__(label, max_size=max_size)
         #: the most pixels (width x height) an encoded image (bytes, a file) may declare
-        self.max_pixels = _positive_or_none("max_pixels", max_pixels) or MAX_IMAGE_PIXELS
+        self.max_pixels = positive_int_or_none("max_pixels", max_pixels) or MAX_IMAGE_PIXELS
 
     def check(self, value: Any) -> Any:
         """As :meth:`FileComponent.check`; encoded images (bytes, :class:`FileData`, a
@@ -555,7 +279,7 @@ class Image(FileComponent):
         except Exception as exc:  # Pillow raises many kinds for damaged or hostile files
             raise FlagValueError(
                 f"Image {self.label!r}: the content starts like a {kind} image but Pillow "
-                f"cannot read it: {_short_repr(exc)}"
+                f"cannot read it: {short_repr(exc)}"
             ) from None
         if width * height > self.max_pixels:
             raise FlagValueError(
@@ -616,10 +340,67 @@ class Image(FileComponent):
             raise FlagValueError(
                 "saving PIL images or arrays needs Pillow: pip install 'asyncflag[images]'"
             ) from None
-        image = value if _is_pil_image(value) else PILImage.fromarray(value)
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
-        return buffer.getvalue(), ".png"
+        data = _encoded_images.get(value)
+        if data is None:
+            image = value if _is_pil_image(value) else PILImage.fromarray(value)
+            buffer = io.BytesIO()
+            image.save(buffer, format="PNG")
+            data = buffer.getvalue()
+            _encoded_images.put(value, data)
+        return data, ".png"
+
+
+class _EncodedImages:
+    """The PNG of the in-memory images (PIL images, arrays) encoded last, so that an image
+    the page shows and the writer then saves (or a replica sends through a stream) is
+    encoded once.
+
+    Keyed by the checked value's identity, held weakly: an entry goes when its image
+    does, and at most ``size`` entries are kept. Worker threads share it (a lock).
+    """
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self._entries: OrderedDict[int, tuple[weakref.ref[Any], bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+        #: entries whose image is gone. A weakref callback only appends here (it may run
+        #: inside a garbage collection on a thread that holds the lock); the next get or
+        #: put removes them.
+        self._gone: list[tuple[int, weakref.ref[Any]]] = []
+
+    def get(self, image: Any) -> bytes | None:
+        """The PNG of ``image`` if it was encoded lately, else ``None``."""
+        with self._lock:
+            self._forget_gone()
+            entry = self._entries.get(id(image))
+            if entry is None or entry[0]() is not image:
+                return None
+            self._entries.move_to_end(id(image))
+            return entry[1]
+
+    def put(self, image: Any, data: bytes) -> None:
+        """Keep ``data`` as the PNG of ``image`` while ``image`` lives."""
+        key = id(image)
+        try:
+            ref = weakref.ref(image, lambda ref: self._gone.append((key, ref)))
+        except TypeError:  # not weakly referenceable: not cached
+            return
+        with self._lock:
+            self._forget_gone()
+            self._entries[key] = (ref, data)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def _forget_gone(self) -> None:
+        while self._gone:
+            key, ref = self._gone.pop()
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] is ref:
+                del self._entries[key]
+
+
+_encoded_images = _EncodedImages()
 
 
 class Audio(FileComponent):
@@ -632,7 +413,17 @@ class Audio(FileComponent):
     browser runs.
     """
 
-    shortcut = "audio"
+    type_name = "audio"
+    shortcuts = ("audio",)
+    accept = "audio/*"
+    page_script = """asyncflag.register("audio", {
+  read: el => el.files.length ? el.files[0] : null,
+  show(el, value) {
+    const audio = document.createElement("audio");
+    audio.controls = true; audio.src = value;
+    el.appendChild(audio);
+  },
+});"""
     default_suffix = ".bin"
 
     def payload(self, value: Any) -> tuple[FilePayload, str]:
@@ -675,138 +466,6 @@ class Audio(FileComponent):
             out.setframerate(rate)
             out.writeframes(array.tobytes())
         return buffer.getvalue(), ".wav"
-
-
-_SHORTCUTS: dict[str, type[Component]] = {
-    cls.shortcut: cls for cls in (Textbox, Number, Checkbox, Dropdown, JSON, Image, Audio, File)
-}
-_SHORTCUTS["textbox"] = Textbox
-
-
-def component_from(spec: Component | str) -> Component:
-    """Return the component a shortcut string (``"text"``, ``"image"``...) stands for.
-
-    :raises FlagValueError: for an unknown shortcut or an object that is not a component
-    """
-    if isinstance(spec, Component):
-        return spec
-    if isinstance(spec, str):
-        try:
-            return _SHORTCUTS[spec.lower()]()
-        except KeyError:
-            raise FlagValueError(
-                f"unknown component shortcut {spec!r}; use one of {sorted(_SHORTCUTS)}"
-            ) from None
-    raise FlagValueError(f"expected a component or a shortcut string, got {spec!r}")
-
-
-#: Python refuses to turn longer ints into text (sys.set_int_max_str_digits)
-_MAX_INT_DIGITS = sys.get_int_max_str_digits() or 100_000
-#: ints shorter than this many bits have fewer digits than any limit: no check needed
-_LONG_INT_BITS = 3_000
-
-
-def _fits_digits(value: int, digits: int) -> bool:
-    return bool(-(10**digits) < value < 10**digits)
-
-
-def _check_int_digits(value: int, digits: int, component: Component) -> None:
-    if not _fits_digits(value, digits):
-        raise FlagValueError(
-            f"{type(component).__name__} {component.label!r}: an int of more than {digits} "
-            "digits cannot be written as text"
-        )
-
-
-def refuse_unwritable(text: str, what: str) -> None:
-    """Raise FlagValueError for text UTF-8 cannot encode (a label, an option, a username)."""
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise FlagValueError(
-                f"{what} {text!r} cannot be written as UTF-8 (a lone surrogate)"
-            ) from None
-
-
-def _check_encodable(text: str, component: Component) -> None:
-    try:
-        _encodable_or_type_error(text)
-    except TypeError as exc:
-        raise FlagValueError(f"{type(component).__name__} {component.label!r}: {exc}") from None
-
-
-def _encodable_or_type_error(text: str) -> None:
-    """Refuse text UTF-8 cannot encode (lone surrogates): it would fail in the writer."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise TypeError(
-            f"{text[exc.start : exc.end]!r} at position {exc.start} cannot be written as "
-            "UTF-8 (a lone surrogate)"
-        ) from None
-
-
-def _parse_number(text: str) -> int | float | None:
-    """The number a cell holds, if it holds one (the inverse of writing an int or a float)."""
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-def _is_numpy_bool(value: Any) -> bool:
-    return getattr(getattr(value, "dtype", None), "kind", None) == "b"
-
-
-def _positive_or_none(name: str, limit: int | None) -> int | None:
-    if limit is not None and (not isinstance(limit, int) or limit <= 0):
-        raise FlagValueError(f"{name} must be a positive int, got {limit!r}")
-    return limit
-
-
-def _plain_json(value: Any, depth: int = 0) -> Any:
-    """``value`` as JSON reads it back (tuples become lists), or TypeError saying why not.
-
-    ``depth`` is how many lists and objects enclose ``value``; past :data:`MAX_JSON_DEPTH`
-    the value is refused, so the recursion stays that shallow whatever the input.
-    """
-    if isinstance(value, str):
-        if not value.isascii():
-            _encodable_or_type_error(value)
-        return value
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        if value.bit_length() > _LONG_INT_BITS and not (
-            -(10 ** (_MAX_INT_DIGITS - 1)) < value < 10**_MAX_INT_DIGITS
-        ):  # msgspec reads back a negative int of one digit fewer than Python writes
-            digits = int(value.bit_length() * math.log10(2))
-            raise TypeError(f"an int of about {digits} digits is too long")
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise TypeError(f"{value!r} is not a JSON number")
-        return value
-    if isinstance(value, list | tuple | dict) and depth >= MAX_JSON_DEPTH:
-        raise TypeError(
-            f"it nests lists and objects more than {MAX_JSON_DEPTH} deep (the limit, "
-            "asyncflag.components.MAX_JSON_DEPTH); flatten it or store it as a string"
-        )
-    if isinstance(value, list | tuple):
-        return [_plain_json(item, depth + 1) for item in value]
-    if isinstance(value, dict):
-        plain = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise TypeError(f"the key {_short_repr(key)} is not a string")
-            plain[_plain_json(key)] = _plain_json(item, depth + 1)
-        return plain
-    raise TypeError(f"{type(value).__name__} is not a JSON type")
 
 
 _MAGIC: tuple[tuple[bytes, str], ...] = (
@@ -1009,27 +668,3 @@ def _check_samples(samples: Any) -> None:
 
 def _is_ndarray(value: Any) -> bool:
     return type(value).__name__ == "ndarray" and type(value).__module__ == "numpy"
-
-
-#: shows a few items of a few levels of containers, so that any value prints quickly
-_CONTAINER_REPR = reprlib.Repr()
-_CONTAINER_REPR.maxlevel = 3
-_CONTAINER_REPR.maxlist = _CONTAINER_REPR.maxtuple = 8
-_CONTAINER_REPR.maxdict = _CONTAINER_REPR.maxset = 6
-_CONTAINER_REPR.maxstring = _CONTAINER_REPR.maxother = 60
-
-
-def _short_repr(value: Any) -> str:
-    """At most 60 characters showing ``value``, for error messages; never fails.
-
-    Lists, tuples, dicts and sets are shown a few levels deep only: one nested
-    thousands deep (or containing itself) has no full repr.
-    """
-    try:
-        if isinstance(value, list | tuple | dict | set | frozenset):
-            text = _CONTAINER_REPR.repr(value)
-        else:
-            text = repr(value)
-    except (ValueError, RecursionError):  # an int too long to turn into text
-        return f"<{type(value).__name__} too long to show>"
-    return text if len(text) <= 60 else text[:57] + "..."

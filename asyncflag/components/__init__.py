@@ -1,0 +1,48 @@
+"""The input and output components of an interface, and how each stores its values.
+
+One module per family: :mod:`.text` (Textbox), :mod:`.number` (Number, Checkbox),
+:mod:`.choice` (Dropdown), :mod:`.data` (JSON), :mod:`.files` (File, Image, Audio);
+:mod:`.base` holds the :class:`Component` base class and the shortcut lookup.
+"""
+
+from __future__ import annotations
+
+from .base import MAX_LABEL_LENGTH as MAX_LABEL_LENGTH
+from .base import Cell as Cell
+from .base import (
+    Component,
+    ComponentSpec,
+    component_from,
+    component_type,
+    component_types,
+    register,
+)
+from .choice import Dropdown
+from .data import JSON
+from .files import MAX_IMAGE_PIXELS as MAX_IMAGE_PIXELS
+from .files import Audio, File, FileComponent, FileData, Image
+from .files import FilePayload as FilePayload
+from .number import Checkbox, Number
+from .text import Textbox
+from .values import MAX_JSON_DEPTH
+from .values import refuse_unwritable as refuse_unwritable
+
+__all__ = [
+    "JSON",
+    "MAX_JSON_DEPTH",
+    "Audio",
+    "Checkbox",
+    "Component",
+    "ComponentSpec",
+    "Dropdown",
+    "File",
+    "FileData",
+    "FileComponent",
+    "Image",
+    "Number",
+    "Textbox",
+    "component_from",
+    "component_type",
+    "component_types",
+    "register",
+]

@@ -1,0 +1,278 @@
+"""The :class:`Component` base class and the shortcut lookup :func:`component_from`.
+
+A component knows three things about its values: whether a value can be stored
+(:meth:`Component.check`, called at the call so that bad input fails there and not
+in the writer), how it becomes a CSV cell (:meth:`Component.to_cell`) and how a cell
+becomes a value again (:meth:`Component.from_cell`).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
+
+import msgspec
+
+from ..errors import FlagValueError
+from ..escaping import escape, unescape
+from .values import refuse_unwritable, short_repr
+
+__all__ = [
+    "MAX_LABEL_LENGTH",
+    "Cell",
+    "Component",
+    "ComponentSpec",
+    "Label",
+    "Limit",
+    "component_from",
+    "component_type",
+    "component_types",
+    "register",
+]
+
+Cell = str | int | float
+
+#: the longest component label that travels through a stream, in characters
+#: (re-exported as ``asyncflag.wire.MAX_LABEL_LENGTH``)
+MAX_LABEL_LENGTH = 1_000
+#: a label as a stream's schema holds it
+Label = Annotated[str, msgspec.Meta(max_length=MAX_LABEL_LENGTH)] | None
+#: a size limit as a stream's schema holds it: a positive int, or ``None`` for none
+Limit = Annotated[int, msgspec.Meta(ge=1)] | None
+
+
+class ComponentSpec(msgspec.Struct, tag_field="type", forbid_unknown_fields=True):
+    """A component as a stream's schema describes it: its type (the tag) and parameters.
+
+    A component class with parameters declares a subclass named ``Spec`` listing them,
+    each the name of an attribute and of a keyword of ``__init__``, with fixed types so
+    that a hostile schema cannot nest or grow; ``"type"`` is set from the class's
+    ``type_name`` when it registers.
+    """
+
+    label: Label = None
+
+
+class Component:
+    """Base class of the components: a label and the rules for storing one value."""
+
+    #: the name of this component type: its ``"type"`` in ``/api/config``, in a stream's
+    #: schema and in the page's scripts. A subclass that sets its own is registered
+    #: (see :func:`register`); one that does not is a variant of its parent
+    type_name: ClassVar[str] = ""
+    #: the shortcut strings that stand for this component in ``Interface(inputs="...")``
+    shortcuts: ClassVar[tuple[str, ...]] = ()
+    #: the parameters that travel in a stream's schema (see :class:`ComponentSpec`)
+    Spec: ClassVar[type[ComponentSpec]] = ComponentSpec
+    #: ``Spec`` tagged with ``type_name``: what :meth:`spec` builds (set on registering)
+    spec_type: ClassVar[type[ComponentSpec] | None] = None
+    #: JavaScript run once on a page that shows this type: it tells the page how to read
+    #: the type's input control and show its output value, by calling
+    #: ``asyncflag.register("<type_name>", {setup(el), read(el), show(el, value)})``
+    #: (each optional: by default a control's ``value`` is read as text and an output
+    #: shown as text). ``read`` may return a ``File`` (an upload) or any JSON value.
+    page_script: ClassVar[str] = ""
+    #: CSS for this type's control and output, put in the page's ``<style>``
+    page_style: ClassVar[str] = ""
+    #: whether the page sends this input as a file upload (a ``file<N>`` multipart field)
+    #: rather than in the JSON body; the web API then takes it only as an upload
+    takes_upload: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "type_name" in cls.__dict__:
+            register(cls)
+
+    def __init__(self, label: str | None = None) -> None:
+        if label is not None and not isinstance(label, str):
+            raise FlagValueError(f"a component label must be a string, got {label!r}")
+        if label is not None:
+            refuse_unwritable(label, "the label")
+        self.label = label
+
+    def check(self, value: Any) -> Any:
+        """Return ``value`` in the form this component stores.
+
+        :raises FlagValueError: if the value cannot be stored by this component
+        """
+        return value
+
+    def to_cell(self, value: Any) -> Cell:
+        """Turn a checked value into a CSV cell; strings come back escaped."""
+        return escape(str(value))
+
+    def to_cells(self, values: Sequence[Any]) -> list[Cell]:
+        """:meth:`to_cell` for a whole column of a batch; subclasses inline it where it is hot."""
+        return list(map(self.to_cell, values))
+
+    def from_cell(self, cell: str, flagging_dir: Path) -> Any:
+        """Turn a CSV cell read from ``flagging_dir`` back into a value."""
+        return unescape(cell)
+
+    def config(self) -> dict[str, Any]:
+        """Describe the component for a client (the web page, ``/api/config``)."""
+        return {"type": type(self).type_name or type(self).__name__.lower(), "label": self.label}
+
+    async def to_client(self, value: Any, max_file_size: int) -> Any:
+        """A checked output value as the web API sends it to the page (a JSON value);
+        the value itself unless a subclass says otherwise.
+
+        :param max_file_size: the largest file sent inline (files over it are sent as
+            ``None``)
+        """
+        return value
+
+    def control_html(self, attributes: str) -> str:
+        """The HTML of this component's input control on the page.
+
+        :param attributes: ``id``, ``data-index`` and ``data-type`` attributes (already
+            escaped) for the element the page's script reads and sets up
+        """
+        return f'<textarea rows="3" {attributes}></textarea>'
+
+    def input_html(self, index: int) -> str:
+        """The page's field for this component as the input number ``index``."""
+        label = html.escape(self.label or f"input {index}")
+        attributes = (
+            f'id="in{index}" data-index="{index}" data-type="{html.escape(type(self).type_name)}"'
+        )
+        return (
+            f'<div class="field"><label for="in{index}">{label}</label>'
+            f"{self.control_html(attributes)}</div>"
+        )
+
+    def output_html(self, index: int) -> str:
+        """The page's field for this component as the output number ``index``; the type's
+        ``show`` (see :attr:`page_script`) fills its ``.output`` element."""
+        return (
+            f'<div class="field"><label>{html.escape(self.label or "")}</label>'
+            f'<div class="output" data-index="{index}" '
+            f'data-type="{html.escape(type(self).type_name)}"></div></div>'
+        )
+
+    def spec(self) -> ComponentSpec:
+        """What rebuilds this component in another process: its type, label and parameters.
+
+        :raises FlagValueError: for a class that is not registered under its own
+            ``type_name`` (a consumer could not rebuild it)
+        """
+        cls = type(self)
+        if cls.spec_type is None or component_type(cls.type_name) is not cls:
+            known = ", ".join(sorted(_REGISTRY))
+            raise FlagValueError(
+                f"{cls.__name__} cannot travel through a stream: it has no type_name of its own "
+                f"(set type_name = 'a_name' on the class to register it; registered: {known})"
+            )
+        if self.label is not None and len(self.label) > MAX_LABEL_LENGTH:
+            raise FlagValueError(
+                f"a label of {len(self.label)} characters cannot travel through a stream: "
+                f"the limit is {MAX_LABEL_LENGTH} (asyncflag.wire.MAX_LABEL_LENGTH)"
+            )
+        fields = cls.spec_type.__struct_fields__
+        missing = [name for name in fields if not hasattr(self, name)]
+        if missing:
+            raise FlagValueError(
+                f"{cls.__name__}.Spec lists {', '.join(map(repr, missing))}, which the component "
+                "has no attribute for: each Spec field names an attribute and an __init__ keyword"
+            )
+        return cls.spec_type(**{name: getattr(self, name) for name in fields})
+
+    @classmethod
+    def from_spec(cls, spec: ComponentSpec) -> Component:
+        """The component ``spec`` describes (the inverse of :meth:`spec`).
+
+        :raises FlagValueError: for parameters the component refuses
+        """
+        return cls(**msgspec.structs.asdict(spec))
+
+    def _reject(self, value: Any, expected: str) -> FlagValueError:
+        return FlagValueError(
+            f"{type(self).__name__} {self.label!r} stores {expected}, "
+            f"got {type(value).__name__} {short_repr(value)}"
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(label={self.label!r})"
+
+
+_REGISTRY: dict[str, type[Component]] = {}
+_SHORTCUTS: dict[str, type[Component]] = {}
+
+
+def register(cls: type[Component]) -> None:
+    """Make ``cls`` known by its :attr:`~Component.type_name` and its shortcuts.
+
+    Called for every subclass that sets its own ``type_name``; a user's component is
+    registered the same way as the built-in ones, wherever it is defined. Registering
+    the same class again (a module imported twice, under the same module and qualified
+    name) replaces the earlier registration.
+
+    :raises FlagValueError: for a type name or shortcut that another class holds
+    """
+    name = cls.type_name
+    if not isinstance(name, str) or not name.isidentifier() or name != name.lower():
+        raise FlagValueError(
+            f"{cls.__qualname__}.type_name must be a lower-case identifier such as 'rating', "
+            f"got {name!r}"
+        )
+    shortcuts = cls.shortcuts
+    if isinstance(shortcuts, str) or not all(isinstance(s, str) and s for s in shortcuts):
+        raise FlagValueError(
+            f"{cls.__qualname__}.shortcuts must be a tuple of non-empty strings, got {shortcuts!r}"
+        )
+    for key, table, what in [(name, _REGISTRY, "type name")] + [
+        (shortcut.lower(), _SHORTCUTS, "shortcut") for shortcut in shortcuts
+    ]:
+        holder = table.get(key)
+        if holder is not None and not _same_class(holder, cls):
+            raise FlagValueError(
+                f"the component {what} {key!r} of {_class_path(cls)} is already taken by "
+                f"{_class_path(holder)}: choose another type_name or shortcut"
+            )
+    if not (isinstance(cls.Spec, type) and issubclass(cls.Spec, ComponentSpec)):
+        raise FlagValueError(f"{cls.__qualname__}.Spec must be a subclass of ComponentSpec")
+    spec_type = msgspec.defstruct(
+        f"{cls.__name__}Spec", [], bases=(cls.Spec,), tag=name, module=cls.__module__
+    )
+    assert issubclass(spec_type, ComponentSpec)
+    cls.spec_type = spec_type
+    _REGISTRY[name] = cls
+    for shortcut in shortcuts:
+        _SHORTCUTS[shortcut.lower()] = cls
+
+
+def component_types() -> dict[str, type[Component]]:
+    """The registered component classes by type name (a copy)."""
+    return dict(_REGISTRY)
+
+
+def component_type(name: str) -> type[Component] | None:
+    """The registered component class of a type name, or ``None``."""
+    return _REGISTRY.get(name)
+
+
+def _same_class(a: type[Component], b: type[Component]) -> bool:
+    return a is b or (a.__module__, a.__qualname__) == (b.__module__, b.__qualname__)
+
+
+def _class_path(cls: type[Component]) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def component_from(spec: Component | str) -> Component:
+    """Return the component a shortcut string (``"text"``, ``"image"``...) stands for.
+
+    :raises FlagValueError: for an unknown shortcut or an object that is not a component
+    """
+    if isinstance(spec, Component):
+        return spec
+    if isinstance(spec, str):
+        try:
+            return _SHORTCUTS[spec.lower()]()
+        except KeyError:
+            raise FlagValueError(
+                f"unknown component shortcut {spec!r}; use one of {sorted(_SHORTCUTS)}"
+            ) from None
+    raise FlagValueError(f"expected a component or a shortcut string, got {spec!r}")
