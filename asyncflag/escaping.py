@@ -30,11 +30,23 @@ Which first characters get the apostrophe, and the evidence:
 
 from __future__ import annotations
 
-__all__ = ["escape", "unescape"]
+from collections.abc import Iterable
 
-#: shared with the components that inline :func:`escape` in their hot loops
-_PREFIX = "'"
-_NEEDS_PREFIX = frozenset(
+__all__ = [
+    "NEEDS_PREFIX",
+    "PREFIX",
+    "escape",
+    "escape_many",
+    "escape_optional",
+    "escape_optionals",
+    "unescape",
+    "unescape_optional",
+]
+
+#: the character put before a cell a spreadsheet would run
+PREFIX = "'"
+#: the first characters that get :data:`PREFIX`
+NEEDS_PREFIX = frozenset(
     "=+-@\t\r\n\x00'"
     # NFKC-equivalents of = + - @ (tests/test_escaping.py derives the same set)
     "\uff1d\ufe66\u207c\u208c"  # full-width, small, superscript, subscript =
@@ -46,13 +58,50 @@ _NEEDS_PREFIX = frozenset(
 
 def escape(text: str) -> str:
     """Make ``text`` safe to open in a spreadsheet; :func:`unescape` undoes it."""
-    if text and text[0] in _NEEDS_PREFIX:
-        return _PREFIX + text
+    if text and text[0] in NEEDS_PREFIX:
+        return PREFIX + text
     return text
+
+
+def escape_many(texts: Iterable[str]) -> list[str]:
+    """:func:`escape` each of ``texts``: one tight loop for a column of a batch."""
+    return [PREFIX + t if t[:1] in NEEDS_PREFIX else t for t in texts]
 
 
 def unescape(cell: str) -> str:
     """Return the string that :func:`escape` turned into ``cell``."""
-    if cell[:1] == _PREFIX:
+    if cell[:1] == PREFIX:
         return cell[1:]
     return cell
+
+
+# -- None and "" ------------------------------------------------------------------------
+# A cell that may hold "no value" keeps it apart from the empty string: ``None`` is an
+# empty cell (as Gradio writes it), and ``""`` is a lone apostrophe (what escape() would
+# make of a text that is just the prefix, with that prefix removed: unescape gives "").
+
+
+def escape_optional(text: str | None) -> str:
+    """The cell of a string that may be ``None``: ``None`` is an empty cell, ``""`` a
+    lone :data:`PREFIX`, any other text escaped (:func:`escape`)."""
+    if text:
+        return PREFIX + text if text[0] in NEEDS_PREFIX else text
+    return "" if text is None else PREFIX
+
+
+def escape_optionals(texts: Iterable[str | None]) -> list[str]:
+    """:func:`escape_optional` each of ``texts`` (a metadata column of a batch)."""
+    return [
+        (PREFIX + t if t[0] in NEEDS_PREFIX else t) if t else ("" if t is None else PREFIX)
+        for t in texts
+    ]
+
+
+def unescape_optional(cell: str) -> str | None:
+    """Return what :func:`escape_optional` turned into ``cell``: an empty cell is ``None``."""
+    return unescape(cell) if cell else None
+
+
+# The names components.py imports until it calls the functions above.
+_PREFIX = PREFIX
+_NEEDS_PREFIX = NEEDS_PREFIX
