@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from asyncflag import FlagValueError
+from asyncflag import CSVLogger, FlagValueError
 from asyncflag.checks import (
     is_async_callable,
     one_of,
@@ -65,3 +65,9 @@ def test_utf8_writability() -> None:
     assert writable_text("the option", "ok") == "ok"
     with pytest.raises(FlagValueError, match=r"the option 'x\\udc80': .* lone surrogate"):
         writable_text("the option", "x\udc80")
+
+
+@pytest.mark.parametrize("value", [0, -2, "8", 2.0])
+def test_the_csv_logger_refuses_a_bad_max_concurrent_saves(value: Any) -> None:
+    with pytest.raises(FlagValueError, match="max_concurrent_saves must be a positive int"):
+        CSVLogger(max_concurrent_saves=value)

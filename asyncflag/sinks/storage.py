@@ -16,8 +16,8 @@ import secrets
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from ..errors import FlagValueError
 from .disk import Disk
-from .errors import FlagValueError
 
 __all__ = ["FileStore", "folder_name", "fsync_directory", "write_atomically"]
 
