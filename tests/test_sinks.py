@@ -118,3 +118,62 @@ def test_try_append_never_waits_for_a_thread_holding_the_dataset(tmp_path: Path)
     dataset.close()
     text = (tmp_path / "dataset1.csv").read_text()
     assert text.splitlines() == ["t,flag,username,timestamp", "held,,,", "later,,,"]
+
+
+class RecordingDisk(Disk):
+    """Records every operation made through the seam."""
+
+    def __init__(self) -> None:
+        self.operations: list[tuple[str, Any]] = []
+
+    def write(self, fd: int, data: memoryview) -> int:
+        self.operations.append(("write", bytes(data)))
+        return super().write(fd, data)
+
+    def fsync(self, fd: int) -> None:
+        self.operations.append(("fsync", None))
+        super().fsync(fd)
+
+    def truncate(self, fd: int, size: int) -> None:
+        self.operations.append(("truncate", size))
+        super().truncate(fd, size)
+
+    def fsync_directory(self, directory: Path) -> None:
+        self.operations.append(("fsync_directory", directory.name))
+        super().fsync_directory(directory)
+
+
+def test_repairing_a_torn_tail_goes_through_the_disk_seam(tmp_path: Path) -> None:
+    """Moving a torn tail aside (its copy, its fsync, the cut) and the folders' fsyncs
+    are made through the Disk, like every other write: a fault test can reach them."""
+    from asyncflag import CSVLogger
+
+    first = CSVLogger()
+    first.setup([components.Textbox(label="t")], tmp_path)
+    assert first.flag(["whole"]) == 1
+    first.close()
+    whole = (tmp_path / "dataset1.csv").stat().st_size
+    tail = b'torn,"never finished'
+    with (tmp_path / "dataset1.csv").open("ab") as file:
+        file.write(tail)
+    disk = RecordingDisk()
+    logger = CSVLogger(durability="fsync", disk=disk)
+    logger.setup([components.Textbox(label="t")], tmp_path)
+    assert logger.flag(["next"]) == 2
+    logger.close()
+    assert (tmp_path / "dataset1.csv.torn").read_bytes() == tail
+    assert ("write", tail) in disk.operations
+    assert ("truncate", whole) in disk.operations
+    # the row saved with durability="fsync": the file's fsync after its write
+    row = next(i for i, op in enumerate(disk.operations) if op[0] == "write" and b"next" in op[1])
+    assert disk.operations[row + 1] == ("fsync", None)
+    assert not any(op[0] == "fsync_directory" for op in disk.operations)
+    # other labels: a new dataset file and a new schema record, whose folders' entries
+    # are made durable
+    other = CSVLogger(durability="fsync", disk=disk)
+    other.setup([components.Textbox(label="u")], tmp_path)
+    assert other.flag(["elsewhere"]) == 1
+    other.close()
+    assert (tmp_path / "dataset2.csv").exists()
+    assert ("fsync_directory", ".asyncflag") in disk.operations
+    assert ("fsync_directory", tmp_path.name) in disk.operations

@@ -20,7 +20,6 @@ from typing import Protocol
 
 from .disk import Disk
 from .records import scan_records
-from .storage import fsync_directory
 
 __all__ = ["APPEND_FLAGS", "MAX_REOPENS", "AppendOnlyFile", "OtherDatasetError", "Sidecar"]
 
@@ -131,7 +130,7 @@ class AppendOnlyFile:
             if self.sidecar is not None:
                 self.sidecar.record(self.path)
             if self.fsync:
-                fsync_directory(self.path.parent)
+                self.disk.fsync_directory(self.path.parent)
         else:
             if self.header and os.pread(self._fd, len(self.header), 0) != self.header:
                 raise OtherDatasetError(self.path, "has other column labels")
@@ -215,20 +214,20 @@ class AppendOnlyFile:
 
     def _move_torn_tail(self, tail: bytes, keep: int) -> None:
         torn = self.path.with_name(self.path.name + ".torn")
-        with open(os.open(torn, APPEND_FLAGS, 0o644), "ab") as out:
-            out.write(tail)
-            out.flush()
-            os.fsync(out.fileno())
-        os.ftruncate(self._fd, keep)
+        fd = os.open(torn, APPEND_FLAGS, 0o644)
+        try:
+            _write_all(self.disk, fd, tail)
+            self.disk.fsync(fd)
+        finally:
+            os.close(fd)
+        self.disk.truncate(self._fd, keep)
 
     def _write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[self.disk.write(self._fd, view) :]
+        _write_all(self.disk, self._fd, data)
 
     def _cut_back(self) -> None:
         try:
-            os.ftruncate(self._fd, self.size)
+            self.disk.truncate(self._fd, self.size)
         except OSError:
             pass
 
@@ -282,3 +281,9 @@ class OtherDatasetError(Exception):
         super().__init__(f"{path} {why}")
         self.path = path
         self.why = why
+
+
+def _write_all(disk: Disk, fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[disk.write(fd, view) :]
