@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from .checks import one_of
 from .components import Component, FileComponent, component_from
 from .errors import FlagValueError, UnsafePathError
 from .escaping import unescape, unescape_optional
@@ -64,8 +65,7 @@ def load_flagged(
     :raises FlagValueError: if a file has fewer value columns than ``components``,
         or ``log.csv`` is read without components
     """
-    if unsafe_paths not in ("raise", "skip"):
-        raise FlagValueError(f"unsafe_paths must be 'raise' or 'skip', got {unsafe_paths!r}")
+    one_of("unsafe_paths", unsafe_paths, ("raise", "skip"))
     root = Path(flagging_dir)
     decoders = [component_from(c) for c in components] if components is not None else None
     rows: list[FlaggedRow] = []
