@@ -12,8 +12,6 @@ from . import components
 from .bus import FlagStatistics
 from .components import FileData
 from .consumer import ConsumerStatistics, RedisConsumer
-from .dataset import FlaggedRow, load_flagged
-from .disk import Disk
 from .errors import (
     FlagDroppedError,
     FlaggingDisabledError,
@@ -28,7 +26,8 @@ from .errors import (
 )
 from .events import FlagReceipt, FlagRow, Prediction
 from .interface import Interface
-from .loggers import CSVLogger, FlaggingCallback, SimpleCSVLogger
+from .read import FlaggedRow, load_flagged
+from .sinks import CSVLogger, Disk, FlaggingCallback, RowResult, SimpleCSVLogger
 from .streams import RedisStream
 
 __all__ = [
@@ -52,6 +51,7 @@ __all__ = [
     "QueueFullError",
     "RedisConsumer",
     "RedisStream",
+    "RowResult",
     "SimpleCSVLogger",
     "UnknownPredictionError",
     "UnsafePathError",

@@ -9,9 +9,10 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from .dataset import SIMPLE_LOG_NAME, dataset_files, load_flagged
 from .errors import FlagValueError
 from .interface import Interface
+from .read import load_flagged
+from .sinks.datasets import SIMPLE_LOG_NAME, dataset_files
 
 __all__ = ["main"]
 

@@ -54,8 +54,8 @@ from .bus import Subscription, _Counters
 from .components import Component
 from .errors import FlaggingError, FlagValueError
 from .events import FlagEvent, FlagReceipt
-from .loggers import CSVLogger, SimpleCSVLogger
-from .storage import folder_name, fsync_directory
+from .sinks.csvfile import CSVLogger, SimpleCSVLogger
+from .sinks.storage import folder_name, fsync_directory
 from .streams import Backoff, RedisStream, as_bytes, retryable_errors
 from .wire import (
     RowChecker,

@@ -22,7 +22,6 @@ import anyio
 
 from .bus import EventBus, FlagStatistics, Overflow, Subscription, _Counters
 from .components import Component, FileComponent, FileData, component_from, refuse_unwritable
-from .dataset import load_flagged
 from .errors import (
     FlaggingDisabledError,
     FlaggingError,
@@ -32,8 +31,9 @@ from .errors import (
     WrongThreadError,
 )
 from .events import AWAITED_IN_WRITER, FlagEvent, FlagReceipt, FlagRow, Prediction, in_writer
-from .loggers import CSVLogger, FlaggingCallback, RowResult, flag_rows
 from .modes import FlaggingMode, resolve_flagging_mode, resolve_flagging_options
+from .read import load_flagged
+from .sinks import CSVLogger, FlaggingCallback, RowResult, flag_rows
 from .streams import RedisStream, StreamPublisher
 from .wire import schema_of
 from .writer import FlagWriter

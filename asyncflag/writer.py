@@ -20,7 +20,7 @@ from anyio.abc import TaskStatus
 from .bus import Subscription, _Counters
 from .errors import FlaggingError, FlagWriteError, as_write_error
 from .events import FlagEvent, FlagRow, Prediction, in_writer
-from .loggers import RowResult
+from .sinks import RowResult
 
 __all__ = ["FlagWriter", "fail_events"]
 

@@ -26,9 +26,9 @@ from asyncflag import (
     components,
     load_flagged,
 )
-from asyncflag.dataset import read_header, scan_records
 from asyncflag.errors import UnsafePathError
-from asyncflag.loggers import Durability
+from asyncflag.sinks import Durability
+from asyncflag.sinks.records import read_header, scan_records
 
 pytestmark = pytest.mark.anyio
 

@@ -18,7 +18,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from asyncflag import FlagValueError, FlagWriteError, Interface, components, load_flagged
-from asyncflag.escaping import escape, unescape
+from asyncflag.escaping import (
+    escape,
+    escape_many,
+    escape_optional,
+    escape_optionals,
+    unescape,
+    unescape_optional,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -68,6 +75,19 @@ def test_escaped_text_never_starts_a_formula(text: str) -> None:
 @given(st.text())
 def test_unescape_inverts_escape_for_any_text(text: str) -> None:
     assert unescape(escape(text)) == text
+
+
+@settings(max_examples=300)
+@given(st.lists(st.none() | texts, max_size=8))
+def test_the_none_and_empty_rule_reads_back(values: list[str | None]) -> None:
+    """None is an empty cell and "" a lone apostrophe; both read back as they were, and
+    the column form agrees with the one-value form."""
+    cells = escape_optionals(values)
+    assert cells == [escape_optional(v) for v in values]
+    assert [unescape_optional(c) for c in cells] == values
+    assert escape_optional(None) == "" and escape_optional("") == "'"
+    strings = [v for v in values if v is not None]
+    assert escape_many(strings) == [escape(v) for v in strings]
 
 
 @pytest.mark.parametrize(

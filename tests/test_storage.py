@@ -29,7 +29,7 @@ from asyncflag import (
     components,
     load_flagged,
 )
-from asyncflag.storage import folder_name
+from asyncflag.sinks.storage import folder_name
 
 pytestmark = pytest.mark.anyio
 

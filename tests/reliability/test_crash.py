@@ -15,7 +15,7 @@ from pathlib import Path
 import anyio
 
 from asyncflag import load_flagged
-from asyncflag.dataset import scan_records
+from asyncflag.sinks.records import scan_records
 
 from .child import interface
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from asyncflag import CSVLogger, FlagWriteError, Interface, components, load_flagged
-from asyncflag.dataset import scan_records
+from asyncflag.sinks.records import scan_records
 
 CHILD = textwrap.dedent(
     """

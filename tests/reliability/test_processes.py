@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from asyncflag import load_flagged
-from asyncflag.dataset import scan_records
+from asyncflag.sinks.records import scan_records
 
 CHILD = Path(__file__).with_name("child.py")
 FULL = bool(os.environ.get("ASYNCFLAG_RELIABILITY_FULL"))

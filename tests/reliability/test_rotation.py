@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from asyncflag import load_flagged
-from asyncflag.dataset import scan_records
+from asyncflag.sinks.records import scan_records
 
 CHILD = Path(__file__).with_name("child.py")
 BACKENDS = ("asyncio", "trio")

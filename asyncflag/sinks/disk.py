@@ -1,8 +1,10 @@
 """The writer's file operations, gathered in one swappable object.
 
 Like an httpx transport, :class:`Disk` is the I/O boundary: the loggers and the file
-store do every write, fsync and rename through it, so a test (or an operator) can pass
-a disk that fails the Nth write with ``ENOSPC`` without patching asyncflag's internals.
+store do every write, fsync, truncation and rename through it (the dataset files, their
+``.torn`` tails, schema records and saved files, and the folders holding them), so a
+test (or an operator) can pass a disk that fails the Nth write with ``ENOSPC`` without
+patching asyncflag's internals.
 """
 
 from __future__ import annotations
@@ -22,7 +24,20 @@ class Disk:
         return os.write(fd, data)
 
     def fsync(self, fd: int) -> None:
+        """Wait until what was written to ``fd`` is on the disk."""
         os.fsync(fd)
+
+    def truncate(self, fd: int, size: int) -> None:
+        """Cut the file open as ``fd`` back to ``size`` bytes."""
+        os.ftruncate(fd, size)
+
+    def fsync_directory(self, directory: Path) -> None:
+        """Make a new or renamed entry of ``directory`` durable (through :meth:`fsync`)."""
+        fd = os.open(directory, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            self.fsync(fd)
+        finally:
+            os.close(fd)
 
     def write_file(self, path: Path, chunks: Iterable[bytes], *, fsync: bool) -> None:
         """Create ``path`` (it must not exist) holding ``chunks``."""

@@ -10,14 +10,13 @@ so nothing is ever written outside the flagging directory.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import secrets
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from ..errors import FlagValueError
 from .disk import Disk
-from .errors import FlagValueError
 
 __all__ = ["FileStore", "folder_name", "fsync_directory", "write_atomically"]
 
@@ -122,7 +121,7 @@ class FileStore:
             temp.unlink(missing_ok=True)
             raise
         if self.fsync:
-            fsync_directory(directory)
+            self.disk.fsync_directory(directory)
 
 
 def write_atomically(path: Path, data: bytes, *, disk: Disk, fsync: bool) -> None:
@@ -148,13 +147,9 @@ def write_atomically(path: Path, data: bytes, *, disk: Disk, fsync: bool) -> Non
         temp.unlink(missing_ok=True)
         raise
     if fsync:
-        fsync_directory(directory)
+        disk.fsync_directory(directory)
 
 
 def fsync_directory(directory: Path) -> None:
-    """Make a new or renamed entry of ``directory`` durable."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Make a new or renamed entry of ``directory`` durable (with the plain :class:`Disk`)."""
+    Disk().fsync_directory(directory)

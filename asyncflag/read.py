@@ -1,168 +1,27 @@
-"""The files of a flagging directory: naming, scanning for whole rows, reading back.
+"""Reading a flagging directory back: :func:`load_flagged`.
 
-Row boundaries are found without parsing fields: every record the ``csv`` module
-writes ends with a line terminator at which the number of ``"`` characters seen
-since the record started is even (quotes inside fields are doubled). That makes
-counting rows, finding a torn tail and catching up on appended bytes a byte scan.
+Rows come from every layout asyncflag writes (``datasetN.csv`` files with a header,
+the headerless ``log.csv``), cells unescaped by :mod:`asyncflag.escaping` and decoded
+by the components given.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
 
-from .components import Component
+from .checks import one_of
+from .components import Component, FileComponent, component_from
 from .errors import FlagValueError, UnsafePathError
-from .escaping import unescape
+from .escaping import unescape, unescape_optional
+from .sinks.datasets import METADATA_COLUMNS, SIMPLE_LOG_NAME, dataset_files, read_schema
+from .sinks.records import read_records
 
-__all__ = [
-    "FlaggedRow",
-    "METADATA_COLUMNS",
-    "dataset_files",
-    "load_flagged",
-    "read_header",
-    "read_schema",
-    "scan_records",
-    "schema_path",
-]
-
-#: the columns every row ends with, after the component values
-METADATA_COLUMNS = ("flag", "username", "timestamp")
-SIMPLE_LOG_NAME = "log.csv"
-_DATASET_NAME = re.compile(r"^dataset(\d+)\.csv$")
-
-
-def dataset_name(number: int) -> str:
-    return f"dataset{number}.csv"
-
-
-def dataset_files(flagging_dir: Path) -> list[tuple[int, Path]]:
-    """The ``datasetN.csv`` files of a directory, by ``N``.
-
-    A symlink is not a dataset file: nothing is read or written through one.
-    """
-    try:
-        entries = list(flagging_dir.iterdir())
-    except FileNotFoundError:
-        return []
-    found = []
-    for entry in entries:
-        match = _DATASET_NAME.match(entry.name)
-        if match and entry.is_file() and not entry.is_symlink():
-            found.append((int(match.group(1)), entry))
-    return sorted(found)
-
-
-#: the folder of a flagging directory that holds asyncflag's own state
-STATE_DIR = ".asyncflag"
-
-
-class ColumnType(msgspec.Struct, frozen=True):
-    """One column of a dataset's schema file: its label and its component's type name."""
-
-    label: str
-    type: str
-    #: the cells are paths of saved files (an Image, Audio or File component)
-    file: bool = False
-
-
-class DatasetSchema(msgspec.Struct, frozen=True):
-    """What ``.asyncflag/<dataset>.schema.json`` records beside a dataset file.
-
-    The header of a dataset file holds labels only; this records which component
-    wrote each column, so that a text column is never continued as an image column.
-    """
-
-    columns: list[ColumnType]
-
-    @property
-    def types(self) -> list[str]:
-        return [column.type for column in self.columns]
-
-
-def schema_path(dataset: Path) -> Path:
-    """Where the schema of a dataset file is kept: ``.asyncflag/<stem>.schema.json``."""
-    return dataset.parent / STATE_DIR / f"{dataset.stem}.schema.json"
-
-
-def read_schema(dataset: Path) -> DatasetSchema | None:
-    """The schema recorded beside ``dataset``, or ``None`` if there is none.
-
-    :raises ValueError: if the schema file is there but cannot be read, or is not one
-        asyncflag wrote
-    """
-    try:
-        data = schema_path(dataset).read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:  # a directory, no permission...
-        raise ValueError(f"cannot read {schema_path(dataset)}: {exc.strerror}") from None
-    try:
-        return msgspec.json.decode(data, type=DatasetSchema)
-    except msgspec.DecodeError as exc:
-        raise ValueError(f"{schema_path(dataset)} is not a schema file: {exc}") from None
-
-
-def record_ends(data: bytes) -> Iterator[int]:
-    """The offsets just past each whole record in ``data``, in order."""
-    quotes = 0
-    position = 0
-    for line in data.splitlines(keepends=True):
-        position += len(line)
-        quotes += line.count(b'"')
-        if quotes % 2 == 0 and line.endswith(b"\n"):
-            yield position
-            quotes = 0
-
-
-def scan_records(data: bytes) -> tuple[int, int]:
-    """Count the whole records in ``data``.
-
-    :return: ``(records, end)``: ``data[:end]`` holds exactly ``records`` whole
-        records and ``data[end:]`` is an unfinished (torn) tail, usually empty
-    """
-    records = 0
-    end = 0
-    for end in record_ends(data):  # noqa: B007 - the last value is the answer
-        records += 1
-    return records, end
-
-
-def read_header(path: Path) -> list[str] | None:
-    """The first record of a CSV file, or ``None`` if it has no whole first record."""
-    head = b""
-    with path.open("rb") as file:
-        while not (end := first_record_end(head)):
-            more = file.read(1 << 16)
-            if not more:
-                return None
-            head += more
-    _allow_any_field_size()
-    return next(csv.reader(io.StringIO(head[:end].decode("utf-8"), newline="")))
-
-
-def _allow_any_field_size() -> None:
-    """Lift the csv module's 128 KiB cell limit: a long text or JSON value must read back.
-
-    The limit is process-wide; it is only ever raised here, never lowered.
-    """
-    if csv.field_size_limit() < _FIELD_SIZE_LIMIT:
-        csv.field_size_limit(_FIELD_SIZE_LIMIT)
-
-
-_FIELD_SIZE_LIMIT = 2**31 - 1
-
-
-def first_record_end(data: bytes) -> int:
-    """The offset just past the first whole record in ``data``, or 0 if there is none."""
-    return next(record_ends(data), 0)
+__all__ = ["FlaggedRow", "load_flagged"]
 
 
 class FlaggedRow(msgspec.Struct, frozen=True):
@@ -206,17 +65,14 @@ def load_flagged(
     :raises FlagValueError: if a file has fewer value columns than ``components``,
         or ``log.csv`` is read without components
     """
-    if unsafe_paths not in ("raise", "skip"):
-        raise FlagValueError(f"unsafe_paths must be 'raise' or 'skip', got {unsafe_paths!r}")
-    from .components import component_from
-
+    one_of("unsafe_paths", unsafe_paths, ("raise", "skip"))
     root = Path(flagging_dir)
     decoders = [component_from(c) for c in components] if components is not None else None
     rows: list[FlaggedRow] = []
     for _, path in dataset_files(root):
         if decoders and not _files_where_expected(path, decoders, unsafe_paths):
             continue
-        records = _read_records(path)
+        records = read_records(path)
         if not records:
             continue
         header = [unescape(cell) for cell in records[0]]
@@ -227,7 +83,7 @@ def load_flagged(
         log.is_file()
         and not log.is_symlink()
         and (not decoders or _files_where_expected(log, decoders, unsafe_paths))
-        and (records := _read_records(log))
+        and (records := read_records(log))
     ):
         width = len(records[0]) - len(METADATA_COLUMNS)
         labels = tuple(
@@ -245,8 +101,6 @@ def _files_where_expected(path: Path, decoders: list[Component], unsafe_paths: s
 
     :raises UnsafePathError: if not, unless ``unsafe_paths`` is ``"skip"`` (then False)
     """
-    from .components import FileComponent
-
     try:
         schema = read_schema(path)
     except ValueError:
@@ -266,13 +120,6 @@ def _files_where_expected(path: Path, decoders: list[Component], unsafe_paths: s
                 column=column.label,
             )
     return True
-
-
-def _read_records(path: Path) -> list[list[str]]:
-    _allow_any_field_size()
-    data = path.read_bytes()
-    _, end = scan_records(data)
-    return list(csv.reader(io.StringIO(data[:end].decode("utf-8"), newline="")))
 
 
 def _decode(
@@ -321,9 +168,8 @@ def _decode(
             FlaggedRow(
                 values=values,
                 labels=labels,
-                # an empty cell is None; "" was written as a lone apostrophe
-                flag=unescape(flag) if flag else None,
-                username=unescape(username) if username else None,
+                flag=unescape_optional(flag),
+                username=unescape_optional(username),
                 timestamp=datetime.fromisoformat(stamp) if stamp else None,
                 file=str(path),
             )

@@ -1,0 +1,323 @@
+"""The built-in sinks: CSV loggers, and the formatting of their rows.
+
+:class:`RowFormatter` turns rows into CSV text (a column at a time, escaping through
+:mod:`asyncflag.escaping`). :class:`CSVLogger` and :class:`SimpleCSVLogger` put the
+parts together: files saved by a :class:`~asyncflag.sinks.storage.FileStore`, rows
+formatted, and appended to a :class:`~asyncflag.sinks.datasets.Dataset`, which picks
+the file, rotates it and holds the locks.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import anyio
+
+from ..checks import one_of, positive_int
+from ..components import Component, FileComponent, component_from
+from ..errors import FlagValueError, as_write_error
+from ..escaping import escape_many, escape_optionals
+from ..events import FlagRow
+from .base import FlaggingCallback, RowResult
+from .datasets import (
+    METADATA_COLUMNS,
+    SIMPLE_LOG_NAME,
+    Dataset,
+    DatasetSchema,
+    latest_dataset,
+)
+from .disk import Disk
+from .storage import FileStore
+
+__all__ = ["CSVLogger", "Durability", "RowFormatter", "SimpleCSVLogger"]
+
+Durability = Literal["flush", "fsync"]
+
+
+class RowFormatter:
+    """The CSV text of rows for one list of components: values, then the flag option,
+    the username and the timestamp.
+
+    :param components: the components whose values make the first columns
+    """
+
+    def __init__(self, components: Sequence[Component]) -> None:
+        self.components = list(components)
+        #: the column labels (a component without a label is ``component <i>``)
+        self.columns = [c.label or f"component {i}" for i, c in enumerate(self.components)]
+        #: the indexes of the columns whose cells are paths of saved files
+        self.file_columns = [
+            i for i, c in enumerate(self.components) if isinstance(c, FileComponent)
+        ]
+
+    def header_cells(self) -> list[str]:
+        """The header record's cells, escaped."""
+        return escape_many([*self.columns, *METADATA_COLUMNS])
+
+    def header(self) -> bytes:
+        """The header record, encoded."""
+        buffer = io.StringIO()
+        csv.writer(buffer).writerow(self.header_cells())
+        return buffer.getvalue().encode("utf-8")
+
+    def schema(self) -> DatasetSchema:
+        """The component types of these columns, to record beside a dataset file."""
+        return DatasetSchema.of(self.columns, self.components)
+
+    def format(self, rows: Sequence[FlagRow], datas: Sequence[tuple[Any, ...]]) -> str:
+        """CSV text for rows, built a column at a time: one tight loop per component.
+
+        :param datas: the values of each row (file values replaced by their paths)
+        :raises FlagValueError: if a row has another number of values than components
+        """
+        width = len(self.components)
+        for data in datas:
+            if len(data) != width:
+                raise FlagValueError(f"expected {width} values, got {len(data)}")
+        columns = (
+            [
+                component.to_cells(values)
+                for component, values in zip(self.components, zip(*datas, strict=True), strict=True)
+            ]
+            if datas and width
+            else [[] for _ in range(width)]
+        )
+        options = escape_optionals([r.option for r in rows])
+        usernames = escape_optionals([r.username for r in rows])
+        stamps = [row.timestamp.isoformat() if row.timestamp else "" for row in rows]
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows(zip(*columns, options, usernames, stamps, strict=True))
+        return buffer.getvalue()
+
+    def encode(
+        self,
+        rows: Sequence[FlagRow],
+        saved: dict[tuple[int, int], str],
+        failed: dict[int, Exception],
+    ) -> tuple[list[RowResult], list[int], bytes]:
+        """The CSV bytes of the rows that can be written, which rows those are, and why
+        the others cannot be (in the results).
+
+        :param saved: the saved path of each file value, by (row, column)
+        :param failed: why a row's file could not be saved, by row
+        """
+        results: list[RowResult] = [0] * len(rows)
+        for i, exc in failed.items():
+            results[i] = as_write_error(exc)
+        good = [i for i in range(len(rows)) if i not in failed] if failed else range(len(rows))
+        datas = [rows[i].data for i in good]
+        if self.file_columns:
+            datas = [
+                tuple([saved.get((i, j), v) for j, v in enumerate(data)])
+                for i, data in zip(good, datas, strict=True)
+            ]
+        try:
+            data = self.format([rows[i] for i in good], datas).encode("utf-8")
+            written = list(good)
+        except Exception:
+            # Values are checked at the call, so this is rare: find the rows at fault.
+            parts: list[bytes] = []
+            written = []
+            for i, row_data in zip(good, datas, strict=True):
+                try:
+                    parts.append(self.format([rows[i]], [row_data]).encode("utf-8"))
+                    written.append(i)
+                except Exception as exc:
+                    results[i] = as_write_error(exc)
+            data = b"".join(parts)
+        return results, written, data
+
+
+class _CSVFileLogger(FlaggingCallback):
+    """What the two CSV loggers share: file saves, batching, the write policy.
+
+    The locks and their order are :class:`~asyncflag.sinks.datasets.Dataset`'s.
+    """
+
+    _with_header = True
+
+    #: writes up to this many bytes (``flush`` durability) are made on the event loop:
+    #: handing a short write to the OS is cheaper than a hop to a worker thread
+    inline_write_bytes = 64 * 1024
+
+    def __init__(
+        self,
+        *,
+        durability: Durability = "flush",
+        max_concurrent_saves: int = 8,
+        disk: Disk | None = None,
+    ) -> None:
+        self.durability: Durability = one_of("durability", durability, ("flush", "fsync"))
+        positive_int("max_concurrent_saves", max_concurrent_saves)
+        self.disk = disk or Disk()
+        self._save_limiter = anyio.CapacityLimiter(max_concurrent_saves)
+        self._dataset: Dataset | None = None
+        self.components: list[Component] = []
+        self.flagging_dir = Path("flagged")
+        self._formatter = RowFormatter([])
+        self.columns = self._formatter.columns
+
+    def setup(self, components: Sequence[Component | str], flagging_dir: str | Path) -> None:
+        """Remember where rows go. Nothing is created on disk until the first row."""
+        self.close()
+        self.components = [component_from(c) for c in components]
+        self.flagging_dir = Path(flagging_dir)
+        self._formatter = RowFormatter(self.components)
+        self.columns = self._formatter.columns
+        fsync = self.durability == "fsync"
+        self._store = FileStore(self.flagging_dir, fsync=fsync, disk=self.disk)
+        self._dataset = Dataset(
+            lambda: self._choose_path(),  # looked up per call: a test may replace it
+            self._formatter.header() if self._with_header else b"",
+            self._formatter.schema(),
+            fsync=fsync,
+            disk=self.disk,
+        )
+
+    @property
+    def dataset_path(self) -> Path | None:
+        """The file rows are appended to, once the first row opened it."""
+        return self._dataset.path if self._dataset else None
+
+    def open_dataset(self) -> tuple[Path, int]:
+        """Open the dataset file now (repairing a torn tail); return it and its data rows.
+
+        Blocking. The stream consumer uses it to know where a schema's rows go, and how
+        many are there already, before writing any.
+        """
+        return self._ready().open()
+
+    def flag(
+        self,
+        flag_data: Sequence[Any],
+        flag_option: str | None = None,
+        username: str | None = None,
+    ) -> int:
+        """Store one row now (blocking), as Gradio's loggers do."""
+        if len(flag_data) != len(self.components):
+            raise FlagValueError(f"expected {len(self.components)} values, got {len(flag_data)}")
+        data = tuple(c.check(v) for c, v in zip(self.components, flag_data, strict=True))
+        row = FlagRow(data, flag_option, username, datetime.now(UTC))
+        saved: dict[tuple[int, int], str] = {}
+        for j in self._formatter.file_columns:
+            if data[j] is not None:
+                saved[0, j] = self._save(data[j], j)
+        results, written, encoded = self._formatter.encode([row], saved, {})
+        if written:
+            self._commit(encoded, written, results)
+        result = results[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    async def flag_batch(self, rows: Sequence[FlagRow]) -> list[RowResult]:
+        """Save the rows' files concurrently, then append every row with one write."""
+        saved: dict[tuple[int, int], str] = {}
+        failed: dict[int, Exception] = {}
+        if self._formatter.file_columns:
+            async with anyio.create_task_group() as tg:
+                for i, row in enumerate(rows):
+                    for j in self._formatter.file_columns:
+                        if row.data[j] is not None:
+                            tg.start_soon(self._save_in_thread, i, j, row.data[j], saved, failed)
+        # Formatting is pure Python and holds the GIL wherever it runs, so it runs here;
+        # only the write, which can wait on the disk, goes to a worker thread.
+        results, written, data = self._formatter.encode(rows, saved, failed)
+        if not written:
+            return results
+        # A short write handed to the OS costs less than a hop to a worker thread and
+        # back; made here only when it need not wait for either lock.
+        if len(data) <= self.inline_write_bytes:
+            before = self._ready().try_append(data, len(written))
+            if before is not None:
+                _fill_counts(results, written, before)
+                return results
+        await anyio.to_thread.run_sync(self._commit, data, written, results, abandon_on_cancel=True)
+        return results
+
+    async def _save_in_thread(
+        self,
+        i: int,
+        j: int,
+        value: Any,
+        saved: dict[tuple[int, int], str],
+        failed: dict[int, Exception],
+    ) -> None:
+        try:
+            saved[i, j] = await anyio.to_thread.run_sync(
+                self._save, value, j, limiter=self._save_limiter, abandon_on_cancel=True
+            )
+        except Exception as exc:
+            failed[i] = exc
+
+    def _save(self, value: Any, column: int) -> str:
+        component = self.components[column]
+        assert isinstance(component, FileComponent)
+        payload, suffix = component.payload(value)
+        return self._store.save(self.columns[column], payload, suffix)
+
+    def _commit(self, data: bytes, written: list[int], results: list[RowResult]) -> None:
+        """Append encoded rows and fill in their counts (blocking)."""
+        _fill_counts(results, written, self._ready().append(data, len(written)))
+
+    def _ready(self) -> Dataset:
+        if self._dataset is None:
+            raise FlagValueError(
+                f"{type(self).__name__} has no dataset yet: call setup(components, "
+                "flagging_dir) first (an Interface does)"
+            )
+        return self._dataset
+
+    def _choose_path(self) -> Path:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Close the dataset file; the next row opens it again."""
+        if self._dataset is not None:
+            self._dataset.close()
+
+
+def _fill_counts(results: list[RowResult], written: list[int], before: int) -> None:
+    for k, i in enumerate(written, start=1):
+        results[i] = before + k
+
+
+class CSVLogger(_CSVFileLogger):
+    """Logs rows to ``flagging_dir/datasetN.csv``, with a header, as Gradio 5 does.
+
+    Identical labels append to the latest dataset file and continue its count;
+    changed labels start the next file. The component types of a dataset file are
+    recorded beside it, in ``flagging_dir/.asyncflag/datasetN.schema.json``: the same
+    labels with other types (a Textbox where the file has an Image) also start the next
+    file. A dataset file without that record (older folders, folders Gradio wrote) is
+    continued when its labels match, and the record is written then. Files are saved
+    under ``flagging_dir/<label>/``, named by their content.
+
+    A dataset file deleted, emptied or replaced while the logger runs is noticed before
+    the next batch: it is created again with its header (or the replacement's rows are
+    counted), and the count ``flag`` returns is always the row's place in the file it
+    went to, so it starts over in a file created again.
+
+    :param durability: ``"flush"`` hands each batch to the OS; ``"fsync"`` also
+        waits until it is on the disk
+    :param max_concurrent_saves: how many file saves run at once
+    :param disk: the file operations to use; pass a :class:`~asyncflag.Disk` subclass to
+        inject faults in tests
+    """
+
+    def _choose_path(self) -> Path:
+        return latest_dataset(self.flagging_dir, self._formatter.header_cells())
+
+
+class SimpleCSVLogger(_CSVFileLogger):
+    """Logs rows to ``flagging_dir/log.csv``, with no header, as Gradio's simple logger."""
+
+    _with_header = False
+
+    def _choose_path(self) -> Path:
+        return self.flagging_dir / SIMPLE_LOG_NAME
