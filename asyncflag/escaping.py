@@ -100,8 +100,3 @@ def escape_optionals(texts: Iterable[str | None]) -> list[str]:
 def unescape_optional(cell: str) -> str | None:
     """Return what :func:`escape_optional` turned into ``cell``: an empty cell is ``None``."""
     return unescape(cell) if cell else None
-
-
-# The names components.py imports until it calls the functions above.
-_PREFIX = PREFIX
-_NEEDS_PREFIX = NEEDS_PREFIX
