@@ -16,9 +16,10 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import anyio
+import msgspec
 from anyio.lowlevel import checkpoint
 
 from .errors import (
@@ -35,54 +36,32 @@ __all__ = ["EventBus", "FlagStatistics", "Overflow", "Subscription"]
 Overflow = Literal["wait", "drop"]
 
 
-class _Counts(NamedTuple):
-    #: events accepted into the queue
-    published: int
-    #: rows written by the flagging callback (with a transport: events handed to it)
-    written: int
-    #: events refused because the queue was full (``overflow="drop"``)
-    dropped: int
-    #: accepted events whose row could not be written
-    failed: int
-    #: accepted events not yet written nor failed (queued or being written)
-    pending: int
+class FlagStatistics(msgspec.Struct, frozen=True):
+    """Counts of the events an interface published for flagging: a plain immutable value.
 
-
-class FlagStatistics(_Counts):
-    """Counts of the events an interface published for flagging.
-
-    A tuple of the five counts (``published, written, dropped, failed, pending``);
-    with a transport (:class:`~asyncflag.RedisStream`) it also says how the link fares:
-    ``connected`` (whether the last attempt to reach it worked; ``None`` before the
-    first one and without a transport) and ``reconnects`` (how many times the link
-    came back after being lost).
+    Equality covers every field. With a transport (:class:`~asyncflag.RedisStream`)
+    ``connected`` and ``reconnects`` say how the link fares.
     """
 
-    connected: bool | None
-    reconnects: int
-
-    def __new__(
-        cls,
-        published: int,
-        written: int,
-        dropped: int,
-        failed: int,
-        pending: int,
-        connected: bool | None = None,
-        reconnects: int = 0,
-    ) -> FlagStatistics:
-        self = super().__new__(cls, published, written, dropped, failed, pending)
-        self.connected = connected
-        self.reconnects = reconnects
-        return self
+    #: events accepted into the queue
+    published: int = 0
+    #: rows written by the flagging callback (with a transport: events handed to it)
+    written: int = 0
+    #: events refused because the queue was full (``overflow="drop"``)
+    dropped: int = 0
+    #: accepted events whose row could not be written
+    failed: int = 0
+    #: accepted events not yet written nor failed (queued or being written)
+    pending: int = 0
+    #: whether the last attempt to reach the transport worked; ``None`` before the
+    #: first one and without a transport
+    connected: bool | None = None
+    #: how many times the transport's link came back after being lost
+    reconnects: int = 0
 
     def as_dict(self) -> dict[str, int | bool | None]:
-        """The counts and the link's state, by name (what ``/api/stats`` returns)."""
-        return {**self._asdict(), "connected": self.connected, "reconnects": self.reconnects}
-
-    def __repr__(self) -> str:
-        counts = ", ".join(f"{key}={value!r}" for key, value in self.as_dict().items())
-        return f"FlagStatistics({counts})"
+        """Every field by name (what ``/api/stats`` returns)."""
+        return msgspec.structs.asdict(self)
 
 
 @dataclass(eq=False)
@@ -161,7 +140,7 @@ class Subscription:
         self.counters.dropped += 1
         receipt = getattr(item, "receipt", None)
         if receipt is not None:
-            receipt._fail(
+            receipt.set_error(
                 FlagDroppedError(
                     f"dropped: the flagging queue is full ({self.max_pending} pending)"
                 )

@@ -231,7 +231,7 @@ class StreamPublisher:
         failed = fail_events(abandoned, reason, self._counters)
         unconfirmed = [r for r in list(self._awaiting.values()) if not r.done()]
         for receipt in unconfirmed:
-            receipt._fail(
+            receipt.set_error(
                 FlaggingError(
                     f"{reason}: the row was sent to Redis but the consumer had not "
                     "confirmed it; it may still be written"
@@ -259,7 +259,7 @@ class StreamPublisher:
                 error = FlagWriteError(f"the row was not sent: {exc!r}")
                 error.__cause__ = exc
                 if type(event) is FlagEvent and event.receipt is not None:
-                    event.receipt._fail(error)
+                    event.receipt.set_error(error)
                 self._counters.failed += 1
                 continue
             reply = 0
@@ -348,7 +348,7 @@ class StreamPublisher:
             if not genuine:
                 failed += 1
                 said = f" (it said: {outcome:.200})" if isinstance(outcome, str) else ""
-                receipt._fail(
+                receipt.set_error(
                     FlagWriteError(
                         "a reply not signed with this replica's secret came for this row, so "
                         "whether it was written is unknown; is the consumer running with the "
@@ -356,9 +356,9 @@ class StreamPublisher:
                     )
                 )
             elif isinstance(outcome, int):
-                receipt._resolve(outcome, now)
+                receipt.set_result(outcome, now)
             else:
-                receipt._fail(FlagWriteError(f"the consumer did not write the row: {outcome}"))
+                receipt.set_error(FlagWriteError(f"the consumer did not write the row: {outcome}"))
         if failed:
             logger.warning(
                 "asyncflag: a reply not signed with this replica's secret failed %d flags; "

@@ -80,11 +80,11 @@ class FlagWriter:
             if isinstance(result, Exception):
                 counters.failed += 1
                 if receipt is not None:
-                    receipt._fail(as_write_error(result))
+                    receipt.set_error(as_write_error(result))
             else:
                 counters.written += 1
                 if receipt is not None:
-                    receipt._resolve(result, written_at)
+                    receipt.set_result(result, written_at)
 
     def abandon(self, reason: str) -> int:
         """Fail every event not written yet (a shutdown that timed out).
@@ -122,7 +122,7 @@ def fail_events(
     for event in events:
         receipt = event.receipt if type(event) is FlagEvent else None
         if receipt is not None and not receipt.done():
-            receipt._fail(error(reason))
+            receipt.set_error(error(reason))
         counters.failed += 1
     return len(events)
 
