@@ -9,7 +9,6 @@ appends them to a CSV dataset in batches and saves their files concurrently. Wit
 from __future__ import annotations
 
 from . import components
-from .bus import FlagStatistics
 from .components import FileData
 from .consumer import ConsumerStatistics, RedisConsumer
 from .dataset import FlaggedRow, load_flagged
@@ -29,6 +28,7 @@ from .errors import (
 from .events import FlagReceipt, FlagRow, Prediction
 from .interface import Interface
 from .loggers import CSVLogger, FlaggingCallback, SimpleCSVLogger
+from .pipeline import FlagStatistics
 from .streams import RedisStream
 
 __all__ = [

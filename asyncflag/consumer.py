@@ -50,11 +50,11 @@ import anyio
 import msgspec
 from anyio.abc import TaskGroup
 
-from .bus import Subscription, _Counters
 from .components import Component
 from .errors import FlaggingError, FlagValueError
 from .events import FlagEvent, FlagReceipt
 from .loggers import CSVLogger, SimpleCSVLogger
+from .pipeline import Counters, FlagWriter, Subscription
 from .storage import folder_name, fsync_directory
 from .streams import Backoff, RedisStream, as_bytes, retryable_errors
 from .wire import (
@@ -65,7 +65,6 @@ from .wire import (
     decode_batch,
     decode_header,
 )
-from .writer import FlagWriter
 
 if TYPE_CHECKING:
     import coredis
@@ -640,7 +639,7 @@ class RedisConsumer:
             save = True
         if save:
             await anyio.to_thread.run_sync(self._save_progress, self._progress)
-        counters = _Counters()
+        counters = Counters()
         subscription = Subscription(frozenset({FlagEvent}), 1_000_000, "wait", counters)
         writer = FlagWriter(subscription, file_logger.flag_batch)
         done = anyio.Event()

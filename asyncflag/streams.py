@@ -31,10 +31,10 @@ import anyio
 import msgspec
 from anyio.abc import TaskStatus
 
-from .bus import Subscription
 from .components import Component, FileComponent
 from .errors import FlaggingError, FlagValueError, FlagWriteError
 from .events import FlagEvent, FlagReceipt, Prediction
+from .pipeline import Subscription, fail_events
 from .wire import (
     MAX_ENTRY_ROWS,
     VERSION,
@@ -47,7 +47,6 @@ from .wire import (
     signature,
     signed,
 )
-from .writer import fail_events
 
 if TYPE_CHECKING:
     import coredis

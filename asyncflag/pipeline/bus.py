@@ -22,16 +22,16 @@ import anyio
 import msgspec
 from anyio.lowlevel import checkpoint
 
-from .errors import (
+from ..errors import (
     FlagDroppedError,
     FlaggingError,
     FlagValueError,
     NotRunningError,
     QueueFullError,
 )
-from .events import in_writer
+from ..events import in_writer
 
-__all__ = ["EventBus", "FlagStatistics", "Overflow", "Subscription"]
+__all__ = ["Counters", "EventBus", "FlagStatistics", "Overflow", "Subscription"]
 
 Overflow = Literal["wait", "drop"]
 
@@ -65,7 +65,10 @@ class FlagStatistics(msgspec.Struct, frozen=True):
 
 
 @dataclass(eq=False)
-class _Counters:
+class Counters:
+    """The live counts behind :class:`FlagStatistics`, shared by the queue and whoever
+    drains it (the writer, the stream publisher); :meth:`snapshot` takes a value."""
+
     published: int = 0
     written: int = 0
     dropped: int = 0
@@ -74,6 +77,7 @@ class _Counters:
     reconnects: int = 0
 
     def snapshot(self) -> FlagStatistics:
+        """The counts now, as an immutable value."""
         pending = self.published - self.written - self.failed
         return FlagStatistics(
             self.published,
@@ -93,7 +97,7 @@ class Subscription:
     kinds: frozenset[type]
     max_pending: int
     overflow: Overflow
-    counters: _Counters = field(default_factory=_Counters)
+    counters: Counters = field(default_factory=Counters)
     _items: deque[Any] = field(default_factory=deque)
     _not_empty: anyio.Event | None = None
     _not_full: anyio.Event | None = None
@@ -188,7 +192,12 @@ class Subscription:
 
 
 class EventBus:
-    """Routes published events to the subscriptions of their kind."""
+    """Routes published events to the subscriptions of their kind.
+
+    An interface publishes every event here, predictions and flags alike; its mode
+    decides which kinds its pipeline subscribes to, so an event of a kind no one
+    subscribed to goes nowhere.
+    """
 
     def __init__(self) -> None:
         self._routes: dict[type, list[Subscription]] = {}
@@ -199,45 +208,55 @@ class EventBus:
         *,
         max_pending: int = 10_000,
         overflow: Overflow = "wait",
-        counters: _Counters | None = None,
+        counters: Counters | None = None,
     ) -> Subscription:
         """Open a bounded queue that receives every event of the given kinds."""
         if not isinstance(max_pending, int) or max_pending < 1:
             raise FlagValueError(f"max_pending must be a positive int, got {max_pending!r}")
         if overflow not in ("wait", "drop"):
             raise FlagValueError(f"overflow must be 'wait' or 'drop', got {overflow!r}")
-        subscription = Subscription(
-            frozenset(kinds), max_pending, overflow, counters or _Counters()
-        )
+        subscription = Subscription(frozenset(kinds), max_pending, overflow, counters or Counters())
         for kind in subscription.kinds:
             self._routes.setdefault(kind, []).append(subscription)
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
+        """Close ``subscription`` and route nothing more to it."""
         subscription.close()
         for kind in subscription.kinds:
-            self._routes[kind].remove(subscription)
-
-    def subscribed(self, kind: type) -> bool:
-        """Whether events of ``kind`` reach any subscriber."""
-        return bool(self._routes.get(kind))
+            routes = self._routes.get(kind, [])
+            if subscription in routes:
+                routes.remove(subscription)
+            if not routes:
+                self._routes.pop(kind, None)
 
     def publish_nowait(self, event: Any) -> bool:
         """Deliver without waiting; ``False`` if a full queue dropped it.
 
         :raises QueueFullError: if a queue is full and its policy is ``"wait"``
+        :raises NotRunningError: if a queue it goes to is closed
         """
+        routes = self._routes.get(type(event))
+        if routes is None:
+            return True
+        if len(routes) == 1:  # the common case
+            return routes[0].put_nowait(event)
         delivered = True
-        for subscription in self._routes.get(type(event), ()):
+        for subscription in routes:
             delivered = subscription.put_nowait(event) and delivered
         return delivered
 
     async def publish(self, event: Any) -> bool:
-        """Deliver, waiting for room in full queues whose policy is ``"wait"``."""
-        routes = self._routes.get(type(event), ())
+        """Deliver, waiting for room in full queues whose policy is ``"wait"``.
+
+        :raises NotRunningError: if a queue it goes to is closed
+        """
+        routes = self._routes.get(type(event))
+        if routes is None:  # nobody subscribed to this kind (the mode decides)
+            return True
         if len(routes) == 1:
             return await routes[0].put(event)
         delivered = True
-        for subscription in self._routes.get(type(event), ()):
+        for subscription in routes:
             delivered = await subscription.put(event) and delivered
         return delivered
