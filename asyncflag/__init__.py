@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from . import components
 from .components import FileData
-from .consumer import ConsumerStatistics, RedisConsumer
 from .dataset import FlaggedRow, load_flagged
 from .disk import Disk
 from .errors import (
@@ -29,7 +28,7 @@ from .events import FlagReceipt, FlagRow, Prediction
 from .interface import Interface
 from .loggers import CSVLogger, FlaggingCallback, SimpleCSVLogger
 from .pipeline import FlagStatistics
-from .streams import RedisStream
+from .transport import ConsumerStatistics, RedisConsumer, RedisStream
 
 __all__ = [
     "CSVLogger",

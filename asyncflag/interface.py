@@ -34,7 +34,7 @@ from .loggers import CSVLogger, FlaggingCallback, RowResult, flag_rows
 from .modes import FlaggingMode, resolve_flagging_mode, resolve_flagging_options
 from .pipeline import Counters, FlagStatistics, FlagWriter, Overflow, Pipeline, Subscription
 from .pipeline.pipeline import Drainer, PipelineState
-from .streams import RedisStream, StreamPublisher
+from .transport import RedisStream, StreamPublisher
 from .wire import schema_of
 
 if TYPE_CHECKING:

@@ -50,14 +50,13 @@ import anyio
 import msgspec
 from anyio.abc import TaskGroup
 
-from .components import Component
-from .errors import FlaggingError, FlagValueError
-from .events import FlagEvent, FlagReceipt
-from .loggers import CSVLogger, SimpleCSVLogger
-from .pipeline import Counters, FlagWriter, Subscription
-from .storage import folder_name, fsync_directory
-from .streams import Backoff, RedisStream, as_bytes, retryable_errors
-from .wire import (
+from ..components import Component
+from ..errors import FlaggingError, FlagValueError
+from ..events import FlagEvent, FlagReceipt
+from ..loggers import CSVLogger, SimpleCSVLogger
+from ..pipeline import Counters, FlagWriter, Subscription
+from ..storage import folder_name, fsync_directory
+from ..wire import (
     RowChecker,
     WireBatch,
     WireError,
@@ -65,6 +64,7 @@ from .wire import (
     decode_batch,
     decode_header,
 )
+from .redis import Backoff, RedisStream, as_bytes, retryable_errors
 
 if TYPE_CHECKING:
     import coredis

@@ -31,11 +31,11 @@ import anyio
 import msgspec
 from anyio.abc import TaskStatus
 
-from .components import Component, FileComponent
-from .errors import FlaggingError, FlagValueError, FlagWriteError
-from .events import FlagEvent, FlagReceipt, Prediction
-from .pipeline import Subscription, fail_events
-from .wire import (
+from ..components import Component, FileComponent
+from ..errors import FlaggingError, FlagValueError, FlagWriteError
+from ..events import FlagEvent, FlagReceipt, Prediction
+from ..pipeline import Subscription, fail_events
+from ..wire import (
     MAX_ENTRY_ROWS,
     VERSION,
     WireBatch,
