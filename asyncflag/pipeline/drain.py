@@ -67,11 +67,12 @@ class Drain(Generic[T]):
             task_status.started()
             while True:
                 try:
-                    batch = await self.source.get_batch(self._max_batch)
+                    self.in_flight = await self.source.get_batch(self._max_batch)
                 except anyio.EndOfStream:
                     return
-                self.in_flight = batch
-                await self._handle(batch)
+                # No reference is kept once handled: what a batch holds (receipts the
+                # callers may have dropped) can go while the next batch is awaited.
+                await self._handle(self.in_flight)
                 self.in_flight = []
         finally:
             in_writer.reset(token)
