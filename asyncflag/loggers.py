@@ -602,17 +602,24 @@ class _CSVFileLogger(FlaggingCallback):
     def _format(self, rows: Sequence[FlagRow], datas: Sequence[tuple[Any, ...]]) -> str:
         """CSV text for rows, built a column at a time: one tight loop per component."""
         width = len(self.components)
-        for data in datas:
-            if len(data) != width:
-                raise FlagValueError(f"expected {width} values, got {len(data)}")
-        columns = (
-            [
-                component.to_cells(values)
-                for component, values in zip(self.components, zip(*datas, strict=True), strict=True)
-            ]
-            if datas and width
-            else [[] for _ in range(width)]
-        )
+        try:
+            columns = (
+                [
+                    component.to_cells(values)
+                    for component, values in zip(
+                        self.components, zip(*datas, strict=True), strict=True
+                    )
+                ]
+                if datas
+                else [[] for _ in range(width)]
+            )
+        except ValueError:
+            # The width is checked once, at the call; strict zips catch a row that skipped
+            # it (a direct flag_batch call), and only then is the row named.
+            for data in datas:
+                if len(data) != width:
+                    raise FlagValueError(f"expected {width} values, got {len(data)}") from None
+            raise
         # None is an empty cell (as in Gradio); "" a lone apostrophe. Inlined: a hot loop.
         options = [escape(o) if o else ("" if o is None else "'") for o in [r.option for r in rows]]
         usernames = [

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 
-from asyncflag import FlagReceipt, FlagRow, NotRunningError, Prediction
+from asyncflag import (
+    CSVLogger,
+    FlagReceipt,
+    FlagRow,
+    FlagValueError,
+    NotRunningError,
+    Prediction,
+    components,
+)
 from asyncflag.events import FlagEvent
 from asyncflag.pipeline import Drain, FlagWriter, Pipeline, PipelineState, Subscription
 
@@ -84,3 +93,17 @@ async def test_the_drain_loop_hands_over_batches_in_order_until_the_source_ends(
         await drain.run()
     assert handled == [[0, 1], [2, 3], [4]]
     assert drain.in_flight == []
+
+
+async def test_a_row_of_the_wrong_width_handed_straight_to_flag_batch_is_named(
+    tmp_path: Path,
+) -> None:
+    logger = CSVLogger()
+    logger.setup([components.Textbox(label="t"), components.Textbox(label="u")], tmp_path)
+    rows = [FlagRow(("a", "b")), FlagRow(("short",)), FlagRow(("x", "y", "z")), FlagRow(("c", "d"))]
+    results = await logger.flag_batch(rows)
+    logger.close()
+    assert results[0] == 1 and results[3] == 2
+    for result, got in ((results[1], 1), (results[2], 3)):
+        assert isinstance(result, FlagValueError)
+        assert str(result) == f"expected 2 values, got {got}"
