@@ -32,8 +32,16 @@ from .errors import (
 from .events import AWAITED_IN_WRITER, FlagEvent, FlagReceipt, FlagRow, Prediction, in_writer
 from .loggers import CSVLogger, FlaggingCallback, RowResult, flag_rows
 from .modes import FlaggingMode, resolve_flagging_mode, resolve_flagging_options
-from .pipeline import Counters, FlagStatistics, FlagWriter, Overflow, Pipeline, Subscription
-from .pipeline.pipeline import Drainer, PipelineState
+from .pipeline import (
+    Counters,
+    Drainer,
+    FlagStatistics,
+    FlagWriter,
+    Overflow,
+    Pipeline,
+    PipelineState,
+    Subscription,
+)
 from .transport import RedisStream, StreamPublisher
 from .wire import schema_of
 
@@ -46,7 +54,7 @@ __all__ = ["Interface"]
 
 logger = logging.getLogger("asyncflag")
 
-#: which events the writer subscribes to, by flagging mode
+#: which events the pipeline subscribes to (and so writes), by flagging mode
 SUBSCRIBED_KINDS: dict[FlaggingMode, tuple[type, ...]] = {
     "auto": (Prediction, FlagEvent),
     "manual": (FlagEvent,),
@@ -171,18 +179,21 @@ class Interface:
         self.cache_size = cache_size
         self.cache_bytes = cache_bytes
         self.shutdown_timeout = shutdown_timeout
-        self.examples = self._load_examples(examples)
+        self.examples = load_examples(examples, self.input_components)
 
         self._cache = _PredictionCache(cache_size, cache_bytes)
+        # The callback is set up and closed when it gets rows: not in never mode, nor
+        # with a transport (the consumer writes the dataset then).
         sink = self.flagging_mode != "never" and transport is None
-        #: the bus, the writer or publisher, and the callback's setup and close: the
+        close = getattr(self.flagging_callback, "close", None)
+        #: the bus, the writer or publisher, and the callback's setup and close; the
         #: mode decides once what it subscribes to
         self._pipeline = Pipeline(
             SUBSCRIBED_KINDS[self.flagging_mode],
             self._drainer,
             counters=Counters(),
             setup=self._setup_callback if sink else None,
-            close=getattr(self.flagging_callback, "close", None) if sink else None,
+            close=close if sink and callable(close) else None,
             max_pending=max_pending,
             overflow=overflow,
             shutdown_timeout=shutdown_timeout,
@@ -486,27 +497,31 @@ class Interface:
             f"event loop and call anyio.from_thread.{portal}(iface.{call}, ..., token=token)"
         )
 
-    def _load_examples(
-        self, examples: Sequence[Sequence[Any]] | str | os.PathLike[str] | None
-    ) -> list[list[Any]] | None:
-        if examples is None:
-            return None
-        if isinstance(examples, str | os.PathLike):
-            directory = Path(examples)
-            if not directory.is_dir():
-                raise FlagValueError(f"examples: {str(directory)!r} is not a directory")
-            count = len(self.input_components)
-            return [
-                list(row.values[:count]) for row in load_flagged(directory, self.input_components)
-            ]
-        return [list(example) for example in examples]
-
     def __repr__(self) -> str:
         name = getattr(self.fn, "__name__", repr(self.fn))
         return (
             f"<Interface {name} inputs={[c.label for c in self.input_components]} "
             f"outputs={[c.label for c in self.output_components]} mode={self.flagging_mode!r}>"
         )
+
+
+def load_examples(
+    examples: Sequence[Sequence[Any]] | str | os.PathLike[str] | None,
+    input_components: Sequence[Component],
+) -> list[list[Any]] | None:
+    """Example input rows: given as lists, or the inputs of a flagging directory's rows.
+
+    :raises FlagValueError: if ``examples`` names something that is not a directory
+    """
+    if examples is None:
+        return None
+    if isinstance(examples, str | os.PathLike):
+        directory = Path(examples)
+        if not directory.is_dir():
+            raise FlagValueError(f"examples: {str(directory)!r} is not a directory")
+        count = len(input_components)
+        return [list(row.values[:count]) for row in load_flagged(directory, input_components)]
+    return [list(example) for example in examples]
 
 
 class _PredictionCache:

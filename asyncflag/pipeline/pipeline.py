@@ -151,6 +151,10 @@ class Pipeline:
                     await self._setup()
                 run.drainer = self._make_drainer(subscription)
                 run.done = anyio.Event()
+                # Shielded so that a cancelled host still drains; only a shutdown that
+                # timed out cancels the drainer, through this scope (made here, entered
+                # by the drainer's task).
+                run.scope = anyio.CancelScope(shield=True)
                 task_group = await run.stack.enter_async_context(anyio.create_task_group())
                 await task_group.start(self._drain, run)
             except BaseException:
@@ -232,10 +236,8 @@ class Pipeline:
             )
 
     async def _drain(self, run: _Run, *, task_status: TaskStatus[None]) -> None:
-        assert run.drainer is not None and run.done is not None
-        # Shielded so that a cancelled host still drains; only a shutdown that
-        # timed out cancels the drainer, through this scope.
-        with anyio.CancelScope(shield=True) as run.scope:
+        assert run.drainer is not None and run.done is not None and run.scope is not None
+        with run.scope:
             try:
                 await run.drainer.run(task_status=task_status)
             finally:
