@@ -352,7 +352,7 @@ class Interface:
             datetime.now(UTC),
         )
         self._cache.put(prediction)
-        await pipeline.publish(prediction)  # logged if the mode subscribed to predictions
+        await pipeline.bus.publish(prediction)  # logged if the mode subscribed to predictions
         return prediction
 
     def _outputs_of(self, result: Any) -> tuple[Any, ...]:
@@ -398,7 +398,7 @@ class Interface:
         if in_writer.get():
             raise FlaggingError(AWAITED_IN_WRITER)
         receipt = FlagReceipt()
-        await pipeline.publish(self._flag_event(target, option, username, receipt))
+        await pipeline.bus.publish(self._flag_event(target, option, username, receipt))
         return await receipt.wait()
 
     def flag_nowait(
@@ -419,7 +419,7 @@ class Interface:
         if get_ident() != pipeline.loop_thread:
             self._refuse_other_thread("flag_nowait")
         receipt = FlagReceipt()
-        pipeline.publish_nowait(self._flag_event(target, option, username, receipt))
+        pipeline.bus.publish_nowait(self._flag_event(target, option, username, receipt))
         return receipt
 
     def _flag_event(

@@ -51,18 +51,18 @@ async def test_a_pipeline_goes_idle_running_closing_closed_and_again() -> None:
     )
     assert pipeline.state is PipelineState.IDLE
     with pytest.raises(NotRunningError):
-        pipeline.publish_nowait(event("a"))
+        pipeline.bus.publish_nowait(event("a"))
     async with pipeline:
         assert pipeline.state is PipelineState.RUNNING
         first = event("a")
-        assert pipeline.publish_nowait(first)
+        assert pipeline.bus.publish_nowait(first)
     assert seen == [PipelineState.CLOSING]  # the sink is closed while closing
     assert pipeline.state is PipelineState.CLOSED
     assert first.receipt is not None and first.receipt.result() == 1
     with pytest.raises(NotRunningError):
-        await pipeline.publish(event("b"))
+        await pipeline.bus.publish(event("b"))
     async with pipeline:  # entered again
-        await pipeline.publish(event("c"))
+        await pipeline.bus.publish(event("c"))
     assert [[row.data for row in batch] for batch in rows.batches] == [[("a",)], [("c",)]]
     assert pipeline.stats.written == 2 and pipeline.stats.pending == 0
 
@@ -72,8 +72,8 @@ async def test_only_the_kinds_subscribed_reach_the_drainer() -> None:
     pipeline = Pipeline((FlagEvent,), lambda subscription: FlagWriter(subscription, rows))
     async with pipeline:
         prediction = Prediction("id", ("p",), (), None)  # type: ignore[arg-type]
-        assert await pipeline.publish(prediction)  # goes nowhere in manual mode
-        await pipeline.publish(event("f"))
+        assert await pipeline.bus.publish(prediction)  # goes nowhere in manual mode
+        await pipeline.bus.publish(event("f"))
     assert [[row.data for row in batch] for batch in rows.batches] == [[("f",)]]
     assert pipeline.stats.published == 1
 

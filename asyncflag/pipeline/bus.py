@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 import anyio
 import msgspec
@@ -196,11 +196,22 @@ class EventBus:
 
     An interface publishes every event here, predictions and flags alike; its mode
     decides which kinds its pipeline subscribes to, so an event of a kind no one
-    subscribed to goes nowhere.
+    subscribed to goes nowhere. The bus takes events only while it is open (its
+    pipeline opens it once running and closes it when leaving).
     """
 
     def __init__(self) -> None:
         self._routes: dict[type, list[Subscription]] = {}
+        #: whether events are taken
+        self.is_open = False
+
+    def open(self) -> None:
+        """Take events."""
+        self.is_open = True
+
+    def close(self) -> None:
+        """Refuse events (:class:`NotRunningError`); the subscriptions stay to be drained."""
+        self.is_open = False
 
     def subscribe(
         self,
@@ -234,8 +245,10 @@ class EventBus:
         """Deliver without waiting; ``False`` if a full queue dropped it.
 
         :raises QueueFullError: if a queue is full and its policy is ``"wait"``
-        :raises NotRunningError: if a queue it goes to is closed
+        :raises NotRunningError: if the bus is closed
         """
+        if not self.is_open:
+            _refuse()
         routes = self._routes.get(type(event))
         if routes is None:
             return True
@@ -249,8 +262,10 @@ class EventBus:
     async def publish(self, event: Any) -> bool:
         """Deliver, waiting for room in full queues whose policy is ``"wait"``.
 
-        :raises NotRunningError: if a queue it goes to is closed
+        :raises NotRunningError: if the bus is closed
         """
+        if not self.is_open:
+            _refuse()
         routes = self._routes.get(type(event))
         if routes is None:  # nobody subscribed to this kind (the mode decides)
             return True
@@ -260,3 +275,7 @@ class EventBus:
         for subscription in routes:
             delivered = await subscription.put(event) and delivered
         return delivered
+
+
+def _refuse() -> NoReturn:
+    raise NotRunningError("this interface is not running: use it inside 'async with iface:'")

@@ -67,7 +67,7 @@ class _Run:
 
 class Pipeline:
     """The bus, the task draining it, and the sink's setup and close, as one async context
-    manager.
+    manager. Events are published through :attr:`bus`, open while the pipeline runs.
 
     :param kinds: the event types the drainer subscribes to (none: nothing is drained,
         and publishing an event routes it nowhere)
@@ -118,23 +118,6 @@ class Pipeline:
                 "this interface is not running: use it inside 'async with iface:'"
             )
 
-    def publish_nowait(self, event: Any) -> bool:
-        """Queue ``event`` for the drainer if it subscribed to its kind, without waiting.
-
-        :return: ``False`` if a full queue dropped it (``overflow="drop"``)
-        :raises QueueFullError: if the queue is full and ``overflow="wait"``
-        :raises NotRunningError: outside ``async with``
-        """
-        if self.state is not PipelineState.RUNNING:
-            self.require_running()
-        return self.bus.publish_nowait(event)
-
-    async def publish(self, event: Any) -> bool:
-        """Like :meth:`publish_nowait`, but wait for room unless ``overflow="drop"``."""
-        if self.state is not PipelineState.RUNNING:
-            self.require_running()
-        return await self.bus.publish(event)
-
     async def __aenter__(self) -> Pipeline:
         if self.state in (PipelineState.RUNNING, PipelineState.CLOSING):
             raise FlaggingError("this interface is already running")
@@ -165,6 +148,7 @@ class Pipeline:
         self._run = run
         self.loop_thread = get_ident()
         self.state = PipelineState.RUNNING
+        self.bus.open()
         return self
 
     async def __aexit__(
@@ -177,6 +161,7 @@ class Pipeline:
         self.loop_thread = None
         if run is None:
             return
+        self.bus.close()
         self.state = PipelineState.CLOSING
         timed_out = False
         try:
