@@ -9,9 +9,7 @@ appends them to a CSV dataset in batches and saves their files concurrently. Wit
 from __future__ import annotations
 
 from . import components
-from .bus import FlagStatistics
 from .components import FileData
-from .consumer import ConsumerStatistics, RedisConsumer
 from .errors import (
     FlagDroppedError,
     FlaggingDisabledError,
@@ -26,9 +24,10 @@ from .errors import (
 )
 from .events import FlagReceipt, FlagRow, Prediction
 from .interface import Interface
+from .pipeline import FlagStatistics
 from .read import FlaggedRow, load_flagged
 from .sinks import CSVLogger, Disk, FlaggingCallback, RowResult, SimpleCSVLogger
-from .streams import RedisStream
+from .transport import ConsumerStatistics, RedisConsumer, RedisStream
 
 __all__ = [
     "CSVLogger",

@@ -93,7 +93,7 @@ def run_consumer(args: argparse.Namespace) -> int:
 
     import anyio
 
-    from .consumer import RedisConsumer
+    from .transport import RedisConsumer
 
     logging.basicConfig(level=logging.INFO, format="asyncflag consume: %(message)s")
     secret: bytes | None = None

@@ -122,13 +122,23 @@ class FlagReceipt:
             await checkpoint()
         return self.result()
 
-    def _resolve(self, count: int, written_at: float | None = None) -> None:
+    def set_result(self, count: int, written_at: float | None = None) -> None:
+        """Settle the receipt as written (called by whoever wrote the row: the writer,
+        or the Redis publisher once the consumer confirmed it).
+
+        :param count: the number of data rows in the dataset file once the row was added
+        :param written_at: :func:`time.perf_counter` when the row was seen written
+        """
         self._count = count
         self.written_at = written_at
         if self._event is not None:
             self._event.set()
 
-    def _fail(self, error: BaseException) -> None:
+    def set_error(self, error: BaseException) -> None:
+        """Settle the receipt as failed: :meth:`wait` and :meth:`result` raise ``error``.
+
+        :param error: why the row was not written (a :class:`FlaggingError` subclass)
+        """
         self._error = error
         if self._event is not None:
             self._event.set()

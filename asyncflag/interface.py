@@ -10,7 +10,7 @@ import os
 import secrets
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from operator import call
 from pathlib import Path
@@ -20,23 +20,30 @@ from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 
-from .bus import EventBus, FlagStatistics, Overflow, Subscription, _Counters
 from .components import Component, FileComponent, FileData, component_from, refuse_unwritable
 from .errors import (
     FlaggingDisabledError,
     FlaggingError,
     FlagValueError,
-    NotRunningError,
     UnknownPredictionError,
     WrongThreadError,
 )
 from .events import AWAITED_IN_WRITER, FlagEvent, FlagReceipt, FlagRow, Prediction, in_writer
 from .modes import FlaggingMode, resolve_flagging_mode, resolve_flagging_options
+from .pipeline import (
+    Counters,
+    Drainer,
+    FlagStatistics,
+    FlagWriter,
+    Overflow,
+    Pipeline,
+    PipelineState,
+    Subscription,
+)
 from .read import load_flagged
 from .sinks import CSVLogger, FlaggingCallback, RowResult, flag_rows
-from .streams import RedisStream, StreamPublisher
+from .transport import RedisStream, StreamPublisher
 from .wire import schema_of
-from .writer import FlagWriter
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -47,7 +54,7 @@ __all__ = ["Interface"]
 
 logger = logging.getLogger("asyncflag")
 
-#: which events the writer subscribes to, by flagging mode
+#: which events the pipeline subscribes to (and so writes), by flagging mode
 SUBSCRIBED_KINDS: dict[FlaggingMode, tuple[type, ...]] = {
     "auto": (Prediction, FlagEvent),
     "manual": (FlagEvent,),
@@ -172,18 +179,25 @@ class Interface:
         self.cache_size = cache_size
         self.cache_bytes = cache_bytes
         self.shutdown_timeout = shutdown_timeout
-        self.examples = self._load_examples(examples)
+        self.examples = load_examples(examples, self.input_components)
 
-        self._counters = _Counters()
         self._cache = _PredictionCache(cache_size, cache_bytes)
-        self._subscription: Subscription | None = None
-        self._bus: EventBus | None = None
-        self._exit_stack: AsyncExitStack | None = None
-        self._writer: FlagWriter | StreamPublisher | None = None
-        self._writer_done: anyio.Event | None = None
-        self._writer_scope: anyio.CancelScope | None = None
-        #: the thread whose event loop entered ``async with`` (``None`` when not running)
-        self._loop_thread: int | None = None
+        # The callback is set up and closed when it gets rows: not in never mode, nor
+        # with a transport (the consumer writes the dataset then).
+        sink = self.flagging_mode != "never" and transport is None
+        close = getattr(self.flagging_callback, "close", None)
+        #: the bus, the writer or publisher, and the callback's setup and close; the
+        #: mode decides once what it subscribes to
+        self._pipeline = Pipeline(
+            SUBSCRIBED_KINDS[self.flagging_mode],
+            self._drainer,
+            counters=Counters(),
+            setup=self._setup_callback if sink else None,
+            close=close if sink and callable(close) else None,
+            max_pending=max_pending,
+            overflow=overflow,
+            shutdown_timeout=shutdown_timeout,
+        )
         self._checks = [c.check for c in self.components]
         self._input_checks = self._checks[: len(self.input_components)]
         self._output_checks = self._checks[len(self.input_components) :]
@@ -197,49 +211,17 @@ class Interface:
     @property
     def running(self) -> bool:
         """Whether the interface is inside ``async with``."""
-        return self._bus is not None
+        return self._pipeline.state is PipelineState.RUNNING
 
     @property
     def stats(self) -> FlagStatistics:
         """Counts of published, written, dropped, failed and pending events."""
-        return self._counters.snapshot()
+        return self._pipeline.stats
 
     # -- running -----------------------------------------------------------------
 
     async def __aenter__(self) -> Interface:
-        if self._bus is not None:
-            raise FlaggingError("this interface is already running")
-        bus = EventBus()
-        stack = AsyncExitStack()
-        if self.flagging_mode != "never":
-            subscription = bus.subscribe(
-                SUBSCRIBED_KINDS[self.flagging_mode],
-                max_pending=self.max_pending,
-                overflow=self.overflow,
-                counters=self._counters,
-            )
-            if self.transport is not None:
-                self._writer = StreamPublisher(
-                    self.transport, subscription, self.components, max_batch=self.max_batch
-                )
-            else:
-                await _call_maybe_async(
-                    self.flagging_callback.setup, self.components, str(self.flagging_dir)
-                )
-                self._writer = FlagWriter(
-                    subscription, self._batch_flagger(), max_batch=self.max_batch
-                )
-            self._writer_done = anyio.Event()
-            try:
-                task_group = await stack.enter_async_context(anyio.create_task_group())
-                await task_group.start(self._run_writer, self._writer, self._writer_done)
-            except BaseException:
-                await stack.aclose()
-                raise
-            self._subscription = subscription
-        self._exit_stack = stack
-        self._loop_thread = get_ident()
-        self._bus = bus
+        await self._pipeline.__aenter__()
         return self
 
     async def __aexit__(
@@ -248,84 +230,24 @@ class Interface:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> bool | None:
-        stack, writer, done = self._exit_stack, self._writer, self._writer_done
-        subscription = self._subscription
-        self._bus = None
-        self._loop_thread = None
-        self._subscription = None
-        self._exit_stack = self._writer = self._writer_done = None
-        if stack is None:
-            return None
-        timed_out = False
-        # Shielded: a host that is being cancelled still gets its accepted rows written.
-        with anyio.CancelScope(shield=True):
-            if subscription is not None and writer is not None and done is not None:
-                subscription.close()
-                with anyio.move_on_after(self.shutdown_timeout):
-                    await done.wait()
-                if not done.is_set():
-                    timed_out = True
-                    lost = writer.abandon(
-                        f"not written within shutdown_timeout={self.shutdown_timeout}s"
-                    )
-                    logger.error(
-                        "asyncflag: %d flag events were not written within the "
-                        "shutdown timeout of %ss (a batch the callback was still "
-                        "writing may reach the dataset even so)",
-                        lost,
-                        self.shutdown_timeout,
-                    )
-                    # The writer's calls into worker threads give up on cancellation
-                    # (the threads run on, unwatched), so the writer ends now.
-                    if self._writer_scope is not None:
-                        self._writer_scope.cancel()
-        self._writer_scope = None
         try:
-            # The writer has finished, so the block's own exception is not handed to its
-            # task group (which would wrap it in an ExceptionGroup): it goes on unchanged.
-            await stack.aclose()
-            return None
+            await self._pipeline.__aexit__(exc_type, exc, traceback)
         finally:
             self._cache.clear()
-            close = getattr(self.flagging_callback, "close", None)
-            if self.flagging_mode != "never" and self.transport is None and callable(close):
-                with anyio.CancelScope(shield=True):
-                    if timed_out:
-                        await self._close_after_timeout(close)
-                    else:
-                        await anyio.to_thread.run_sync(close)
+        return None
 
-    async def _close_after_timeout(self, close: Callable[[], object]) -> None:
-        """Close the callback without waiting long for a worker thread still writing.
+    async def _setup_callback(self) -> None:
+        await _call_maybe_async(
+            self.flagging_callback.setup, self.components, str(self.flagging_dir)
+        )
 
-        After a timed-out shutdown, ``close()`` may wait for the batch a worker thread is
-        still writing (the CSV loggers' lock): it gets another ``shutdown_timeout`` (at
-        most a second), then it is left to finish in its thread.
-        """
-        grace = min(1.0, max(self.shutdown_timeout or 0.0, 0.01))
-        with anyio.move_on_after(grace) as scope:
-            await anyio.to_thread.run_sync(close, abandon_on_cancel=True)
-        if scope.cancelled_caught:
-            logger.error(
-                "asyncflag: the flagging callback's close() did not return within %ss "
-                "after the shutdown timeout; it goes on in its worker thread",
-                grace,
+    def _drainer(self, subscription: Subscription) -> Drainer:
+        """What drains the pipeline's queue: a publisher to the transport, or the writer."""
+        if self.transport is not None:
+            return StreamPublisher(
+                self.transport, subscription, self.components, max_batch=self.max_batch
             )
-
-    async def _run_writer(
-        self,
-        writer: FlagWriter | StreamPublisher,
-        done: anyio.Event,
-        *,
-        task_status: anyio.abc.TaskStatus[None],
-    ) -> None:
-        # Shielded so that a cancelled host still drains; only a shutdown that
-        # timed out cancels the writer, through this scope.
-        with anyio.CancelScope(shield=True) as self._writer_scope:
-            try:
-                await writer.run(task_status=task_status)
-            finally:
-                done.set()
+        return FlagWriter(subscription, self._batch_flagger(), max_batch=self.max_batch)
 
     def _batch_flagger(self) -> Callable[[Sequence[FlagRow]], Awaitable[list[RowResult]]]:
         callback = self.flagging_callback
@@ -407,9 +329,10 @@ class Interface:
         :raises NotRunningError: outside ``async with iface:``
         :raises WrongThreadError: outside the event loop thread running the interface
         """
-        if get_ident() != self._loop_thread:
+        pipeline = self._pipeline
+        if get_ident() != pipeline.loop_thread:
             self._refuse_other_thread("submit")
-        bus = self._require_running()
+        pipeline.require_running()
         if len(values) != len(self.input_components):
             raise FlagValueError(
                 f"expected {len(self.input_components)} input values, got {len(values)}"
@@ -429,8 +352,7 @@ class Interface:
             datetime.now(UTC),
         )
         self._cache.put(prediction)
-        if self.flagging_mode == "auto":
-            await bus.publish(prediction)
+        await pipeline.bus.publish(prediction)  # logged if the mode subscribed to predictions
         return prediction
 
     def _outputs_of(self, result: Any) -> tuple[Any, ...]:
@@ -470,14 +392,13 @@ class Interface:
         :raises FlaggingError: inside a flagging callback, where the writer would wait
             for itself (call :meth:`flag_nowait` there)
         """
-        if get_ident() != self._loop_thread:
+        pipeline = self._pipeline
+        if get_ident() != pipeline.loop_thread:
             self._refuse_other_thread("flag")
         if in_writer.get():
             raise FlaggingError(AWAITED_IN_WRITER)
         receipt = FlagReceipt()
-        event = self._flag_event(target, option, username, receipt)
-        assert self._subscription is not None
-        await self._subscription.put(event)
+        await pipeline.bus.publish(self._flag_event(target, option, username, receipt))
         return await receipt.wait()
 
     def flag_nowait(
@@ -494,12 +415,11 @@ class Interface:
             ``overflow="drop"`` the receipt fails with :class:`FlagDroppedError` instead
         :raises WrongThreadError: outside the event loop thread running the interface
         """
-        if get_ident() != self._loop_thread:
+        pipeline = self._pipeline
+        if get_ident() != pipeline.loop_thread:
             self._refuse_other_thread("flag_nowait")
         receipt = FlagReceipt()
-        event = self._flag_event(target, option, username, receipt)
-        assert self._subscription is not None
-        self._subscription.put_nowait(event)
+        pipeline.bus.publish_nowait(self._flag_event(target, option, username, receipt))
         return receipt
 
     def _flag_event(
@@ -511,7 +431,7 @@ class Interface:
     ) -> FlagEvent:
         if self.flagging_mode == "never":
             raise FlaggingDisabledError("flagging is disabled: this interface's mode is 'never'")
-        self._require_running()
+        self._pipeline.require_running()
         if option is not None and not isinstance(option, str):
             raise FlagValueError(f"option must be a string or None, got {option!r}")
         if self._option_values is not None and option not in self._option_values:
@@ -566,7 +486,7 @@ class Interface:
     def _refuse_other_thread(self, call: str) -> None:
         """Raise why ``call`` cannot run here: the interface is not running, or this is
         not its event loop's thread (checked before anything is queued or changed)."""
-        self._require_running()
+        self._pipeline.require_running()
         portal = "run_sync" if call == "flag_nowait" else "run"
         raise WrongThreadError(
             f"{call}() was called outside the event loop thread running this interface "
@@ -577,35 +497,31 @@ class Interface:
             f"event loop and call anyio.from_thread.{portal}(iface.{call}, ..., token=token)"
         )
 
-    def _require_running(self) -> EventBus:
-        bus = self._bus
-        if bus is None:
-            raise NotRunningError(
-                "this interface is not running: use it inside 'async with iface:'"
-            )
-        return bus
-
-    def _load_examples(
-        self, examples: Sequence[Sequence[Any]] | str | os.PathLike[str] | None
-    ) -> list[list[Any]] | None:
-        if examples is None:
-            return None
-        if isinstance(examples, str | os.PathLike):
-            directory = Path(examples)
-            if not directory.is_dir():
-                raise FlagValueError(f"examples: {str(directory)!r} is not a directory")
-            count = len(self.input_components)
-            return [
-                list(row.values[:count]) for row in load_flagged(directory, self.input_components)
-            ]
-        return [list(example) for example in examples]
-
     def __repr__(self) -> str:
         name = getattr(self.fn, "__name__", repr(self.fn))
         return (
             f"<Interface {name} inputs={[c.label for c in self.input_components]} "
             f"outputs={[c.label for c in self.output_components]} mode={self.flagging_mode!r}>"
         )
+
+
+def load_examples(
+    examples: Sequence[Sequence[Any]] | str | os.PathLike[str] | None,
+    input_components: Sequence[Component],
+) -> list[list[Any]] | None:
+    """Example input rows: given as lists, or the inputs of a flagging directory's rows.
+
+    :raises FlagValueError: if ``examples`` names something that is not a directory
+    """
+    if examples is None:
+        return None
+    if isinstance(examples, str | os.PathLike):
+        directory = Path(examples)
+        if not directory.is_dir():
+            raise FlagValueError(f"examples: {str(directory)!r} is not a directory")
+        count = len(input_components)
+        return [list(row.values[:count]) for row in load_flagged(directory, input_components)]
+    return [list(example) for example in examples]
 
 
 class _PredictionCache:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import msgspec
 import pytest
 
 from asyncflag import (
@@ -17,6 +18,7 @@ from asyncflag import (
     FlaggingDisabledError,
     FlaggingError,
     FlagRow,
+    FlagStatistics,
     FlagValueError,
     FlagWriteError,
     Interface,
@@ -438,7 +440,14 @@ async def test_a_cancelled_flag_call_still_writes_its_row(tmp_path: Path) -> Non
 
 async def test_stats_count_published_and_written(tmp_path: Path) -> None:
     iface = Interface(shout, "text", "text", flagging_mode="auto", flagging_dir=tmp_path)
-    assert tuple(iface.stats) == (0, 0, 0, 0, 0)
+    stats = iface.stats
+    assert (stats.published, stats.written, stats.dropped, stats.failed, stats.pending) == (
+        0,
+        0,
+        0,
+        0,
+        0,
+    )
     async with iface:
         await iface.submit("a")
         await iface.flag(["b", "B"])
@@ -446,13 +455,33 @@ async def test_stats_count_published_and_written(tmp_path: Path) -> None:
         assert stats.published == 2
         assert stats.written == 2
         assert stats.pending == 0
-    assert iface.stats._asdict() == {
+    counts = ("published", "written", "dropped", "failed", "pending")
+    assert {key: iface.stats.as_dict()[key] for key in counts} == {
         "published": 2,
         "written": 2,
         "dropped": 0,
         "failed": 0,
         "pending": 0,
     }
+
+
+def test_stats_are_a_plain_value_with_every_field() -> None:
+    stats = FlagStatistics(1, 1, 0, 0, 0, connected=True, reconnects=2)
+    assert stats != FlagStatistics(1, 1, 0, 0, 0, connected=False, reconnects=2)
+    assert stats != FlagStatistics(1, 1, 0, 0, 0, connected=True, reconnects=3)
+    assert stats == FlagStatistics(1, 1, 0, 0, 0, connected=True, reconnects=2)
+    assert msgspec.structs.replace(stats, reconnects=3).reconnects == 3
+    assert stats.as_dict() == {
+        "published": 1,
+        "written": 1,
+        "dropped": 0,
+        "failed": 0,
+        "pending": 0,
+        "connected": True,
+        "reconnects": 2,
+    }
+    with pytest.raises(AttributeError):
+        stats.published = 2  # type: ignore[misc]
 
 
 # -- the bounded queue -------------------------------------------------------------------

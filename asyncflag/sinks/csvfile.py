@@ -76,17 +76,24 @@ class RowFormatter:
         :raises FlagValueError: if a row has another number of values than components
         """
         width = len(self.components)
-        for data in datas:
-            if len(data) != width:
-                raise FlagValueError(f"expected {width} values, got {len(data)}")
-        columns = (
-            [
-                component.to_cells(values)
-                for component, values in zip(self.components, zip(*datas, strict=True), strict=True)
-            ]
-            if datas and width
-            else [[] for _ in range(width)]
-        )
+        try:
+            columns = (
+                [
+                    component.to_cells(values)
+                    for component, values in zip(
+                        self.components, zip(*datas, strict=True), strict=True
+                    )
+                ]
+                if datas and width
+                else [[] for _ in range(width)]
+            )
+        except ValueError:
+            # The width is checked once, at the call; strict zips catch a row that skipped
+            # it (a direct flag_batch call), and only then is the row named.
+            for data in datas:
+                if len(data) != width:
+                    raise FlagValueError(f"expected {width} values, got {len(data)}") from None
+            raise
         options = escape_optionals([r.option for r in rows])
         usernames = escape_optionals([r.username for r in rows])
         stamps = [row.timestamp.isoformat() if row.timestamp else "" for row in rows]

@@ -27,7 +27,7 @@ from asyncflag import (
     load_flagged,
 )
 from asyncflag.components import MAX_JSON_DEPTH
-from asyncflag.consumer import MAX_PRODUCERS
+from asyncflag.transport.consumer import MAX_PRODUCERS
 from asyncflag.wire import (
     MAX_PRODUCER_LENGTH,
     MAX_SCHEMA_SIZE,
@@ -251,7 +251,7 @@ async def test_an_entry_the_consumer_cannot_use_fails_its_flags_instead_of_hangi
 ) -> None:
     """An entry over the consumer's size cap, or of another version, is dead-lettered, and
     the flag() calls waiting for its rows learn why (with and without a secret)."""
-    import asyncflag.streams
+    import asyncflag.transport.redis
 
     for secret in (None, SECRET):
         directory = tmp_path / ("signed" if secret else "plain")
@@ -269,7 +269,7 @@ async def test_an_entry_the_consumer_cannot_use_fails_its_flags_instead_of_hangi
                 with pytest.raises(FlagWriteError, match="over the cap of 4096"):
                     await iface.flag(["x" * 10_000, "X"])
                 with monkeypatch.context() as patch:  # a replica newer than its consumer
-                    patch.setattr(asyncflag.streams, "VERSION", VERSION + 1)
+                    patch.setattr(asyncflag.transport.redis, "VERSION", VERSION + 1)
                     with pytest.raises(FlagWriteError, match="unknown batch version"):
                         await iface.flag(["newer", "NEWER"])
                 assert await iface.flag(["small", "SMALL"]) == 1

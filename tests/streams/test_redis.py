@@ -14,6 +14,7 @@ import pytest
 
 from asyncflag import (
     CSVLogger,
+    FlaggingError,
     FlagValueError,
     FlagWriteError,
     Interface,
@@ -76,6 +77,23 @@ async def test_flag_returns_the_count_once_the_consumer_wrote_the_row(
     assert Path(first.values[1]).read_bytes() == b"\x89PNG\r\n\x1a\nnot really"
     assert Path(first.values[1]).suffix == ".png"
     assert rows[1].values[0] == "=1+1" and rows[1].values[2] == "-x"  # escaped and back
+
+
+async def test_a_consumer_runs_once_at_a_time_and_can_run_again(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    iface = replica(redis_server)
+    running = RedisConsumer(redis_server.url, stream="flags:test", flagging_dir=tmp_path)
+    async with iface:
+        with anyio.fail_after(30):
+            async with running:
+                with pytest.raises(FlaggingError, match="this consumer is already running"):
+                    await running.__aenter__()
+                assert await iface.flag(["a", None, "A"]) == 1
+            async with running:  # its task group was left whole: it enters again
+                assert await iface.flag(["b", None, "B"]) == 2
+    assert [row.values[0] for row in load_flagged(tmp_path)] == ["a", "b"]
+    assert running.stats.written == 2
 
 
 async def test_auto_mode_and_flag_nowait_never_wait_for_the_consumer(

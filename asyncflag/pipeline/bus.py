@@ -16,77 +16,59 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NoReturn
 
 import anyio
+import msgspec
 from anyio.lowlevel import checkpoint
 
-from .errors import (
+from ..errors import (
     FlagDroppedError,
     FlaggingError,
     FlagValueError,
     NotRunningError,
     QueueFullError,
 )
-from .events import in_writer
+from ..events import in_writer
 
-__all__ = ["EventBus", "FlagStatistics", "Overflow", "Subscription"]
+__all__ = ["Counters", "EventBus", "FlagStatistics", "Overflow", "Subscription"]
 
 Overflow = Literal["wait", "drop"]
 
 
-class _Counts(NamedTuple):
-    #: events accepted into the queue
-    published: int
-    #: rows written by the flagging callback (with a transport: events handed to it)
-    written: int
-    #: events refused because the queue was full (``overflow="drop"``)
-    dropped: int
-    #: accepted events whose row could not be written
-    failed: int
-    #: accepted events not yet written nor failed (queued or being written)
-    pending: int
+class FlagStatistics(msgspec.Struct, frozen=True):
+    """Counts of the events an interface published for flagging: a plain immutable value.
 
-
-class FlagStatistics(_Counts):
-    """Counts of the events an interface published for flagging.
-
-    A tuple of the five counts (``published, written, dropped, failed, pending``);
-    with a transport (:class:`~asyncflag.RedisStream`) it also says how the link fares:
-    ``connected`` (whether the last attempt to reach it worked; ``None`` before the
-    first one and without a transport) and ``reconnects`` (how many times the link
-    came back after being lost).
+    Equality covers every field. With a transport (:class:`~asyncflag.RedisStream`)
+    ``connected`` and ``reconnects`` say how the link fares.
     """
 
-    connected: bool | None
-    reconnects: int
-
-    def __new__(
-        cls,
-        published: int,
-        written: int,
-        dropped: int,
-        failed: int,
-        pending: int,
-        connected: bool | None = None,
-        reconnects: int = 0,
-    ) -> FlagStatistics:
-        self = super().__new__(cls, published, written, dropped, failed, pending)
-        self.connected = connected
-        self.reconnects = reconnects
-        return self
+    #: events accepted into the queue
+    published: int = 0
+    #: rows written by the flagging callback (with a transport: events handed to it)
+    written: int = 0
+    #: events refused because the queue was full (``overflow="drop"``)
+    dropped: int = 0
+    #: accepted events whose row could not be written
+    failed: int = 0
+    #: accepted events not yet written nor failed (queued or being written)
+    pending: int = 0
+    #: whether the last attempt to reach the transport worked; ``None`` before the
+    #: first one and without a transport
+    connected: bool | None = None
+    #: how many times the transport's link came back after being lost
+    reconnects: int = 0
 
     def as_dict(self) -> dict[str, int | bool | None]:
-        """The counts and the link's state, by name (what ``/api/stats`` returns)."""
-        return {**self._asdict(), "connected": self.connected, "reconnects": self.reconnects}
-
-    def __repr__(self) -> str:
-        counts = ", ".join(f"{key}={value!r}" for key, value in self.as_dict().items())
-        return f"FlagStatistics({counts})"
+        """Every field by name (what ``/api/stats`` returns)."""
+        return msgspec.structs.asdict(self)
 
 
 @dataclass(eq=False)
-class _Counters:
+class Counters:
+    """The live counts behind :class:`FlagStatistics`, shared by the queue and whoever
+    drains it (the writer, the stream publisher); :meth:`snapshot` takes a value."""
+
     published: int = 0
     written: int = 0
     dropped: int = 0
@@ -95,6 +77,7 @@ class _Counters:
     reconnects: int = 0
 
     def snapshot(self) -> FlagStatistics:
+        """The counts now, as an immutable value."""
         pending = self.published - self.written - self.failed
         return FlagStatistics(
             self.published,
@@ -114,7 +97,7 @@ class Subscription:
     kinds: frozenset[type]
     max_pending: int
     overflow: Overflow
-    counters: _Counters = field(default_factory=_Counters)
+    counters: Counters = field(default_factory=Counters)
     _items: deque[Any] = field(default_factory=deque)
     _not_empty: anyio.Event | None = None
     _not_full: anyio.Event | None = None
@@ -161,7 +144,7 @@ class Subscription:
         self.counters.dropped += 1
         receipt = getattr(item, "receipt", None)
         if receipt is not None:
-            receipt._fail(
+            receipt.set_error(
                 FlagDroppedError(
                     f"dropped: the flagging queue is full ({self.max_pending} pending)"
                 )
@@ -209,10 +192,26 @@ class Subscription:
 
 
 class EventBus:
-    """Routes published events to the subscriptions of their kind."""
+    """Routes published events to the subscriptions of their kind.
+
+    An interface publishes every event here, predictions and flags alike; its mode
+    decides which kinds its pipeline subscribes to, so an event of a kind no one
+    subscribed to goes nowhere. The bus takes events only while it is open (its
+    pipeline opens it once running and closes it when leaving).
+    """
 
     def __init__(self) -> None:
         self._routes: dict[type, list[Subscription]] = {}
+        #: whether events are taken
+        self.is_open = False
+
+    def open(self) -> None:
+        """Take events."""
+        self.is_open = True
+
+    def close(self) -> None:
+        """Refuse events (:class:`NotRunningError`); the subscriptions stay to be drained."""
+        self.is_open = False
 
     def subscribe(
         self,
@@ -220,45 +219,63 @@ class EventBus:
         *,
         max_pending: int = 10_000,
         overflow: Overflow = "wait",
-        counters: _Counters | None = None,
+        counters: Counters | None = None,
     ) -> Subscription:
         """Open a bounded queue that receives every event of the given kinds."""
         if not isinstance(max_pending, int) or max_pending < 1:
             raise FlagValueError(f"max_pending must be a positive int, got {max_pending!r}")
         if overflow not in ("wait", "drop"):
             raise FlagValueError(f"overflow must be 'wait' or 'drop', got {overflow!r}")
-        subscription = Subscription(
-            frozenset(kinds), max_pending, overflow, counters or _Counters()
-        )
+        subscription = Subscription(frozenset(kinds), max_pending, overflow, counters or Counters())
         for kind in subscription.kinds:
             self._routes.setdefault(kind, []).append(subscription)
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
+        """Close ``subscription`` and route nothing more to it."""
         subscription.close()
         for kind in subscription.kinds:
-            self._routes[kind].remove(subscription)
-
-    def subscribed(self, kind: type) -> bool:
-        """Whether events of ``kind`` reach any subscriber."""
-        return bool(self._routes.get(kind))
+            routes = self._routes.get(kind, [])
+            if subscription in routes:
+                routes.remove(subscription)
+            if not routes:
+                self._routes.pop(kind, None)
 
     def publish_nowait(self, event: Any) -> bool:
         """Deliver without waiting; ``False`` if a full queue dropped it.
 
         :raises QueueFullError: if a queue is full and its policy is ``"wait"``
+        :raises NotRunningError: if the bus is closed
         """
+        if not self.is_open:
+            _refuse()
+        routes = self._routes.get(type(event))
+        if routes is None:
+            return True
+        if len(routes) == 1:  # the common case
+            return routes[0].put_nowait(event)
         delivered = True
-        for subscription in self._routes.get(type(event), ()):
+        for subscription in routes:
             delivered = subscription.put_nowait(event) and delivered
         return delivered
 
     async def publish(self, event: Any) -> bool:
-        """Deliver, waiting for room in full queues whose policy is ``"wait"``."""
-        routes = self._routes.get(type(event), ())
+        """Deliver, waiting for room in full queues whose policy is ``"wait"``.
+
+        :raises NotRunningError: if the bus is closed
+        """
+        if not self.is_open:
+            _refuse()
+        routes = self._routes.get(type(event))
+        if routes is None:  # nobody subscribed to this kind (the mode decides)
+            return True
         if len(routes) == 1:
             return await routes[0].put(event)
         delivered = True
-        for subscription in self._routes.get(type(event), ()):
+        for subscription in routes:
             delivered = await subscription.put(event) and delivered
         return delivered
+
+
+def _refuse() -> NoReturn:
+    raise NotRunningError("this interface is not running: use it inside 'async with iface:'")

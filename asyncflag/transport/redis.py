@@ -19,6 +19,7 @@ its replies too, and a replica takes only signed replies as counts.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import secrets
@@ -31,11 +32,11 @@ import anyio
 import msgspec
 from anyio.abc import TaskStatus
 
-from .bus import Subscription
-from .components import Component, FileComponent
-from .errors import FlaggingError, FlagValueError, FlagWriteError
-from .events import FlagEvent, FlagReceipt, Prediction
-from .wire import (
+from ..components import Component, FileComponent
+from ..errors import FlaggingError, FlagValueError, FlagWriteError
+from ..events import FlagEvent, FlagReceipt, Prediction
+from ..pipeline import Drain, Subscription, fail_events
+from ..wire import (
     MAX_ENTRY_ROWS,
     VERSION,
     WireBatch,
@@ -47,7 +48,6 @@ from .wire import (
     signature,
     signed,
 )
-from .writer import fail_events
 
 if TYPE_CHECKING:
     import coredis
@@ -188,31 +188,23 @@ class StreamPublisher:
         self._awaiting: weakref.WeakValueDictionary[int, FlagReceipt] = (
             weakref.WeakValueDictionary()
         )
-        self._in_flight: list[Any] = []
+        self._drain: Drain[Any] | None = None
+        #: set when the reply reader has stopped (made by :meth:`run`, in the event loop)
+        self._reading: anyio.Event
         self._stop_reading = False
         self._counters.connected = None
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Publish until the queue is closed and drained, then wait for the replies owed."""
         async with self._transport.client() as client, anyio.create_task_group() as tg:
-            task_status.started()
-            reading = anyio.Event()  # set when the reply reader has stopped
-            reading.set()
-            while True:
-                try:
-                    batch = await self._subscription.get_batch(self._max_batch)
-                except anyio.EndOfStream:
-                    break
-                self._in_flight = batch
-                entries, rows = await self._encode(batch)
-                if entries:
-                    if self._awaiting and reading.is_set():
-                        # Started once a reply is owed: auto-logging alone never needs one.
-                        reading = anyio.Event()
-                        tg.start_soon(self._read_replies, client, reading)
-                    await self._send(client, entries)
-                    self._counters.written += rows
-                self._in_flight = batch = []  # the receipts are the callers' to keep, or not
+            self._reading = anyio.Event()
+            self._reading.set()
+            self._drain = Drain(
+                self._subscription,
+                functools.partial(self._publish, client, tg),
+                max_batch=self._max_batch,
+            )
+            await self._drain.run(task_status=task_status)
             # Receipts leave the weak dict when dropped, telling no one: poll.
             while any(not r.done() for r in list(self._awaiting.values())):  # noqa: ASYNC110
                 await anyio.sleep(0.02)
@@ -220,18 +212,30 @@ class StreamPublisher:
             # The reader's blocking read ends within its block time; cancelling one that
             # is still connecting would leave coredis's connection streams unclosed.
             with anyio.move_on_after(5):
-                await reading.wait()
+                await self._reading.wait()
             tg.cancel_scope.cancel()
+
+    async def _publish(
+        self, client: coredis.Redis[bytes], tg: anyio.abc.TaskGroup, batch: list[Any]
+    ) -> None:
+        """Hand one batch to Redis (the drain loop's handler)."""
+        entries, rows = await self._encode(batch)
+        if entries:
+            if self._awaiting and self._reading.is_set():
+                # Started once a reply is owed: auto-logging alone never needs one.
+                self._reading = anyio.Event()
+                tg.start_soon(self._read_replies, client, self._reading)
+            await self._send(client, entries)
+            self._counters.written += rows
 
     def abandon(self, reason: str) -> int:
         """Fail what was not handed to Redis, and the flags the consumer had not confirmed
         yet; return how many."""
-        abandoned = [*self._in_flight, *self._subscription.take_all()]
-        self._in_flight = []
-        failed = fail_events(abandoned, reason, self._counters)
+        in_flight = self._drain.take_in_flight() if self._drain is not None else []
+        failed = fail_events([*in_flight, *self._subscription.take_all()], reason, self._counters)
         unconfirmed = [r for r in list(self._awaiting.values()) if not r.done()]
         for receipt in unconfirmed:
-            receipt._fail(
+            receipt.set_error(
                 FlaggingError(
                     f"{reason}: the row was sent to Redis but the consumer had not "
                     "confirmed it; it may still be written"
@@ -259,7 +263,7 @@ class StreamPublisher:
                 error = FlagWriteError(f"the row was not sent: {exc!r}")
                 error.__cause__ = exc
                 if type(event) is FlagEvent and event.receipt is not None:
-                    event.receipt._fail(error)
+                    event.receipt.set_error(error)
                 self._counters.failed += 1
                 continue
             reply = 0
@@ -348,7 +352,7 @@ class StreamPublisher:
             if not genuine:
                 failed += 1
                 said = f" (it said: {outcome:.200})" if isinstance(outcome, str) else ""
-                receipt._fail(
+                receipt.set_error(
                     FlagWriteError(
                         "a reply not signed with this replica's secret came for this row, so "
                         "whether it was written is unknown; is the consumer running with the "
@@ -356,9 +360,9 @@ class StreamPublisher:
                     )
                 )
             elif isinstance(outcome, int):
-                receipt._resolve(outcome, now)
+                receipt.set_result(outcome, now)
             else:
-                receipt._fail(FlagWriteError(f"the consumer did not write the row: {outcome}"))
+                receipt.set_error(FlagWriteError(f"the consumer did not write the row: {outcome}"))
         if failed:
             logger.warning(
                 "asyncflag: a reply not signed with this replica's secret failed %d flags; "

@@ -17,16 +17,33 @@ from typing import Any
 import anyio
 from anyio.abc import TaskStatus
 
-from .bus import Subscription, _Counters
-from .errors import FlaggingError, FlagWriteError, as_write_error
-from .events import FlagEvent, FlagRow, Prediction, in_writer
-from .sinks import RowResult
+from ..errors import FlaggingError, FlagWriteError, as_write_error
+from ..events import FlagRow, Prediction
+from ..sinks import RowResult
+from .bus import Subscription
+from .drain import Drain, fail_events, settle
 
-__all__ = ["FlagWriter", "fail_events"]
+__all__ = ["BatchFlagger", "FlagWriter", "write_batch"]
 
 logger = logging.getLogger("asyncflag")
 
 BatchFlagger = Callable[[Sequence[FlagRow]], Awaitable[list[RowResult]]]
+
+
+async def write_batch(flag_batch: BatchFlagger, rows: Sequence[FlagRow]) -> list[RowResult]:
+    """Hand ``rows`` to ``flag_batch`` in one call; return a result per row.
+
+    Whatever the call does, the answer has one result per row: a batch that raised,
+    or returned a wrong number of results, fails every row with the error.
+    """
+    try:
+        results = await flag_batch(rows)
+        if len(results) != len(rows):
+            raise FlaggingError(f"flag_batch returned {len(results)} results for {len(rows)} rows")
+    except Exception as exc:
+        logger.warning("a batch of %d rows was not written: %r", len(rows), exc)
+        return [as_write_error(exc)] * len(rows)
+    return results
 
 
 class FlagWriter:
@@ -42,49 +59,16 @@ class FlagWriter:
     ) -> None:
         self._subscription = subscription
         self._flag_batch = flag_batch
-        self._max_batch = max_batch
-        self._in_flight: list[Any] = []
         self._counters = subscription.counters
+        self._drain: Drain[Any] = Drain(subscription, self._write, max_batch=max_batch)
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Write batches until the subscription is closed and drained."""
-        token = in_writer.set(True)  # a callback awaiting a flag would wait for itself
-        try:
-            task_status.started()
-            while True:
-                try:
-                    batch = await self._subscription.get_batch(self._max_batch)
-                except anyio.EndOfStream:
-                    return
-                self._in_flight = batch
-                await self._write(batch)
-                self._in_flight = []
-        finally:
-            in_writer.reset(token)
+        await self._drain.run(task_status=task_status)
 
     async def _write(self, batch: list[Any]) -> None:
-        rows = [_as_row(event) for event in batch]
-        try:
-            results = await self._flag_batch(rows)
-            if len(results) != len(rows):
-                raise FlaggingError(
-                    f"flag_batch returned {len(results)} results for {len(rows)} rows"
-                )
-        except Exception as exc:
-            logger.warning("a batch of %d rows was not written: %r", len(rows), exc)
-            results = [as_write_error(exc)] * len(rows)
-        counters = self._counters
-        written_at = time.perf_counter()
-        for event, result in zip(batch, results, strict=True):
-            receipt = event.receipt if type(event) is FlagEvent else None
-            if isinstance(result, Exception):
-                counters.failed += 1
-                if receipt is not None:
-                    receipt._fail(as_write_error(result))
-            else:
-                counters.written += 1
-                if receipt is not None:
-                    receipt._resolve(result, written_at)
+        results = await write_batch(self._flag_batch, [_as_row(event) for event in batch])
+        settle(batch, results, self._counters, time.perf_counter())
 
     def abandon(self, reason: str) -> int:
         """Fail every event not written yet (a shutdown that timed out).
@@ -94,9 +78,8 @@ class FlagWriter:
 
         :return: how many events were failed
         """
-        in_flight, self._in_flight = self._in_flight, []
         writing = fail_events(
-            in_flight,
+            self._drain.take_in_flight(),
             f"{reason}: the flagging callback was still writing its batch when the "
             "shutdown gave up waiting, so the row may still be written",
             self._counters,
@@ -109,22 +92,6 @@ class FlagWriter:
             error=FlagWriteError,
         )
         return writing + queued
-
-
-def fail_events(
-    events: Sequence[Any],
-    reason: str,
-    counters: _Counters,
-    *,
-    error: type[FlaggingError] = FlaggingError,
-) -> int:
-    """Fail events that will never be written (their receipts too); return how many."""
-    for event in events:
-        receipt = event.receipt if type(event) is FlagEvent else None
-        if receipt is not None and not receipt.done():
-            receipt._fail(error(reason))
-        counters.failed += 1
-    return len(events)
 
 
 def _as_row(event: Any) -> FlagRow:

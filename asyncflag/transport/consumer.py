@@ -34,6 +34,7 @@ remembered, at most :data:`MAX_PRODUCERS` producers with at most
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import logging
 import os
@@ -41,6 +42,7 @@ import socket
 import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -48,16 +50,14 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import anyio
 import msgspec
-from anyio.abc import TaskGroup
 
-from .bus import Subscription, _Counters
-from .components import Component
-from .errors import FlaggingError, FlagValueError
-from .events import FlagEvent, FlagReceipt
-from .sinks.csvfile import CSVLogger, SimpleCSVLogger
-from .sinks.storage import folder_name, fsync_directory
-from .streams import Backoff, RedisStream, as_bytes, retryable_errors
-from .wire import (
+from ..components import Component
+from ..errors import FlaggingError, FlagValueError, as_write_error
+from ..events import FlagRow
+from ..pipeline import Drain, write_batch
+from ..sinks.csvfile import CSVLogger, SimpleCSVLogger
+from ..sinks.storage import folder_name, fsync_directory
+from ..wire import (
     RowChecker,
     WireBatch,
     WireError,
@@ -65,7 +65,7 @@ from .wire import (
     decode_batch,
     decode_header,
 )
-from .writer import FlagWriter
+from .redis import Backoff, RedisStream, as_bytes, retryable_errors
 
 if TYPE_CHECKING:
     import coredis
@@ -95,6 +95,8 @@ MAX_BATCH_RANGES = 8
 MAX_CACHED_SCHEMAS = 64
 #: the longest reason a dead letter or a failure reply carries, in characters
 _MAX_REASON = 1_000
+#: the most rows handed to a dataset file's logger in one call
+_MAX_ROWS_PER_CALL = 4096
 
 Reply = tuple[int, int | str]
 
@@ -172,18 +174,17 @@ class _Progress(msgspec.Struct):
 
 @dataclass(eq=False)
 class _Sink:
-    """Where the rows of one schema go: its components, logger, and writer task."""
+    """Where the rows of one schema go: its components and logger."""
 
     components: list[Component]
     logger: CSVLogger | SimpleCSVLogger
-    subscription: Subscription
-    done: anyio.Event
     name: str
     #: data rows the progress file says the file holds
     recorded: int
     #: rows of the next ones already in the file (written before a crash)
     skip: int
-    pending: list[tuple[FlagEvent, str, int]] = field(default_factory=list)
+    #: the rows of this batch to write, each with its producer and reply number
+    pending: list[tuple[FlagRow, str, int]] = field(default_factory=list)
 
 
 class _Resync(Exception):
@@ -281,12 +282,19 @@ class RedisConsumer:
         self._sinks: OrderedDict[bytes, _Sink] = OrderedDict()
         self._schemas: OrderedDict[bytes, RowChecker] = OrderedDict()
         self._lock_fd: int | None = None
-        self._task_group: TaskGroup | None = None
+        #: the task group running :meth:`_run`, entered and left with the consumer
+        self._exit_stack: AsyncExitStack | None = None
+        self._cancel_scope: anyio.CancelScope | None = None
         self._stopping = anyio.Event()
         self._stopped = anyio.Event()
         self._entries = self._written = self._skipped = 0
         self._duplicates = self._dead = 0
         self._standby = False
+
+    @property
+    def stopping(self) -> bool:
+        """Whether the consumer was asked to stop (it finishes the batch in hand)."""
+        return self._stopping.is_set()
 
     @property
     def stats(self) -> ConsumerStatistics:
@@ -300,14 +308,15 @@ class RedisConsumer:
         )
 
     async def __aenter__(self) -> RedisConsumer:
-        if self._task_group is not None:
+        if self._exit_stack is not None:
             raise FlaggingError("this consumer is already running")
         self._stopping = anyio.Event()
         self._stopped = anyio.Event()
-        task_group = anyio.create_task_group()
-        await task_group.__aenter__()
-        self._task_group = task_group
-        task_group.start_soon(self._run)
+        async with AsyncExitStack() as stack:
+            task_group = await stack.enter_async_context(anyio.create_task_group())
+            task_group.start_soon(self._run)
+            self._cancel_scope = task_group.cancel_scope
+            self._exit_stack = stack.pop_all()
         return self
 
     async def __aexit__(
@@ -316,15 +325,16 @@ class RedisConsumer:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> bool | None:
-        task_group, self._task_group = self._task_group, None
-        assert task_group is not None
+        stack, self._exit_stack = self._exit_stack, None
+        cancel_scope, self._cancel_scope = self._cancel_scope, None
+        assert stack is not None and cancel_scope is not None
         self._stopping.set()
         try:
             with anyio.CancelScope(shield=True):
                 await self._stopped.wait()
         finally:
-            task_group.cancel_scope.cancel()
-            await task_group.__aexit__(None, None, None)
+            cancel_scope.cancel()
+            await stack.aclose()
         return None
 
     # -- the loop ------------------------------------------------------------------
@@ -400,23 +410,16 @@ class RedisConsumer:
             start = as_bytes(claimed[0])
             if start in (b"0-0", b"0"):
                 break
-        while not self._stopping.is_set():
-            result = await client.xreadgroup(
-                self.group, self.name, {self.stream: "0"}, count=self.batch_size
-            )
-            entries = (result or {}).get(self.stream.encode(), ())
-            if not entries:
-                return
-            await self._process(client, entries)
+        # The entries read before (pending for this consumer), until none are left.
+        pending = _Entries(self, client, "0", block=None)
+        await Drain(
+            pending, functools.partial(self._process, client), max_batch=self.batch_size
+        ).run()
 
     async def _consume(self, client: coredis.Redis[bytes]) -> None:
-        while not self._stopping.is_set():
-            result = await client.xreadgroup(
-                self.group, self.name, {self.stream: ">"}, count=self.batch_size, block=200
-            )
-            entries = (result or {}).get(self.stream.encode(), ())
-            if entries:
-                await self._process(client, entries)
+        """Write new entries as they come, until the consumer is asked to stop."""
+        new = _Entries(self, client, ">", block=200)
+        await Drain(new, functools.partial(self._process, client), max_batch=self.batch_size).run()
 
     # -- one batch -----------------------------------------------------------------
 
@@ -490,8 +493,8 @@ class RedisConsumer:
                     if row.reply:
                         replies[batch.producer].append((row.reply, sink.recorded))
                     continue
-                event = FlagEvent(checked, row.option, row.username, row.timestamp, FlagReceipt())
-                sink.pending.append((event, batch.producer, row.reply))
+                flag_row = FlagRow(checked, row.option, row.username, row.timestamp)
+                sink.pending.append((flag_row, batch.producer, row.reply))
         await self._write(touched, replies)
         for sink in touched:
             progress.files[sink.name] = sink.recorded
@@ -556,37 +559,26 @@ class RedisConsumer:
         return {b"dropped": f"{size} bytes of fields, over the entry cap: not copied".encode()}
 
     async def _write(self, sinks: list[_Sink], replies: dict[str, list[Reply]]) -> None:
-        """Hand the rows to the writers and wait until all are written.
+        """Hand each sink its rows (its logger's ``flag_batch``, in calls of at most
+        :data:`_MAX_ROWS_PER_CALL` rows) and note the counts to reply.
 
         :raises _Resync: if any row failed: the rows that did land are found by their
             count on the next try
         """
-        failed: list[BaseException] = []
-        for sink in sinks:
-            for event, _, _ in sink.pending:
-                await sink.subscription.put(event)
+        failed: list[Exception] = []
         for sink in sinks:
             pending, sink.pending = sink.pending, []
-            if not pending:
-                continue
-            # The writer settles receipts in order: once the last one is, all are.
-            last = pending[-1][0].receipt
-            assert last is not None
-            try:
-                await last.wait()
-            except FlaggingError:
-                pass
-            for event, producer, reply in pending:
-                assert event.receipt is not None
-                try:
-                    count = event.receipt.result()
-                except FlaggingError as exc:
-                    failed.append(exc)
-                    continue
-                sink.recorded = max(sink.recorded, count)
-                self._written += 1
-                if reply:
-                    replies[producer].append((reply, count))
+            for start in range(0, len(pending), _MAX_ROWS_PER_CALL):
+                part = pending[start : start + _MAX_ROWS_PER_CALL]
+                results = await write_batch(sink.logger.flag_batch, [row for row, _, _ in part])
+                for (_, producer, reply), result in zip(part, results, strict=True):
+                    if isinstance(result, Exception):
+                        failed.append(as_write_error(result))
+                        continue
+                    sink.recorded = max(sink.recorded, result)
+                    self._written += 1
+                    if reply:
+                        replies[producer].append((reply, result))
         if failed:
             raise _Resync(f"{len(failed)} rows were not written: {failed[0]!r}")
 
@@ -640,25 +632,9 @@ class RedisConsumer:
             save = True
         if save:
             await anyio.to_thread.run_sync(self._save_progress, self._progress)
-        counters = _Counters()
-        subscription = Subscription(frozenset({FlagEvent}), 1_000_000, "wait", counters)
-        writer = FlagWriter(subscription, file_logger.flag_batch)
-        done = anyio.Event()
-        sink = _Sink(components, file_logger, subscription, done, name, recorded, rows - recorded)
-        assert self._task_group is not None
-        await self._task_group.start(self._run_writer, writer, done)
+        sink = _Sink(components, file_logger, name, recorded, rows - recorded)
         self._sinks[schema] = sink
         return sink
-
-    @staticmethod
-    async def _run_writer(
-        writer: FlagWriter, done: anyio.Event, *, task_status: anyio.abc.TaskStatus[None]
-    ) -> None:
-        with anyio.CancelScope(shield=True):
-            try:
-                await writer.run(task_status=task_status)
-            finally:
-                done.set()
 
     async def _close_idle_sinks(self, room: int = 0) -> None:
         """Close the least recently used idle sinks until ``room`` more fit under
@@ -683,9 +659,6 @@ class RedisConsumer:
     @staticmethod
     async def _close(sinks: list[_Sink]) -> None:
         for sink in sinks:
-            sink.subscription.close()
-        for sink in sinks:
-            await sink.done.wait()
             await anyio.to_thread.run_sync(sink.logger.close)
 
     async def _send_replies(
@@ -736,6 +709,46 @@ class RedisConsumer:
         os.replace(temporary, self._progress_path)
         if self.durability == "fsync":
             fsync_directory(self._state_dir)
+
+
+class _Entries:
+    """The consumer's batches of stream entries (the source its drain loop takes from).
+
+    :param start: ``"0"``: the entries this consumer read before and did not acknowledge,
+        ending once none are left; ``">"``: new entries, until the consumer stops
+    :param block: milliseconds a read waits for new entries (``None``: it does not wait)
+    """
+
+    def __init__(
+        self, consumer: RedisConsumer, client: coredis.Redis[bytes], start: str, block: int | None
+    ) -> None:
+        self._consumer = consumer
+        self._client = client
+        self._start = start
+        self._block = block
+
+    async def get_batch(self, max_items: int) -> list[Any]:
+        """Read up to ``max_items`` entries.
+
+        :raises anyio.EndOfStream: once the consumer stops, or no entries read before
+            are left
+        """
+        consumer = self._consumer
+        key = consumer.stream.encode()
+        while not consumer.stopping:
+            result = await self._client.xreadgroup(
+                consumer.group,
+                consumer.name,
+                {consumer.stream: self._start},
+                count=max_items,
+                block=self._block,
+            )
+            entries = (result or {}).get(key, ())
+            if entries:
+                return list(entries)
+            if self._block is None:
+                break
+        raise anyio.EndOfStream
 
 
 class _NotSigned(WireError):
