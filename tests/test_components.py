@@ -893,6 +893,20 @@ def test_a_multiselect_refuses_bytes_and_ints_too_long() -> None:
     assert_rejected(components.Dropdown([1, 2], label="d"), 10**5000, "too long")
 
 
+def test_a_single_dropdown_takes_ints_python_writes_a_multiselect_what_json_reads() -> (
+    None
+):
+    """A single value is a number cell (Python's limit); a multiselect is JSON, which reads
+    back a negative int one digit shorter (the property tests drew this case)."""
+    digits = sys.get_int_max_str_digits()
+    longest_negative = -(10 ** (digits - 1))
+    single = components.Dropdown(["a"], allow_custom_value=True, label="d")
+    assert through_csv(single, longest_negative) == longest_negative
+    assert through_csv(single, 10**digits - 1) == 10**digits - 1
+    multi = components.Dropdown(["a"], allow_custom_value=True, multiselect=True, label="d")
+    assert_rejected(multi, [longest_negative], "too long")
+
+
 def test_a_label_that_cannot_be_written_is_refused() -> None:
     with pytest.raises(FlagValueError, match="lone surrogate"):
         components.Textbox(label="bad \ud800")

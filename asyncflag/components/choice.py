@@ -15,7 +15,15 @@ import msgspec
 from ..errors import FlagValueError
 from ..escaping import PREFIX, escape, escape_optional, unescape, unescape_optional
 from .base import Cell, Component, ComponentSpec
-from .values import LONG_INT_BITS, check_encodable, parse_number, plain_json, short_repr
+from .values import (
+    LONG_INT_BITS,
+    MAX_INT_DIGITS,
+    check_encodable,
+    fits_digits,
+    parse_number,
+    plain_json,
+    short_repr,
+)
 
 __all__ = ["Dropdown"]
 
@@ -77,10 +85,16 @@ class Dropdown(Component):
         if isinstance(value, str) and not value.isascii():
             check_encodable(value, self)
         if type(value) is int and value.bit_length() > LONG_INT_BITS:
-            try:  # a multiselect is JSON, which reads back one digit fewer when negative
-                plain_json(value)
-            except TypeError as exc:
-                raise FlagValueError(f"Dropdown {self.label!r}: {exc}") from None
+            if self.multiselect:  # JSON, which reads back one digit fewer when negative
+                try:
+                    plain_json(value)
+                except TypeError as exc:
+                    raise FlagValueError(f"Dropdown {self.label!r}: {exc}") from None
+            elif not fits_digits(value, MAX_INT_DIGITS):  # a number cell: Python's limit
+                raise FlagValueError(
+                    f"Dropdown {self.label!r}: an int of more than {MAX_INT_DIGITS} digits is "
+                    "too long to be written as text"
+                )
         if self.multiselect and isinstance(value, float) and not math.isfinite(value):
             raise FlagValueError(
                 f"Dropdown {self.label!r}: a multiselect is stored as JSON, which has no {value}"
