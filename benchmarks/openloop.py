@@ -17,6 +17,7 @@ from pathlib import Path
 import anyio
 
 from asyncflag import CSVLogger, FlagReceipt
+from asyncflag.sinks import Durability
 
 from ._common import (
     Result,
@@ -48,7 +49,9 @@ def machine_fsync(path: Path, count: int) -> dict[str, float]:
     return percentiles(hist)
 
 
-async def offered(rate: int, seconds: float, durability: str, directory: Path) -> dict[str, float]:
+async def offered(
+    rate: int, seconds: float, durability: Durability, directory: Path
+) -> dict[str, float]:
     count = int(rate * seconds)
     rows = make_rows(min(count, 50_000))
     iface = six_column_interface(
@@ -81,7 +84,8 @@ async def run(settings: Settings) -> list[Result]:
     results = []
     with scratch_dir() as tmp:
         floor = machine_fsync(tmp / "fsync-floor.csv", settings.rows(2000, 100))
-        for durability in ("flush", "fsync"):
+        durabilities: tuple[Durability, ...] = ("flush", "fsync")
+        for durability in durabilities:
             for rate in (1_000, 10_000):
                 measured = await offered(rate, seconds, durability, tmp / f"{durability}-{rate}")
                 for name in ("p50", "p99", "p99.9"):

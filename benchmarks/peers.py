@@ -40,7 +40,7 @@ def logging_queue_rate(rows: list[tuple[Any, ...]], path: Path) -> float:
     log = logging.getLogger(f"asyncflag-bench-{id(rows)}")
     log.propagate = False
     log.setLevel(logging.INFO)
-    log.addHandler(logging.handlers.QueueHandler(records))  # type: ignore[arg-type]
+    log.addHandler(logging.handlers.QueueHandler(records))
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="")
     listener.start()

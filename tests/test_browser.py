@@ -11,9 +11,13 @@ import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from conftest import DemoServer
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -37,7 +41,7 @@ def auto_server(demo_server: DemoServer) -> Iterator[tuple[str, Path]]:
 
 
 @pytest.fixture
-def page() -> Iterator[object]:
+def page() -> Iterator[Page]:
     ARTIFACTS.mkdir(exist_ok=True)
     with playwright_api.sync_playwright() as driver:
         browser = driver.chromium.launch(
@@ -62,38 +66,38 @@ def read_rows(path: Path) -> list[list[str]]:
         return list(csv.reader(file))
 
 
-def test_calculator_flag_as_wrong(manual_server: tuple[str, Path], page: object) -> None:
+def test_calculator_flag_as_wrong(manual_server: tuple[str, Path], page: Page) -> None:
     url, flagging_dir = manual_server
-    p = page  # type: ignore[assignment]
-    p.goto(url + "/")  # type: ignore[attr-defined]
-    p.fill("#in0", "3")  # type: ignore[attr-defined]
-    p.select_option("#in1", label="add")  # type: ignore[attr-defined]
-    p.fill("#in2", "4")  # type: ignore[attr-defined]
-    p.click("#submit")  # type: ignore[attr-defined]
-    playwright_api.expect(p.locator(".output").first).to_have_text("7")  # type: ignore[attr-defined]
-    p.click("text=Flag as wrong")  # type: ignore[attr-defined]
-    status = p.locator("#flag-status")  # type: ignore[attr-defined]
+    p = page
+    p.goto(url + "/")
+    p.fill("#in0", "3")
+    p.select_option("#in1", label="add")
+    p.fill("#in2", "4")
+    p.click("#submit")
+    playwright_api.expect(p.locator(".output").first).to_have_text("7")
+    p.click("text=Flag as wrong")
+    status = p.locator("#flag-status")
     playwright_api.expect(status).to_contain_text("1 flagged")
-    flag_button = p.locator("button.flag").first  # type: ignore[attr-defined]
+    flag_button = p.locator("button.flag").first
     playwright_api.expect(flag_button).to_have_text("Flag as wrong ✓ saved (#1)")
-    p.screenshot(path=str(ARTIFACTS / "calculator-manual.png"))  # type: ignore[attr-defined]
+    p.screenshot(path=str(ARTIFACTS / "calculator-manual.png"))
     rows = read_rows(flagging_dir / "dataset1.csv")
     assert rows[0][:4] == ["num1", "operation", "num2", "result"]
     assert rows[1][:5] == ["3", "add", "4", "7", "wrong"]
 
 
-def test_auto_mode_page_has_no_flag_button(auto_server: tuple[str, Path], page: object) -> None:
+def test_auto_mode_page_has_no_flag_button(auto_server: tuple[str, Path], page: Page) -> None:
     url, flagging_dir = auto_server
-    p = page  # type: ignore[assignment]
-    p.goto(url + "/")  # type: ignore[attr-defined]
-    assert p.locator("button.flag").count() == 0  # type: ignore[attr-defined]
-    playwright_api.expect(p.locator("#auto-notice")).to_contain_text("logged automatically")  # type: ignore[attr-defined]
-    p.fill("#in0", "6")  # type: ignore[attr-defined]
-    p.select_option("#in1", label="multiply")  # type: ignore[attr-defined]
-    p.fill("#in2", "7")  # type: ignore[attr-defined]
-    p.click("#submit")  # type: ignore[attr-defined]
-    playwright_api.expect(p.locator(".output").first).to_have_text("42")  # type: ignore[attr-defined]
-    p.screenshot(path=str(ARTIFACTS / "calculator-auto.png"))  # type: ignore[attr-defined]
+    p = page
+    p.goto(url + "/")
+    assert p.locator("button.flag").count() == 0
+    playwright_api.expect(p.locator("#auto-notice")).to_contain_text("logged automatically")
+    p.fill("#in0", "6")
+    p.select_option("#in1", label="multiply")
+    p.fill("#in2", "7")
+    p.click("#submit")
+    playwright_api.expect(p.locator(".output").first).to_have_text("42")
+    p.screenshot(path=str(ARTIFACTS / "calculator-auto.png"))
     deadline = time.monotonic() + 10
     while not (flagging_dir / "dataset1.csv").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -102,21 +106,21 @@ def test_auto_mode_page_has_no_flag_button(auto_server: tuple[str, Path], page: 
 
 
 def test_image_upload_is_flagged_under_its_folder(
-    manual_server: tuple[str, Path], page: object, tmp_path: Path
+    manual_server: tuple[str, Path], page: Page, tmp_path: Path
 ) -> None:
     from PIL import Image
 
     url, flagging_dir = manual_server
     picture = tmp_path / "red.png"
     Image.new("RGB", (64, 48), "red").save(picture)
-    p = page  # type: ignore[assignment]
-    p.goto(url + "/image/")  # type: ignore[attr-defined]
-    p.set_input_files("#in0", str(picture))  # type: ignore[attr-defined]
-    p.click("#submit")  # type: ignore[attr-defined]
-    playwright_api.expect(p.locator(".output img")).to_be_visible()  # type: ignore[attr-defined]
-    p.click("text=Flag as ugly")  # type: ignore[attr-defined]
-    playwright_api.expect(p.locator("#flag-status")).to_contain_text("1 flagged")  # type: ignore[attr-defined]
-    p.screenshot(path=str(ARTIFACTS / "image-manual.png"))  # type: ignore[attr-defined]
+    p = page
+    p.goto(url + "/image/")
+    p.set_input_files("#in0", str(picture))
+    p.click("#submit")
+    playwright_api.expect(p.locator(".output img")).to_be_visible()
+    p.click("text=Flag as ugly")
+    playwright_api.expect(p.locator("#flag-status")).to_contain_text("1 flagged")
+    p.screenshot(path=str(ARTIFACTS / "image-manual.png"))
     dataset = flagging_dir / "image-demo"
     row = read_rows(dataset / "dataset1.csv")[1]
     assert row[0].startswith("image/") and row[1].startswith("sepia/") and row[2] == "ugly"
@@ -126,38 +130,38 @@ def test_image_upload_is_flagged_under_its_folder(
 
 
 def test_flag_after_an_error_cannot_save_the_previous_prediction(
-    manual_server: tuple[str, Path], page: object
+    manual_server: tuple[str, Path], page: Page
 ) -> None:
     url, flagging_dir = manual_server
-    p = page  # type: ignore[assignment]
-    p.goto(url + "/")  # type: ignore[attr-defined]
-    p.fill("#in0", "10")  # type: ignore[attr-defined]
-    p.select_option("#in1", label="subtract")  # type: ignore[attr-defined]
-    p.fill("#in2", "-3")  # type: ignore[attr-defined]
-    p.click("#submit")  # type: ignore[attr-defined]
-    output = p.locator(".output").first  # type: ignore[attr-defined]
+    p = page
+    p.goto(url + "/")
+    p.fill("#in0", "10")
+    p.select_option("#in1", label="subtract")
+    p.fill("#in2", "-3")
+    p.click("#submit")
+    output = p.locator(".output").first
     playwright_api.expect(output).to_have_text("13")
-    p.click("text=Flag as wrong")  # type: ignore[attr-defined]
-    flag_button = p.locator("button.flag").first  # type: ignore[attr-defined]
+    p.click("text=Flag as wrong")
+    flag_button = p.locator("button.flag").first
     playwright_api.expect(flag_button).to_have_text("Flag as wrong ✓ saved (#1)")
 
-    p.fill("#in2", "")  # type: ignore[attr-defined]
-    p.click("#submit")  # type: ignore[attr-defined]
-    playwright_api.expect(p.locator("#error")).to_contain_text("failed")  # type: ignore[attr-defined]
+    p.fill("#in2", "")
+    p.click("#submit")
+    playwright_api.expect(p.locator("#error")).to_contain_text("failed")
     # The stale prediction is gone from the page and cannot be flagged any more.
     playwright_api.expect(output).to_have_text("")
-    for index in range(p.locator("button.flag").count()):  # type: ignore[attr-defined]
-        button = p.locator("button.flag").nth(index)  # type: ignore[attr-defined]
+    for index in range(p.locator("button.flag").count()):
+        button = p.locator("button.flag").nth(index)
         playwright_api.expect(button).to_be_disabled()
         playwright_api.expect(button).not_to_contain_text("saved")
-    playwright_api.expect(p.locator("#flag-status")).to_have_text("")  # type: ignore[attr-defined]
-    p.screenshot(path=str(ARTIFACTS / "calculator-after-error.png"))  # type: ignore[attr-defined]
+    playwright_api.expect(p.locator("#flag-status")).to_have_text("")
+    p.screenshot(path=str(ARTIFACTS / "calculator-after-error.png"))
     # A click on a disabled button sends nothing (force: the browser ignores it).
     flag_button.click(force=True)
-    p.wait_for_timeout(300)  # type: ignore[attr-defined]
+    p.wait_for_timeout(300)
 
-    p.fill("#in2", "5")  # type: ignore[attr-defined]
-    p.click("#submit")  # type: ignore[attr-defined]
+    p.fill("#in2", "5")
+    p.click("#submit")
     playwright_api.expect(output).to_have_text("5")
     playwright_api.expect(flag_button).to_have_text("Flag as wrong")
     playwright_api.expect(flag_button).to_be_enabled()
@@ -166,19 +170,19 @@ def test_flag_after_an_error_cannot_save_the_previous_prediction(
 
 
 def test_a_double_click_on_a_flag_button_writes_one_row(
-    manual_server: tuple[str, Path], page: object
+    manual_server: tuple[str, Path], page: Page
 ) -> None:
     url, flagging_dir = manual_server
-    p = page  # type: ignore[assignment]
-    p.goto(url + "/")  # type: ignore[attr-defined]
-    p.fill("#in0", "2")  # type: ignore[attr-defined]
-    p.select_option("#in1", label="multiply")  # type: ignore[attr-defined]
-    p.fill("#in2", "21")  # type: ignore[attr-defined]
-    p.click("#submit")  # type: ignore[attr-defined]
-    playwright_api.expect(p.locator(".output").first).to_have_text("42")  # type: ignore[attr-defined]
-    p.dblclick("text=Flag as other")  # type: ignore[attr-defined]
-    playwright_api.expect(p.locator("#flag-status")).to_contain_text("1 flagged")  # type: ignore[attr-defined]
-    p.wait_for_timeout(300)  # type: ignore[attr-defined]
+    p = page
+    p.goto(url + "/")
+    p.fill("#in0", "2")
+    p.select_option("#in1", label="multiply")
+    p.fill("#in2", "21")
+    p.click("#submit")
+    playwright_api.expect(p.locator(".output").first).to_have_text("42")
+    p.dblclick("text=Flag as other")
+    playwright_api.expect(p.locator("#flag-status")).to_contain_text("1 flagged")
+    p.wait_for_timeout(300)
     rows = read_rows(flagging_dir / "dataset1.csv")
     assert [row[:5] for row in rows[1:]] == [["2", "multiply", "21", "42", "other"]]
 
@@ -194,32 +198,32 @@ ATTACKER_PAGE = """<!doctype html><html><body>
 
 
 def test_another_sites_forms_cannot_post_but_the_page_can(
-    auto_server: tuple[str, Path], page: object
+    auto_server: tuple[str, Path], page: Page
 ) -> None:
     """A page on another origin submits forms to the API (text/plain JSON, multipart) with
     the browser's own headers: both are refused; then the server's page works as before."""
     url, flagging_dir = auto_server
-    p = page  # type: ignore[assignment]
+    p = page
     evil = url.replace("127.0.0.1", "localhost") + "/evil.html"  # another origin, same machine
-    p.route(  # type: ignore[attr-defined]
+    p.route(
         evil,
         lambda route: route.fulfill(
             content_type="text/html", body=ATTACKER_PAGE.format(target=url)
         ),
     )
     for form in ("#plain", "#multi"):
-        p.goto(evil)  # type: ignore[attr-defined]
-        with p.expect_response(lambda r: r.url.endswith("/api/predict")) as answer:  # type: ignore[attr-defined]
-            p.eval_on_selector(form, "form => form.submit()")  # type: ignore[attr-defined]
+        p.goto(evil)
+        with p.expect_response(lambda r: r.url.endswith("/api/predict")) as answer:
+            p.eval_on_selector(form, "form => form.submit()")
         response = answer.value
         assert response.status == 403, response.text()
         assert "cross-site request refused" in response.json()["error"]
-    p.goto(url + "/")  # type: ignore[attr-defined]
-    p.fill("#in0", "2")  # type: ignore[attr-defined]
-    p.select_option("#in1", label="add")  # type: ignore[attr-defined]
-    p.fill("#in2", "3")  # type: ignore[attr-defined]
-    p.click("#submit")  # type: ignore[attr-defined]
-    playwright_api.expect(p.locator(".output").first).to_have_text("5")  # type: ignore[attr-defined]
+    p.goto(url + "/")
+    p.fill("#in0", "2")
+    p.select_option("#in1", label="add")
+    p.fill("#in2", "3")
+    p.click("#submit")
+    playwright_api.expect(p.locator(".output").first).to_have_text("5")
     deadline = time.monotonic() + 10
     while not (flagging_dir / "dataset1.csv").exists() and time.monotonic() < deadline:
         time.sleep(0.05)

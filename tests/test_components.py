@@ -893,9 +893,7 @@ def test_a_multiselect_refuses_bytes_and_ints_too_long() -> None:
     assert_rejected(components.Dropdown([1, 2], label="d"), 10**5000, "too long")
 
 
-def test_a_single_dropdown_takes_ints_python_writes_a_multiselect_what_json_reads() -> (
-    None
-):
+def test_a_single_dropdown_takes_ints_python_writes_a_multiselect_what_json_reads() -> None:
     """A single value is a number cell (Python's limit); a multiselect is JSON, which reads
     back a negative int one digit shorter (the property tests drew this case)."""
     digits = sys.get_int_max_str_digits()

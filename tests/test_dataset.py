@@ -841,10 +841,10 @@ def test_a_text_column_is_never_read_back_as_files(tmp_path: Path) -> None:
     assert [row.values for row in load_flagged(tmp_path, ["text"])] == [("photo/cat.png",)]
     # the same for a simple log
     simple = tmp_path / "simple"
-    logger = SimpleCSVLogger()
-    logger.setup([components.Textbox(label="photo")], simple)
-    assert logger.flag(["x"]) == 1
-    logger.close()
+    simple_logger = SimpleCSVLogger()
+    simple_logger.setup([components.Textbox(label="photo")], simple)
+    assert simple_logger.flag(["x"]) == 1
+    simple_logger.close()
     with pytest.raises(UnsafePathError, match=r"log\.csv, column 'photo'"):
         load_flagged(simple, [components.File(label="photo")])
 

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 import anyio
 import msgspec
@@ -57,7 +57,7 @@ FULL = bool(os.environ.get("ASYNCFLAG_RELIABILITY_FULL"))
 CSV_FIELD_LIMIT = csv.field_size_limit()
 BACKENDS = ["asyncio", "trio"]
 #: the most digits an int can have and still be written as text (Python's limit)
-INT_DIGITS = sys.get_int_max_str_digits() or 5000
+INT_DIGITS: int = sys.get_int_max_str_digits() or 5000
 
 
 def examples(count: int) -> settings:
@@ -200,7 +200,7 @@ def check_image(path: Path, expected: Pixels) -> None:
     difference = np.abs(pixels.astype(np.int64) - expected.pixels.astype(np.int64))
     assert difference.max() <= expected.tolerance, (pixels, expected.pixels)
     if expected.rgb is not None:
-        assert np.array_equal(rgb, expected.rgb)
+        assert rgb is not None and np.array_equal(rgb, expected.rgb)
 
 
 def check_audio(path: Path, expected: Samples) -> None:
@@ -416,7 +416,7 @@ def has_surrogate(text: str) -> bool:
 
 
 def _int_of(digits: int, negative: bool, offset: int) -> int:
-    base = 10 ** (digits - 1)
+    base: int = 10 ** (digits - 1)
     value = base + offset % (9 * base)
     return -value if negative else value
 
@@ -429,12 +429,12 @@ OVERLONG_INTS = st.builds(
     _int_of, st.integers(INT_DIGITS + 1, INT_DIGITS + 30), st.booleans(), st.integers(0, 10**9)
 )
 #: msgspec reads back a negative int only up to INT_DIGITS - 1 digits
-MSGSPEC_MIN_INT = -(10 ** (INT_DIGITS - 1))
+MSGSPEC_MIN_INT: int = -(10 ** (INT_DIGITS - 1))
 
 
 def json_int_ok(value: int) -> bool:
     """Whether JSON stores an int: one msgspec writes and reads back."""
-    return MSGSPEC_MIN_INT < value < 10**INT_DIGITS
+    return MSGSPEC_MIN_INT < value < int(10**INT_DIGITS)
 
 
 JSON_INTS = INTS.filter(json_int_ok)
@@ -560,20 +560,27 @@ def expected_pixels(array: np.ndarray) -> Pixels:
 IMAGE_DTYPES = "uint8 bool int8 int16 uint16 int64 float16 float32 float64".split()
 
 
+def float_width(dtype: np.dtype[Any]) -> Literal[16, 32, 64]:
+    """The bits of a float dtype, as hypothesis' ``floats(width=...)`` takes them."""
+    bits = dtype.itemsize * 8
+    assert bits in (16, 32, 64), dtype
+    return cast(Literal[16, 32, 64], bits)
+
+
 @st.composite
 def image_arrays(draw: st.DrawFn) -> tuple[np.ndarray, Pixels]:
     """Arrays an Image stores: h x w (x 1, 3 or 4) of uint8, bool, 0..255 ints, 0..1 floats."""
     dtype = np.dtype(draw(st.sampled_from(IMAGE_DTYPES)))
     channels = draw(st.sampled_from([None, 1, 3, 4]))
-    shape = (draw(st.integers(1, 6)), draw(st.integers(1, 6)))
+    shape: tuple[int, ...] = (draw(st.integers(1, 6)), draw(st.integers(1, 6)))
     if channels is not None:
         shape += (channels,)
     if dtype.kind == "b":
         elements: st.SearchStrategy[Any] = st.booleans()
     elif dtype.kind == "f":
-        elements = st.floats(0, 1, width=dtype.itemsize * 8)
+        elements = st.floats(0, 1, width=float_width(dtype))
     else:
-        elements = st.integers(0, min(255, int(np.iinfo(dtype).max)))
+        elements = st.integers(0, min(255, int(np.iinfo(cast(Any, dtype)).max)))
     array = draw(hnp.arrays(dtype, shape, elements=elements))
     if draw(st.booleans()):
         array = array[:, ::-1]  # a view that is not contiguous
@@ -684,10 +691,10 @@ def audio_arrays(draw: st.DrawFn, channels: int | None = None) -> np.ndarray:
     frames = draw(st.integers(1, 24))
     shape = (frames,) if channels == 0 else (frames, channels)
     if dtype.kind == "f":
-        elements = st.floats(-2, 2, width=dtype.itemsize * 8)
+        elements = st.floats(-2, 2, width=float_width(dtype))
     else:
         # integers are 16-bit sample values: wider ones are refused (see wild_audio)
-        info = np.iinfo(dtype)
+        info = np.iinfo(cast(Any, dtype))
         elements = st.integers(max(int(info.min), -32768), min(int(info.max), 32767))
     return draw(hnp.arrays(dtype, shape, elements=elements))
 
@@ -787,7 +794,7 @@ def custom_dropdown_columns(draw: st.DrawFn, rows: int) -> Column:
     # a multiselect is stored as JSON, which has no NaN nor infinity: those are refused
     floats = st.floats(allow_nan=False, allow_infinity=not multiselect)
     values = draw(st.lists(st.one_of(TEXT, st.integers(), floats), max_size=3, unique=True))
-    if values or draw(st.booleans()):
+    if bool(values) or draw(st.booleans()):
         component = components.Dropdown(
             _choices(draw, values), multiselect=multiselect, allow_custom_value=True
         )
@@ -806,7 +813,7 @@ def custom_dropdown_columns(draw: st.DrawFn, rows: int) -> Column:
     for _ in range(rows):
         value = draw(value_strategy)
         if multiselect:
-            expected = [] if value is None else [known.get(v, v) for v in value]
+            expected: Any = [] if value is None else [known.get(v, v) for v in value]
         else:
             expected = None if value is None else known.get(value, value)
         cells.append((value, expected))
@@ -1208,7 +1215,7 @@ def wild_image_arrays(draw: st.DrawFn) -> tuple[np.ndarray, Any]:
         if dtype == np.float16:
             elements = st.floats(-1, 2, width=16) | st.sampled_from([math.nan, math.inf])
     else:
-        info = np.iinfo(dtype)
+        info = np.iinfo(cast(Any, dtype))
         elements = st.integers(max(int(info.min), -300), min(int(info.max), 600))
     array = draw(hnp.arrays(dtype, shape, elements=elements))
     squeezed = array[:, :, 0] if array.ndim == 3 and array.shape[2] == 1 else array

@@ -111,7 +111,7 @@ async def test_a_failed_file_save_fails_only_its_row(tmp_path: Path, code: int) 
     )
     async with iface:
         receipts = [iface.flag_nowait([f"payload {i}".encode(), str(i), str(i)]) for i in range(4)]
-        outcomes = []
+        outcomes: list[int | None] = []
         for receipt in receipts:
             try:
                 outcomes.append(await receipt.wait())

@@ -37,7 +37,10 @@ class RedisServer:
         """A throwaway CA and a certificate for 127.0.0.1 it signed (openssl)."""
         d = self.directory
         if not (d / "server.crt").exists():
-            run = lambda *args: subprocess.run(["openssl", *args], check=True, capture_output=True)  # noqa: E731
+
+            def run(*args: str) -> None:
+                subprocess.run(["openssl", *args], check=True, capture_output=True)
+
             run(
                 "req",
                 "-x509",

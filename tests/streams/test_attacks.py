@@ -28,6 +28,7 @@ from asyncflag import (
 )
 from asyncflag.components import MAX_JSON_DEPTH
 from asyncflag.transport.consumer import MAX_PRODUCERS
+from asyncflag.transport.redis import as_bytes
 from asyncflag.wire import (
     MAX_PRODUCER_LENGTH,
     MAX_SCHEMA_SIZE,
@@ -96,7 +97,7 @@ def texts(directory: Path) -> list[Any]:
 
 async def dead_letters(client: coredis.Redis[bytes]) -> list[str]:
     return [
-        entry.field_values[b"reason"].decode()
+        as_bytes(entry.field_values[b"reason"]).decode()
         for entry in await client.xrange(f"{STREAM}:dead", "-", "+")
     ]
 
@@ -344,7 +345,7 @@ async def test_with_a_secret_a_forged_reply_cannot_answer_flag(
         receipt = iface.flag_nowait(["x", "X"])
         await wait_until(lambda: iface.stats.written == 1)
         (sent,) = await client.xrange(STREAM, "-", "+")
-        producer = decode_batch(sent.field_values[b"batch"]).producer
+        producer = decode_batch(as_bytes(sent.field_values[b"batch"])).producer
         forged = msgspec.msgpack.encode([(1, 999)])
         await client.xadd(f"{STREAM}:reply:{producer}", {b"replies": forged})
         with anyio.fail_after(30), pytest.raises(FlagWriteError, match="not signed"):

@@ -24,6 +24,7 @@ from asyncflag import (
     load_flagged,
 )
 from asyncflag.components import Component
+from asyncflag.transport.redis import as_bytes
 from asyncflag.wire import VERSION, WireBatch, WireRow, encode_batch, schema_of
 
 from .redis_server import RedisServer
@@ -216,7 +217,7 @@ async def test_bad_entries_go_to_the_dead_letter_stream(
                     await anyio.sleep(0.02)
         dead = await client.xrange("flags:test:dead", "-", "+")
     assert [row.values[0] for row in rows] == ["still written"]
-    reasons = [entry.field_values[b"reason"].decode() for entry in dead]
+    reasons = [as_bytes(entry.field_values[b"reason"]).decode() for entry in dead]
     assert len(reasons) == len(bad)
     for expected, reason in zip(bad, reasons, strict=True):
         assert expected in reason, (expected, reason)
