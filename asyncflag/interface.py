@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 
-from .components import Component, FileComponent, FileData, component_from, refuse_unwritable
+from .checks import is_async_callable, one_of, positive_int, writable_text
+from .components import Component, FileComponent, FileData, component_from
 from .errors import (
     FlaggingDisabledError,
     FlaggingError,
@@ -43,7 +44,7 @@ from .pipeline import (
 from .read import load_flagged
 from .sinks import CSVLogger, FlaggingCallback, RowResult, flag_rows
 from .transport import RedisStream, StreamPublisher
-from .wire import schema_of
+from .transport.wire import schema_of
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -134,7 +135,7 @@ class Interface:
         if not callable(fn):
             raise FlagValueError(f"fn must be callable, got {fn!r}")
         self.fn = fn
-        self._fn_is_async = _is_async_callable(fn)
+        self._fn_is_async = is_async_callable(fn)
         self.input_components = _labelled(_as_list(inputs), _parameter_names(fn), "input")
         self.output_components = _labelled(_as_list(outputs), [], "output")
         self.flagging_mode: FlaggingMode = resolve_flagging_mode(flagging_mode)
@@ -167,12 +168,9 @@ class Interface:
             ("cache_size", cache_size),
             ("cache_bytes", cache_bytes),
         ):
-            if not isinstance(value, int) or value < 1:
-                raise FlagValueError(f"{name} must be a positive int, got {value!r}")
-        if overflow not in ("wait", "drop"):
-            raise FlagValueError(f"overflow must be 'wait' or 'drop', got {overflow!r}")
-        if not isinstance(max_pending, int) or max_pending < 1:
-            raise FlagValueError(f"max_pending must be a positive int, got {max_pending!r}")
+            positive_int(name, value)
+        one_of("overflow", overflow, ("wait", "drop"))
+        positive_int("max_pending", max_pending)
         self.max_pending = max_pending
         self.overflow: Overflow = overflow
         self.max_batch = max_batch
@@ -441,7 +439,7 @@ class Interface:
             raise FlagValueError(f"username must be a string or None, got {username!r}")
         for name, text in (("the option", option), ("the username", username)):
             if text is not None:
-                refuse_unwritable(text, name)
+                writable_text(name, text)
         target_type = type(target)
         if target_type is list or target_type is tuple:  # the hot path, before any ABC check
             data = self._check_values(tuple(cast("Sequence[Any]", target)))
@@ -650,17 +648,9 @@ def _parameter_names(fn: Callable[..., Any]) -> list[str]:
     return [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
-def _is_async_callable(fn: Callable[..., Any]) -> bool:
-    while isinstance(fn, functools.partial):
-        fn = fn.func
-    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-        getattr(fn, "__call__", None)  # noqa: B004 - callable objects with async __call__
-    )
-
-
 async def _call_maybe_async(function: Callable[..., Any], *args: Any) -> Any:
     """Await an async function; run a sync one in a worker thread."""
-    if _is_async_callable(function):
+    if is_async_callable(function):
         return await function(*args)
     result = await anyio.to_thread.run_sync(functools.partial(function, *args))
     if inspect.isawaitable(result):

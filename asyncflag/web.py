@@ -49,6 +49,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .checks import positive_int
 from .components import Component, FileData
 from .errors import (
     FlaggingDisabledError,
@@ -105,8 +106,7 @@ def create_app(
         ("max_json_depth", max_json_depth),
         ("max_json_values", max_json_values),
     ):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise FlagValueError(f"{name} must be a positive int, got {value!r}")
+        positive_int(name, value)
     if isinstance(trusted_origins, str):
         raise FlagValueError(f"trusted_origins must be a list of origins, got {trusted_origins!r}")
     api = _API(

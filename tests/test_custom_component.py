@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from asyncflag import FlagValueError, Interface, components, load_flagged
 from asyncflag.components import Component, ComponentSpec, component_from, register
 from asyncflag.transport.redis import as_bytes
-from asyncflag.wire import components_from_schema, schema_of
+from asyncflag.transport.wire import components_from_schema, schema_of
 
 
 class Rating(Component):
@@ -268,7 +268,7 @@ async def test_through_the_redis_transport(redis_url: str, tmp_path: Path) -> No
     import coredis
 
     from asyncflag import RedisConsumer, RedisStream
-    from asyncflag.wire import VERSION, WireBatch, WireRow, encode_batch
+    from asyncflag.transport.wire import VERSION, WireBatch, WireRow, encode_batch
 
     replica = Interface(
         review,

@@ -25,7 +25,6 @@ from .files import FilePayload as FilePayload
 from .number import Checkbox, Number
 from .text import Textbox
 from .values import MAX_JSON_DEPTH
-from .values import refuse_unwritable as refuse_unwritable
 
 __all__ = [
     "JSON",

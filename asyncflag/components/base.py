@@ -15,9 +15,10 @@ from typing import Annotated, Any, ClassVar
 
 import msgspec
 
+from ..checks import writable_text
 from ..errors import FlagValueError
 from ..escaping import escape, unescape
-from .values import refuse_unwritable, short_repr
+from .values import short_repr
 
 __all__ = [
     "MAX_LABEL_LENGTH",
@@ -35,7 +36,7 @@ __all__ = [
 Cell = str | int | float
 
 #: the longest component label that travels through a stream, in characters
-#: (re-exported as ``asyncflag.wire.MAX_LABEL_LENGTH``)
+#: (re-exported as ``asyncflag.transport.wire.MAX_LABEL_LENGTH``)
 MAX_LABEL_LENGTH = 1_000
 #: a label as a stream's schema holds it
 Label = Annotated[str, msgspec.Meta(max_length=MAX_LABEL_LENGTH)] | None
@@ -89,7 +90,7 @@ class Component:
         if label is not None and not isinstance(label, str):
             raise FlagValueError(f"a component label must be a string, got {label!r}")
         if label is not None:
-            refuse_unwritable(label, "the label")
+            writable_text("the label", label)
         self.label = label
 
     def check(self, value: Any) -> Any:
@@ -168,7 +169,7 @@ class Component:
         if self.label is not None and len(self.label) > MAX_LABEL_LENGTH:
             raise FlagValueError(
                 f"a label of {len(self.label)} characters cannot travel through a stream: "
-                f"the limit is {MAX_LABEL_LENGTH} (asyncflag.wire.MAX_LABEL_LENGTH)"
+                f"the limit is {MAX_LABEL_LENGTH} (asyncflag.transport.wire.MAX_LABEL_LENGTH)"
             )
         fields = cls.spec_type.__struct_fields__
         missing = [name for name in fields if not hasattr(self, name)]

@@ -11,7 +11,7 @@ import reprlib
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ..checks import utf8_problem, writable_text
+from ..checks import utf8_problem
 from ..errors import FlagValueError
 
 if TYPE_CHECKING:
@@ -27,7 +27,6 @@ __all__ = [
     "is_numpy_bool",
     "parse_number",
     "plain_json",
-    "refuse_unwritable",
     "short_repr",
 ]
 
@@ -54,12 +53,6 @@ def check_int_digits(value: int, digits: int, component: Component) -> None:
             f"{type(component).__name__} {component.label!r}: an int of more than {digits} "
             "digits cannot be written as text"
         )
-
-
-def refuse_unwritable(text: str, what: str) -> None:
-    """Raise FlagValueError for text UTF-8 cannot encode (a label, an option, a username);
-    :func:`asyncflag.checks.writable_text` under the name the interface imports."""
-    writable_text(what, text)
 
 
 def check_encodable(text: str, component: Component) -> None:

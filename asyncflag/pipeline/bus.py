@@ -22,10 +22,10 @@ import anyio
 import msgspec
 from anyio.lowlevel import checkpoint
 
+from ..checks import one_of, positive_int
 from ..errors import (
     FlagDroppedError,
     FlaggingError,
-    FlagValueError,
     NotRunningError,
     QueueFullError,
 )
@@ -222,10 +222,8 @@ class EventBus:
         counters: Counters | None = None,
     ) -> Subscription:
         """Open a bounded queue that receives every event of the given kinds."""
-        if not isinstance(max_pending, int) or max_pending < 1:
-            raise FlagValueError(f"max_pending must be a positive int, got {max_pending!r}")
-        if overflow not in ("wait", "drop"):
-            raise FlagValueError(f"overflow must be 'wait' or 'drop', got {overflow!r}")
+        positive_int("max_pending", max_pending)
+        one_of("overflow", overflow, ("wait", "drop"))
         subscription = Subscription(frozenset(kinds), max_pending, overflow, counters or Counters())
         for kind in subscription.kinds:
             self._routes.setdefault(kind, []).append(subscription)

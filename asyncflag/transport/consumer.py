@@ -24,7 +24,7 @@ checking it) goes to the dead-letter stream with the reason, and its rows are ne
 written; nothing of it is kept.
 
 What an entry can make the consumer hold is bounded: the limits of
-:mod:`asyncflag.wire` on each entry, at most ``max_open_files`` dataset files open
+:mod:`asyncflag.transport.wire` on each entry, at most ``max_open_files`` dataset files open
 (the least recently used is closed), at most :data:`MAX_CACHED_SCHEMAS` schemas
 remembered, at most :data:`MAX_PRODUCERS` producers with at most
 :data:`MAX_BATCH_RANGES` ranges of batch numbers each in the progress file, at most
@@ -51,13 +51,15 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 import anyio
 import msgspec
 
+from ..checks import one_of, positive_int
 from ..components import Component
-from ..errors import FlaggingError, FlagValueError, as_write_error
+from ..errors import FlaggingError, as_write_error
 from ..events import FlagRow
 from ..pipeline import Drain, write_batch
 from ..sinks.csvfile import CSVLogger, SimpleCSVLogger
 from ..sinks.storage import folder_name, fsync_directory
-from ..wire import (
+from .redis import Backoff, RedisStream, as_bytes, retryable_errors
+from .wire import (
     RowChecker,
     WireBatch,
     WireError,
@@ -65,7 +67,6 @@ from ..wire import (
     decode_batch,
     decode_header,
 )
-from .redis import Backoff, RedisStream, as_bytes, retryable_errors
 
 if TYPE_CHECKING:
     import coredis
@@ -249,8 +250,7 @@ class RedisConsumer:
         dead_letter_maxlen: int = 10_000,
     ) -> None:
         self._redis = RedisStream(url, stream=stream, max_backoff=max_backoff, secret=secret)
-        if durability not in ("flush", "fsync"):
-            raise FlagValueError(f"durability must be 'flush' or 'fsync', got {durability!r}")
+        one_of("durability", durability, ("flush", "fsync"))
         for label, value in (
             ("max_file_size", max_file_size),
             ("max_entry_size", max_entry_size),
@@ -258,8 +258,7 @@ class RedisConsumer:
             ("max_open_files", max_open_files),
             ("dead_letter_maxlen", dead_letter_maxlen),
         ):
-            if not isinstance(value, int) or value < 1:
-                raise FlagValueError(f"{label} must be a positive int, got {value!r}")
+            positive_int(label, value)
         self.stream = stream
         self.flagging_dir = Path(flagging_dir)
         self.group = group

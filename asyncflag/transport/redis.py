@@ -32,11 +32,12 @@ import anyio
 import msgspec
 from anyio.abc import TaskStatus
 
+from ..checks import positive_int
 from ..components import Component, FileComponent
 from ..errors import FlaggingError, FlagValueError, FlagWriteError
 from ..events import FlagEvent, FlagReceipt, Prediction
 from ..pipeline import Drain, Subscription, fail_events
-from ..wire import (
+from .wire import (
     MAX_ENTRY_ROWS,
     VERSION,
     WireBatch,
@@ -92,8 +93,7 @@ class RedisStream:
         if not isinstance(stream, str) or not stream:
             raise FlagValueError(f"stream must be a non-empty string, got {stream!r}")
         for name, value in (("max_file_size", max_file_size), ("max_entry_size", max_entry_size)):
-            if not isinstance(value, int) or value < 1:
-                raise FlagValueError(f"{name} must be a positive int, got {value!r}")
+            positive_int(name, value)
         self.url = url
         self.stream = stream
         self.max_file_size = max_file_size

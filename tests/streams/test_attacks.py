@@ -29,7 +29,7 @@ from asyncflag import (
 from asyncflag.components import MAX_JSON_DEPTH
 from asyncflag.transport.consumer import MAX_PRODUCERS
 from asyncflag.transport.redis import as_bytes
-from asyncflag.wire import (
+from asyncflag.transport.wire import (
     MAX_PRODUCER_LENGTH,
     MAX_SCHEMA_SIZE,
     VERSION,
@@ -575,7 +575,7 @@ def test_a_replica_refuses_what_a_consumer_would_refuse() -> None:
 async def test_a_replica_splits_big_batches_into_entries_of_at_most_max_entry_rows(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
-    from asyncflag.wire import MAX_ENTRY_ROWS
+    from asyncflag.transport.wire import MAX_ENTRY_ROWS
 
     iface = Interface(
         lambda text: text,

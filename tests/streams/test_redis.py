@@ -25,7 +25,7 @@ from asyncflag import (
 )
 from asyncflag.components import Component
 from asyncflag.transport.redis import as_bytes
-from asyncflag.wire import VERSION, WireBatch, WireRow, encode_batch, schema_of
+from asyncflag.transport.wire import VERSION, WireBatch, WireRow, encode_batch, schema_of
 
 from .redis_server import RedisServer
 

@@ -35,7 +35,7 @@ from typing import Annotated, Any, Union
 
 import msgspec
 
-from .components import (
+from ..components import (
     MAX_JSON_DEPTH,
     MAX_LABEL_LENGTH,
     Component,
@@ -44,7 +44,7 @@ from .components import (
     FileData,
     component_types,
 )
-from .errors import FlagValueError
+from ..errors import FlagValueError
 
 __all__ = [
     "MAX_COMPONENTS",
