@@ -543,9 +543,15 @@ class _PredictionCache:
         return None if entry is None else entry[0]
 
     def put(self, prediction: Prediction) -> None:
-        size = _estimated_size(prediction.inputs, self.max_bytes) + _estimated_size(
-            prediction.outputs, self.max_bytes
-        )
+        size = 64
+        for value in (*prediction.inputs, *prediction.outputs):  # flat values: no walk
+            kind = type(value)
+            if kind in _SMALL:
+                size += 16
+            elif kind is str:
+                size += 16 + len(value)
+            else:
+                size += _estimated_size(value, self.max_bytes)
         if size > self.max_bytes:
             return
         entries = self._entries
@@ -560,22 +566,36 @@ class _PredictionCache:
         self.size = 0
 
 
+#: values that hold nothing beyond their own small object
+_SMALL = frozenset({int, float, bool, type(None), complex})
+_TEXT = frozenset({str, bytes, bytearray, memoryview})
+_CONTAINERS = frozenset({list, tuple, set, frozenset})
+
+
 def _estimated_size(value: Any, limit: int) -> int:
     """Roughly how many bytes ``value`` holds: what a cache must count, not Python's overhead.
 
     Bytes and :class:`FileData` count their length, text its length, numpy arrays
     ``nbytes``, PIL images width x height x bands, containers the sum of their items
-    (plus a small cost per item). Counting stops once it passes ``limit``.
+    (plus a small cost per item). Counting stops once it passes ``limit``. Exact types
+    are dispatched first: a prediction of numbers and short text costs a few type checks.
     """
     total = 0
     stack = [value]
     while stack and total <= limit:
         item = stack.pop()
         total += 16
-        if isinstance(item, str | bytes | bytearray | memoryview):
+        kind = type(item)
+        if kind in _SMALL:
+            continue
+        if kind in _TEXT:
             total += len(item)
-        elif isinstance(item, FileData):
+        elif kind in _CONTAINERS:
+            stack.extend(item)
+        elif kind is FileData:
             total += len(item.data) + len(item.name)
+        elif isinstance(item, str | bytes | bytearray | memoryview):  # subclasses
+            total += len(item)
         elif isinstance(item, list | tuple | set | frozenset):
             stack.extend(item)
         elif isinstance(item, dict):

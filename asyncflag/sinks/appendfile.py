@@ -89,7 +89,10 @@ class AppendOnlyFile:
         #: the header and schema are in place and the rows counted (a failed start is
         #: retried by the next append)
         self._started = False
+        #: what :meth:`try_lock` found, for the append it admits (one check per batch)
+        self._seen: str | None = None
         self._fd = self._open_fd()
+        self._identity = _identity_of(self._fd)
         try:
             with self._locked():
                 self._start()
@@ -163,21 +166,22 @@ class AppendOnlyFile:
 
     def _change(self) -> str:
         """How the file at the path differs from what this object last saw (under the lock)."""
-        info = os.fstat(self._fd)
-        try:
+        try:  # one stat: the same inode as the open file is the same file, of the same size
             there = os.stat(self.path, follow_symlinks=False)
         except FileNotFoundError:
             return "moved"
-        if (there.st_ino, there.st_dev) != (info.st_ino, info.st_dev):
+        if (there.st_ino, there.st_dev) != self._identity:
             return "moved"
-        if info.st_size < self.size:
+        if there.st_size < self.size:
             return "truncated"
-        return "grew" if info.st_size != self.size else ""
+        return "grew" if there.st_size != self.size else ""
 
     def _follow(self) -> None:
         """Make the open file the one at the path, with its rows counted (under the lock)."""
+        seen, self._seen = self._seen, None
         for _ in range(MAX_REOPENS):
-            change = self._change()
+            change = seen if seen is not None else self._change()
+            seen = None
             if change == "moved":
                 self._reopen()
             elif change == "truncated" or not self._started:
@@ -199,6 +203,7 @@ class AppendOnlyFile:
             os.close(fd)
             raise
         old, self._fd = self._fd, fd
+        self._identity = _identity_of(fd)
         os.close(old)  # releases its lock; the new file's is held
         self._start()
 
@@ -249,13 +254,16 @@ class AppendOnlyFile:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return False
-        if self._change() in ("moved", "truncated"):
+        change = self._change()
+        if change in ("moved", "truncated") or not self._started:
             self.unlock()
             return False
+        self._seen = change
         return True
 
     def unlock(self) -> None:
         """Release the lock taken by :meth:`try_lock`."""
+        self._seen = None
         if self._fd >= 0:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
@@ -287,3 +295,9 @@ def _write_all(disk: Disk, fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[disk.write(fd, view) :]
+
+
+def _identity_of(fd: int) -> tuple[int, int]:
+    """The inode and device of an open file: what the path must still name."""
+    info = os.fstat(fd)
+    return info.st_ino, info.st_dev
