@@ -58,6 +58,8 @@ JSON_CELLS = {
 }
 #: the components whose cell is the path of a saved file
 FILE_CELLS = {"Audio", "File", "Image", "Video"}
+#: the components whose Gradio cells name saved files (the path, or paths inside JSON)
+NAMES_FILES = FILE_CELLS | {"Gallery"}
 #: why asyncflag cannot find the files of a Gradio folder (issue 15)
 GRADIO_FILE_PATHS = (
     "issue 15: Gradio folders: Gradio's file cell is relative to the working directory of "
@@ -120,6 +122,10 @@ READ_DIFFERENCES: dict[tuple[str, int], tuple[Any, str]] = {
     ("textbox", 9): ('{"a": 1}', "Gradio re-dumped the JSON-looking text when writing it"),
     ("textbox", 10): ("[1, 2]", "as row 9"),
     ("code", 0): ("print('hi')", "Gradio stripped the trailing newline when writing it"),
+    ("label_top1", 0): (
+        {"cat": 0.7},
+        "num_top_classes=1: Gradio stored the top class only",
+    ),
 }
 
 #: cases whose asyncflag cells are not compared with Gradio's, and why
@@ -279,7 +285,7 @@ def read_params() -> list[Any]:
     for name in COMPONENT_CASES:
         kind = CASES[name]["components"][0]["type"]
         marks = [pytest.mark.xfail(strict=True, reason=GRADIO_FILE_PATHS)]
-        params.append(pytest.param(name, marks=marks if kind in FILE_CELLS else []))
+        params.append(pytest.param(name, marks=marks if kind in NAMES_FILES else []))
     return params
 
 
@@ -299,6 +305,10 @@ def test_load_flagged_reads_what_gradio_flagged(case_name: str) -> None:
         (value,) = row.values
         if isinstance(built[0], FileComponent):
             assert Path(value).read_bytes() == Path(fn_value(kind, expected)).read_bytes()
+        elif kind == "Gallery":  # (image, caption) pairs: the images compared by content
+            assert [(digest(Path(image)), caption) for image, caption in value] == [
+                (digest(Path(image)), caption) for image, caption in fn_value(kind, expected)
+            ]
         else:
             assert value == expected, f"row {number}"
 
