@@ -239,26 +239,37 @@ def test_reads_gradio_csvlogger_with_option_and_login() -> None:
         assert row.timestamp == datetime.fromisoformat(record[-1])  # local time, no zone
 
 
-def test_gradio_csvlogger_default_layout_has_no_flag_or_username_column() -> None:
+@pytest.mark.parametrize(
+    ("case_name", "metadata"),
+    [
+        ("layout_default", ["timestamp"]),
+        ("layout_options", ["flag", "timestamp"]),
+        ("layout_options_login", ["flag", "username", "timestamp"]),
+    ],
+)
+def test_gradio_csvlogger_writes_flag_and_username_columns_only_when_given(
+    case_name: str, metadata: list[str]
+) -> None:
     """Gradio 6 writes the flag and username columns only when the first flag has them."""
-    assert gradio_records("layout_default") == [
-        ["text", "number", "timestamp"],
-        ["first", "1", gradio_records("layout_default")[1][2]],
-        ["second", "2.5", gradio_records("layout_default")[2][2]],
-    ]
+    header, *rows = gradio_records(case_name)
+    assert header == ["text", "number", *metadata]
+    assert [row[:2] for row in rows] == [["first", "1"], ["second", "2.5"]]
+    assert all(GRADIO_TIMESTAMP.match(row[-1]) for row in rows)
 
 
 @pytest.mark.xfail(
     strict=True,
     raises=FlagValueError,
     reason="issue 15: Gradio folders: load_flagged takes the last three columns as flag, "
-    "username and timestamp; Gradio 6's default dataset has only timestamp, so two value "
-    "columns are taken for metadata",
+    "username and timestamp; Gradio 6 writes the flag and username columns only when "
+    "given, so value columns are taken for metadata",
 )
-def test_reads_gradio_csvlogger_default_layout() -> None:
-    rows = load_flagged(FIXTURES / "layout_default", ["text", "number"])
+@pytest.mark.parametrize("case_name", ["layout_default", "layout_options"])
+def test_reads_gradio_csvlogger_without_all_metadata_columns(case_name: str) -> None:
+    rows = load_flagged(FIXTURES / case_name, ["text", "number"])
     assert [row.values for row in rows] == [("first", 1), ("second", 2.5)]
-    assert [(row.flag, row.username) for row in rows] == [(None, None)] * 2
+    option = CASES[case_name]["rows"][0]["flag_option"]
+    assert [(row.flag, row.username) for row in rows] == [(option, None)] * 2
 
 
 def test_gradio_simplecsvlogger_writes_values_only() -> None:
