@@ -128,15 +128,6 @@ READ_DIFFERENCES: dict[tuple[str, int], tuple[Any, str]] = {
     ),
 }
 
-#: cases whose asyncflag cells are not compared with Gradio's, and why
-WRITE_NOT_COMPARED: dict[str, str] = {
-    "label_top1": (
-        "num_top_classes cuts Gradio's stored value to the top classes; whether asyncflag "
-        "stores the cut or every class fn returned is the Label's design (issue 13)"
-    ),
-}
-
-
 # -- helpers ---------------------------------------------------------------------------------
 
 
@@ -365,8 +356,6 @@ def cells_match(
 @pytest.mark.anyio
 @pytest.mark.parametrize("case_name", COMPONENT_CASES)
 async def test_asyncflag_writes_the_cells_gradio_wrote(case_name: str, tmp_path: Path) -> None:
-    if case_name in WRITE_NOT_COMPARED:
-        pytest.skip(WRITE_NOT_COMPARED[case_name])
     case = CASES[case_name]
     spec = case["components"][0]
     kind, label = spec["type"], spec["label"]
