@@ -11,9 +11,13 @@ folder, removed on leaving ``async with``. ``Textbox(lines=, placeholder=)`` and
 
 from __future__ import annotations
 
+import csv
 import io
 import os
+import shutil
 import tempfile
+import threading
+import time
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -527,3 +531,87 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+# -- in the real browser -----------------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+def clip_echo(name: str, n: float, clip: str) -> tuple[str, str]:
+    return f"{name} {n}", clip
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A Textbox, a Number and a Video in, text and a Video out, on uvicorn in a thread."""
+    import uvicorn
+
+    port = free_port()
+    flagging_dir = tmp_path / "flags"
+    iface = Interface(
+        clip_echo,
+        [
+            components.Textbox(label="name", placeholder="who?"),
+            components.Number(label="n", precision=1),
+            components.Video(label="clip"),
+        ],
+        ["text", components.Video(label="back")],
+        flagging_dir=flagging_dir,
+        flagging_options=["wrong"],
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(iface.app(), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", flagging_dir
+    finally:
+        server.should_exit = True
+        thread.join(timeout=60)
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")
+def test_enter_submits_and_the_video_plays_back(served: tuple[str, Path]) -> None:
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    expect = playwright_api.expect
+    url, flagging_dir = served
+    ARTIFACTS.mkdir(exist_ok=True)
+    with playwright_api.sync_playwright() as driver:
+        browser = driver.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"],
+        )
+        try:
+            p = browser.new_page(viewport={"width": 1000, "height": 700})
+            p.goto(url + "/")
+            expect(p.locator("input#in0")).to_have_attribute("placeholder", "who?")
+            p.fill("#in1", "2.26")
+            p.set_input_files(
+                "#in2", files=[{"name": "clip.mp4", "mimeType": "video/mp4", "buffer": MP4}]
+            )
+            p.fill("#in0", "ada")
+            p.press("#in0", "Enter")  # a one-line Textbox submits on Enter
+            expect(p.locator(".output").first).to_have_text("ada 2.3")
+            video = p.locator(".output video")
+            expect(video).to_have_count(1)
+            assert (video.get_attribute("src") or "").startswith("data:video/mp4;base64,")
+            assert video.evaluate("v => v.controls") is True
+            p.click("text=Flag as wrong")
+            expect(p.locator("#flag-status")).to_contain_text("1 flagged")
+            p.screenshot(path=str(ARTIFACTS / "types-video.png"))
+        finally:
+            browser.close()
+    with (flagging_dir / "dataset1.csv").open(newline="", encoding="utf-8") as file:
+        rows = list(csv.reader(file))
+    assert rows[0][:5] == ["name", "n", "clip", "output 0", "back"]
+    assert rows[1][:2] == ["ada", "2.3"] and rows[1][3] == "ada 2.3"
+    assert rows[1][2].startswith("clip/") and rows[1][2].endswith(".mp4")
+    assert rows[1][4].startswith("back/") and rows[1][5] == "wrong"
+    assert (flagging_dir / rows[1][4]).read_bytes() == MP4

@@ -47,6 +47,9 @@ class Textbox(Component):
   },
 });"""
 
+    page_style = """input[type=text][data-type=textbox] { font: inherit; padding: .4rem;
+  border: 1px solid #bbb; border-radius: 4px; }"""
+
     class Spec(ComponentSpec):
         max_length: Limit = None
         lines: Annotated[int, msgspec.Meta(ge=1, le=MAX_LINES)] = 1
