@@ -107,6 +107,18 @@ async def test_image_mode_decides_the_array(
     assert fn.values[0].shape == shape
 
 
+async def test_an_upload_is_turned_upright_by_its_exif_orientation() -> None:
+    exif = PILImage.Exif()
+    exif[274] = 6  # rotated 90 degrees: the camera held sideways
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (6, 4), "white").save(buffer, format="JPEG", exif=exif.tobytes())
+    fn = Seen()
+    iface = Interface(fn, "image", "image", flagging_mode="never")
+    async with iface:
+        await iface.submit(buffer.getvalue())
+    assert fn.values[0].shape == (6, 4, 3)  # 4 wide, 6 high once upright
+
+
 async def test_type_pil_and_raw(tmp_path: Path) -> None:
     data = png()
     pil, raw = Seen(), Seen()
@@ -350,6 +362,12 @@ async def test_number_bounds_and_precision_at_the_call(tmp_path: Path) -> None:
         with pytest.raises(FlagValueError, match="'output' cannot round nan to 0 decimals"):
             await iface.flag([1, float("nan")])
     assert load_flagged(tmp_path, iface.components)[0].values == (3.1, 3)
+    never = Interface(fn, components.Number(precision=0, maximum=5), None, flagging_mode="never")
+    async with never:  # nothing is stored, yet fn gets what Gradio would hand it
+        await never.submit(2.6)
+        with pytest.raises(FlagValueError, match="greater than the maximum 5"):
+            await never.submit(7)
+    assert fn.values[-1] == 3 and type(fn.values[-1]) is int
     assert 'min="0" max="10"' in number.control_html("")
     rebuilt = components_from_schema(schema_of([number]))[0]
     assert (rebuilt.minimum, rebuilt.maximum, rebuilt.precision) == (0, 10, 1)  # type: ignore[attr-defined]
@@ -615,3 +633,60 @@ def test_enter_submits_and_the_video_plays_back(served: tuple[str, Path]) -> Non
     assert rows[1][2].startswith("clip/") and rows[1][2].endswith(".mp4")
     assert rows[1][4].startswith("back/") and rows[1][5] == "wrong"
     assert (flagging_dir / rows[1][4]).read_bytes() == MP4
+
+
+def test_gradio_sepia_in_the_browser_with_a_preview(tmp_path: Path) -> None:
+    """Gradio's quickstart sepia, served: the chosen image is previewed, then toned and flagged."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("needs Debian's chromium")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    import uvicorn
+
+    expect = playwright_api.expect
+    demo = gr.Interface(
+        sepia, gr.Image(), "image", flagging_dir=tmp_path, flagging_options=["ugly"]
+    )
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(demo.app(), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    upload = png((40, 30), color=(30, 120, 200))
+    try:
+        with playwright_api.sync_playwright() as driver:
+            browser = driver.chromium.launch(
+                executable_path=CHROMIUM,
+                args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"],
+            )
+            try:
+                p = browser.new_page(viewport={"width": 1000, "height": 600})
+                p.goto(f"http://127.0.0.1:{port}/")
+                preview = p.locator("img.preview")
+                expect(preview).to_be_hidden()
+                p.set_input_files(
+                    "#in0", files=[{"name": "me.png", "mimeType": "image/png", "buffer": upload}]
+                )
+                expect(preview).to_be_visible()
+                assert preview.evaluate("img => img.naturalWidth") == 40  # the chosen image
+                p.click("#submit")
+                toned = p.locator(".output img")
+                expect(toned).to_have_count(1)
+                assert (toned.get_attribute("src") or "").startswith("data:image/png;base64,")
+                p.click("text=Flag as ugly")
+                expect(p.locator("#flag-status")).to_contain_text("1 flagged")
+                p.screenshot(path=str(ARTIFACTS / "types-sepia.png"))
+            finally:
+                browser.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=60)
+    [row] = load_flagged(tmp_path, demo.components)
+    saved_input, saved_output = row.values
+    assert Path(saved_input).read_bytes() == upload
+    with PILImage.open(saved_output) as image:
+        assert image.size == (40, 30)

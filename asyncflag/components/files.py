@@ -275,6 +275,18 @@ class Image(FileComponent):
     shortcuts = ("image",)
     accept = "image/*"
     page_script = """asyncflag.register("image", {
+  setup(el) {
+    const preview = document.createElement("img");
+    preview.className = "preview"; preview.alt = "preview of the chosen image";
+    preview.hidden = true;
+    el.after(preview);
+    el.addEventListener("change", () => {
+      if (preview.src) URL.revokeObjectURL(preview.src);
+      preview.hidden = !el.files.length;
+      if (el.files.length) preview.src = URL.createObjectURL(el.files[0]);
+      else preview.removeAttribute("src");
+    });
+  },
   read: el => el.files.length ? el.files[0] : null,
   show(el, value) {
     const img = document.createElement("img");
@@ -282,6 +294,8 @@ class Image(FileComponent):
     el.appendChild(img);
   },
 });"""
+    page_style = """.field img.preview { max-width: 100%; max-height: 16rem; object-fit: contain;
+  align-self: flex-start; border: 1px solid #ddd; border-radius: 4px; }"""
     default_suffix = ".png"
 
     def __init__(
