@@ -690,3 +690,56 @@ def test_gradio_sepia_in_the_browser_with_a_preview(tmp_path: Path) -> None:
     assert Path(saved_input).read_bytes() == upload
     with PILImage.open(saved_output) as image:
         assert image.size == (40, 30)
+
+
+@settings(
+    max_examples=15, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(
+    pixels=st.lists(
+        st.tuples(st.integers(1, 6), st.integers(1, 6), st.integers(0, 2**32 - 1)),
+        min_size=1,
+        max_size=3,
+    ),
+    samples=st.lists(st.integers(-32768, 32767), min_size=1, max_size=50),
+    backend=st.sampled_from(["asyncio", "trio"]),
+)
+def test_fn_gets_the_pixels_and_samples_and_they_read_back(
+    pixels: list[tuple[int, int, int]], samples: list[int], backend: str
+) -> None:
+    """An uploaded PNG reaches fn as its exact RGB array, a WAV as its exact samples; what
+    fn returns is flagged and load_flagged's files decode to it."""
+    images = [
+        np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+        for h, w, seed in pixels
+    ]
+    sound = np.array(samples, dtype=np.int16)
+    with tempfile.TemporaryDirectory() as tmp:
+        got: list[Any] = []
+
+        def model(image: Any, audio: Any) -> tuple[Any, Any]:
+            got.append((image, audio))
+            return image, audio
+
+        iface = Interface(model, ["image", "audio"], ["image", "audio"], flagging_dir=tmp)
+
+        async def run() -> None:
+            async with iface:
+                for image in images:
+                    buffer = io.BytesIO()
+                    PILImage.fromarray(image).save(buffer, format="PNG")
+                    upload = FileData(buffer.getvalue(), "x.png")
+                    await iface.flag(await iface.submit(upload, wav(sound, 22050)))
+
+        anyio.run(run, backend=backend)
+        rows = load_flagged(tmp, iface.components)
+        assert len(rows) == len(images) == len(got)
+        for image, (seen_image, (rate, seen_sound)), row in zip(images, got, rows, strict=True):
+            assert np.array_equal(seen_image, image)
+            assert rate == 22050 and np.array_equal(seen_sound, sound)
+            _, _, image_file, audio_file = row.values
+            with PILImage.open(image_file) as saved:
+                assert np.array_equal(np.asarray(saved), image)
+            with wave.open(audio_file, "rb") as saved_sound:
+                frames = saved_sound.readframes(saved_sound.getnframes())
+                assert np.array_equal(np.frombuffer(frames, "<i2"), sound)
