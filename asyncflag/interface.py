@@ -354,6 +354,12 @@ class Interface:
     async def submit(self, *values: Any) -> Prediction:
         """Run ``fn`` on ``values`` and return the prediction.
 
+        ``fn`` receives each input as its component hands it over, as in Gradio: an
+        ``Image`` input's upload as a numpy array (by its ``type=``), an ``Audio``'s as
+        ``(sample_rate, samples)``, a ``File``'s or ``Video``'s as a path in
+        :attr:`run_dir`; the prediction keeps (and a flag stores) the checked values,
+        the uploads themselves.
+
         In ``auto`` mode the prediction is published for logging; this does not
         wait for the disk (only for room in the queue, unless ``overflow="drop"``).
 
