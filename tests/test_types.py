@@ -235,6 +235,20 @@ async def test_audio_numpy_decodes_wav_only_and_says_so() -> None:
     assert fn.values == []
 
 
+async def test_wide_wav_samples_are_int32() -> None:
+    values = [0, 1, -1, 2**23 - 1, -(2**23)]
+    packed = b"".join(v.to_bytes(3, "little", signed=True) for v in values)
+    wide = np.array([0, 7, -7, 2**31 - 1, -(2**31)], dtype="<i4")
+    fn = Seen()
+    iface = Interface(fn, "audio", None, flagging_mode="never")
+    async with iface:
+        await iface.submit(wav(np.frombuffer(packed, np.uint8), width=3))
+        await iface.submit(wav(wide, width=4))
+    assert fn.values[0][1].dtype == np.int32
+    assert fn.values[0][1].tolist() == [v * 256 for v in values]  # 24-bit scaled to 32
+    assert fn.values[1][1].tolist() == wide.tolist()
+
+
 async def test_audio_filepath(tmp_path: Path) -> None:
     data = wav(np.arange(10, dtype=np.int16))
     fn = Seen(result=None, echo=False)
