@@ -4,12 +4,27 @@ Predictions and flags are published to an in-process queue; a single writer task
 appends them to a CSV dataset in batches and saves their files concurrently. With a
 :class:`RedisStream` transport, replicas publish to Redis instead and a
 :class:`RedisConsumer` writes the one dataset.
+
+The components are here too, so that a Gradio program moves over with
+``import asyncflag as gr``: ``gr.Interface(sepia, gr.Image(), "image")``.
 """
 
 from __future__ import annotations
 
 from . import components
-from .components import FileData
+from .components import (
+    JSON,
+    Audio,
+    Checkbox,
+    Component,
+    Dropdown,
+    File,
+    FileData,
+    Image,
+    Number,
+    Textbox,
+    Video,
+)
 from .errors import (
     FlagDroppedError,
     FlaggingDisabledError,
@@ -30,9 +45,15 @@ from .sinks import CSVLogger, Disk, FlaggingCallback, RowResult, SimpleCSVLogger
 from .transport import ConsumerStatistics, RedisConsumer, RedisStream
 
 __all__ = [
+    "JSON",
+    "Audio",
     "CSVLogger",
+    "Checkbox",
+    "Component",
     "ConsumerStatistics",
     "Disk",
+    "Dropdown",
+    "File",
     "FileData",
     "FlagDroppedError",
     "FlagReceipt",
@@ -44,16 +65,20 @@ __all__ = [
     "FlaggingCallback",
     "FlaggingDisabledError",
     "FlaggingError",
+    "Image",
     "Interface",
     "NotRunningError",
+    "Number",
     "Prediction",
     "QueueFullError",
     "RedisConsumer",
     "RedisStream",
     "RowResult",
     "SimpleCSVLogger",
+    "Textbox",
     "UnknownPredictionError",
     "UnsafePathError",
+    "Video",
     "WrongThreadError",
     "components",
     "load_flagged",

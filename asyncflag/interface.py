@@ -8,6 +8,8 @@ import inspect
 import logging
 import os
 import secrets
+import shutil
+import tempfile
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -197,6 +199,17 @@ class Interface:
             shutdown_timeout=shutdown_timeout,
         )
         self._checks = [c.check for c in self.components]
+        #: the inputs whose component hands ``fn`` something other than the checked
+        #: value (an Image's array...): their index, check and preprocess
+        self._preprocessors = [
+            (index, component.check, component.preprocess)
+            for index, component in enumerate(self.input_components)
+            if type(component).preprocess is not Component.preprocess
+        ]
+        self._preprocess_in_thread = any(
+            self.input_components[index].preprocess_in_thread for index, _, _ in self._preprocessors
+        )
+        self._run_dir: Path | None = None
         self._input_checks = self._checks[: len(self.input_components)]
         self._output_checks = self._checks[len(self.input_components) :]
         self._new_id = _IdSource()
@@ -220,6 +233,9 @@ class Interface:
 
     async def __aenter__(self) -> Interface:
         await self._pipeline.__aenter__()
+        if self._preprocess_in_thread:
+            # where inputs handed to fn as file paths live during this run (see run_dir)
+            self._run_dir = Path(tempfile.mkdtemp(prefix="asyncflag-run-"))
         return self
 
     async def __aexit__(
@@ -232,7 +248,26 @@ class Interface:
             await self._pipeline.__aexit__(exc_type, exc, traceback)
         finally:
             self._cache.clear()
+            run_dir, self._run_dir = self._run_dir, None
+            if run_dir is not None:  # after the writer: it may still copy files from there
+                await anyio.to_thread.run_sync(
+                    functools.partial(shutil.rmtree, run_dir, ignore_errors=True)
+                )
         return None
+
+    @property
+    def run_dir(self) -> Path | None:
+        """The private temporary folder of this run, or ``None`` (not running, or no
+        input needs one).
+
+        An input that hands ``fn`` a file path (``Image(type="filepath")``,
+        ``Audio(type="filepath")``, ``File()``, ``Video()``) writes the file here, named
+        by random hex and a suffix told from its content (never a name a client sent),
+        so that ``fn`` may read, move or keep it while the run lasts. Created (mode
+        0700) on entering ``async with`` when such an input exists, removed with all it
+        holds on leaving, after the writer has saved the flagged files.
+        """
+        return self._run_dir
 
     async def _setup_callback(self) -> None:
         await _call_maybe_async(
@@ -319,6 +354,12 @@ class Interface:
     async def submit(self, *values: Any) -> Prediction:
         """Run ``fn`` on ``values`` and return the prediction.
 
+        ``fn`` receives each input as its component hands it over, as in Gradio: an
+        ``Image`` input's upload as a numpy array (by its ``type=``), an ``Audio``'s as
+        ``(sample_rate, samples)``, a ``File``'s or ``Video``'s as a path in
+        :attr:`run_dir`; the prediction keeps (and a flag stores) the checked values,
+        the uploads themselves.
+
         In ``auto`` mode the prediction is published for logging; this does not
         wait for the disk (only for room in the queue, unless ``overflow="drop"``).
 
@@ -336,10 +377,16 @@ class Interface:
                 f"expected {len(self.input_components)} input values, got {len(values)}"
             )
         checked_inputs = values if self.flagging_mode == "never" else self._check_inputs(values)
-        if self._fn_is_async:
-            result = await self.fn(*values)
+        if self._preprocess_in_thread:
+            arguments = await anyio.to_thread.run_sync(self._preprocess, checked_inputs)
+        elif self._preprocessors:
+            arguments = self._preprocess(checked_inputs)
         else:
-            result = await anyio.to_thread.run_sync(functools.partial(self.fn, *values))
+            arguments = values
+        if self._fn_is_async:
+            result = await self.fn(*arguments)
+        else:
+            result = await anyio.to_thread.run_sync(functools.partial(self.fn, *arguments))
         outputs = self._outputs_of(result)
         if self.flagging_mode == "never":
             return Prediction(self._new_id(), values, outputs, datetime.now(UTC))
@@ -352,6 +399,18 @@ class Interface:
         self._cache.put(prediction)
         await pipeline.bus.publish(prediction)  # logged if the mode subscribed to predictions
         return prediction
+
+    def _preprocess(self, checked: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The arguments of ``fn``: each input as its component hands it over (may block:
+        then runs in a worker thread). In ``never`` mode the inputs were not checked
+        yet: those that are preprocessed are checked here first, as decoding needs it."""
+        never = self.flagging_mode == "never"
+        run_dir = self._run_dir or Path(tempfile.gettempdir())  # only blocking ones write
+        arguments = list(checked)
+        for index, check, preprocess in self._preprocessors:
+            value = check(arguments[index]) if never else arguments[index]
+            arguments[index] = None if value is None else preprocess(value, run_dir)
+        return tuple(arguments)
 
     def _outputs_of(self, result: Any) -> tuple[Any, ...]:
         count = len(self.output_components)

@@ -110,8 +110,8 @@ def test_components_given_are_not_mutated() -> None:
 
 
 def test_unknown_shortcut() -> None:
-    with pytest.raises(ValueError, match="unknown component shortcut 'video'"):
-        Interface(add, "video", "number")
+    with pytest.raises(ValueError, match="unknown component shortcut 'hologram'"):
+        Interface(add, "hologram", "number")
 
 
 def test_callback_without_flag_method() -> None:

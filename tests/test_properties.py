@@ -289,6 +289,9 @@ def run_rows(
     for i, component in enumerate(columns):
         component.label = labels[i] if labels is not None else f"c{i}"
     n_inputs = len(columns) if n_inputs is None else n_inputs
+    for component in columns[:n_inputs]:
+        if isinstance(component, components.Image | components.Audio | components.File):
+            component.type = "raw"  # fn ignores its inputs: no decoding, storage is tested
     outputs: list[Any] = []
 
     async def fn(*inputs: Any) -> Any:

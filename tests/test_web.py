@@ -236,7 +236,10 @@ async def test_file_upload_and_image_output(tmp_path: Path) -> None:
         return image.data, f"{caption}: {image.name}"
 
     iface = Interface(
-        echo, [components.Image(label="photo"), "text"], ["image", "text"], flagging_dir=tmp_path
+        echo,
+        [components.Image(label="photo", type="raw"), "text"],
+        ["image", "text"],
+        flagging_dir=tmp_path,
     )
     async for client in client_for(iface):
         response = await client.post(
@@ -614,7 +617,12 @@ async def test_cached_uploads_are_bounded_in_bytes(tmp_path: Path) -> None:
     import psutil
 
     process = psutil.Process()
-    iface = Interface(lambda upload: len(upload.data), "file", "number", flagging_dir=tmp_path)
+    iface = Interface(
+        lambda upload: len(upload.data),
+        components.File(type="raw"),
+        "number",
+        flagging_dir=tmp_path,
+    )
     assert iface.cache_bytes == 64 * 2**20
     ids = []
     async for client in client_for(iface):

@@ -1,7 +1,7 @@
 """The input and output components of an interface, and how each stores its values.
 
 One module per family: :mod:`.text` (Textbox), :mod:`.number` (Number, Checkbox),
-:mod:`.choice` (Dropdown), :mod:`.data` (JSON), :mod:`.files` (File, Image, Audio);
+:mod:`.choice` (Dropdown), :mod:`.data` (JSON), :mod:`.files` (File, Image, Audio, Video);
 :mod:`.base` holds the :class:`Component` base class and the shortcut lookup.
 """
 
@@ -19,8 +19,9 @@ from .base import (
 )
 from .choice import Dropdown
 from .data import JSON
+from .files import IMAGE_MODES as IMAGE_MODES
 from .files import MAX_IMAGE_PIXELS as MAX_IMAGE_PIXELS
-from .files import Audio, File, FileComponent, FileData, Image
+from .files import Audio, File, FileComponent, FileData, Image, Video
 from .files import FilePayload as FilePayload
 from .number import Checkbox, Number
 from .text import Textbox
@@ -40,6 +41,7 @@ __all__ = [
     "Image",
     "Number",
     "Textbox",
+    "Video",
     "component_from",
     "component_type",
     "component_types",

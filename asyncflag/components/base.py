@@ -77,6 +77,9 @@ class Component:
     page_script: ClassVar[str] = ""
     #: CSS for this type's control and output, put in the page's ``<style>``
     page_style: ClassVar[str] = ""
+    #: whether :meth:`preprocess` may block (decode, write files): it then runs in a
+    #: worker thread; a class whose ``preprocess`` only returns a value sets ``False``
+    preprocess_in_thread: ClassVar[bool] = True
     #: whether the page sends this input as a file upload (a ``file<N>`` multipart field)
     #: rather than in the JSON body; the web API then takes it only as an upload
     takes_upload: ClassVar[bool] = False
@@ -97,6 +100,22 @@ class Component:
         """Return ``value`` in the form this component stores.
 
         :raises FlagValueError: if the value cannot be stored by this component
+        """
+        return value
+
+    def preprocess(self, value: Any, run_dir: Path) -> Any:
+        """What ``fn`` receives for a checked input value (as Gradio's ``preprocess``):
+        the value itself unless a subclass says otherwise (an :class:`~asyncflag.components.Image`
+        decodes its upload into a numpy array, say). What is stored and flagged stays the
+        checked value.
+
+        Only called for classes that override it, after :meth:`check` and before ``fn``
+        (in a worker thread unless :attr:`preprocess_in_thread` is ``False``); a
+        :class:`FlagValueError` raised here fails the call as a refused input does.
+
+        :param run_dir: a private temporary folder of the interface's run, where a
+            component that hands ``fn`` a file path writes the file (under a name it
+            chooses, never one a client sent); it is removed when the run ends
         """
         return value
 

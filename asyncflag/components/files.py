@@ -12,24 +12,35 @@ import html
 import io
 import mimetypes
 import os
+import secrets
 import threading
 import wave
 import weakref
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import anyio
 import msgspec
 
-from ..checks import positive_int_or_none
+from ..checks import one_of, positive_int_or_none
 from ..errors import FlagValueError, UnsafePathError
 from ..escaping import escape, unescape_optional
 from .base import Cell, Component, ComponentSpec, Limit
 from .values import short_repr
 
-__all__ = ["MAX_IMAGE_PIXELS", "Audio", "File", "FileComponent", "FileData", "FilePayload", "Image"]
+__all__ = [
+    "IMAGE_MODES",
+    "MAX_IMAGE_PIXELS",
+    "Audio",
+    "File",
+    "FileComponent",
+    "FileData",
+    "FilePayload",
+    "Image",
+    "Video",
+]
 
 
 #: the most pixels an encoded image may declare by default: Pillow's own default limit
@@ -106,8 +117,26 @@ class FileComponent(Component):
     def _check_other(self, value: Any) -> Any:
         raise self._reject(value, "bytes, FileData or the path of a file")
 
+    def file_path(self, value: Any, run_dir: Path) -> str:
+        """The path of a file holding a checked value, for a ``fn`` that takes file paths.
+
+        A path the caller gave is handed over as it is; anything else (an upload, bytes,
+        an in-memory image) is written into ``run_dir`` under a random name with the
+        suffix it is saved under (see :meth:`payload`), never a name a client chose.
+        Blocking: runs in a worker thread.
+        """
+        if isinstance(value, Path):
+            return str(value)
+        payload, suffix = self.payload(value)
+        return _write_run_file(run_dir, payload, suffix)
+
     def control_html(self, attributes: str) -> str:
         return f'<input type="file" accept="{html.escape(self.accept)}" {attributes}>'
+
+    def config(self) -> dict[str, Any]:
+        config = {**super().config(), "max_size": self.max_size}
+        kind = getattr(self, "type", None)  # what fn receives, where the class has a choice
+        return config if kind is None else {**config, "receives": kind}
 
     async def to_client(self, value: Any, max_file_size: int) -> str | None:
         """The file as a ``data:`` URL, so that the page renders it; ``None`` for no file
@@ -192,6 +221,36 @@ class File(FileComponent):
 
     type_name = "file"
     shortcuts = ("file",)
+
+    def __init__(
+        self,
+        label: str | None = None,
+        *,
+        type: Literal["filepath", "binary", "raw"] = "filepath",
+        max_size: int | None = None,
+    ) -> None:
+        super().__init__(label, max_size=max_size)
+        #: what ``fn`` receives, as in Gradio: ``"filepath"`` (a ``str``, see
+        #: :meth:`file_path`) or ``"binary"`` (the ``bytes``); or ``"raw"``: the
+        #: checked value itself (an upload's :class:`FileData`, with the client's name)
+        self.type = one_of("type", type, ("filepath", "binary", "raw"))
+
+    def preprocess(self, value: Any, run_dir: Path) -> Any:
+        """The file's path (``type="filepath"``), its bytes (``type="binary"``) or the
+        checked value (``type="raw"``)."""
+        if self.type == "raw":
+            return value
+        if self.type == "filepath":
+            return self.file_path(value, run_dir)
+        if isinstance(value, Path):
+            try:
+                return value.read_bytes()
+            except OSError as exc:
+                raise FlagValueError(
+                    f"File {self.label!r}: cannot read {str(value)!r}: {exc.strerror}"
+                ) from None
+        return _data_of(value)
+
     page_script = """asyncflag.register("file", {
   read: el => el.files.length ? el.files[0] : null,
   show(el, value) {
@@ -216,6 +275,18 @@ class Image(FileComponent):
     shortcuts = ("image",)
     accept = "image/*"
     page_script = """asyncflag.register("image", {
+  setup(el) {
+    const preview = document.createElement("img");
+    preview.className = "preview"; preview.alt = "preview of the chosen image";
+    preview.hidden = true;
+    el.after(preview);
+    el.addEventListener("change", () => {
+      if (preview.src) URL.revokeObjectURL(preview.src);
+      preview.hidden = !el.files.length;
+      if (el.files.length) preview.src = URL.createObjectURL(el.files[0]);
+      else preview.removeAttribute("src");
+    });
+  },
   read: el => el.files.length ? el.files[0] : null,
   show(el, value) {
     const img = document.createElement("img");
@@ -223,18 +294,89 @@ class Image(FileComponent):
     el.appendChild(img);
   },
 });"""
+    page_style = """.field img.preview { max-width: 100%; max-height: 16rem; object-fit: contain;
+  align-self: flex-start; border: 1px solid #ddd; border-radius: 4px; }"""
     default_suffix = ".png"
 
     def __init__(
         self,
         label: str | None = None,
         *,
+        type: Literal["numpy", "pil", "filepath", "raw"] = "numpy",
+        image_mode: str | None = "RGB",
         max_size: int | None = None,
         max_pixels: int = MAX_IMAGE_PIXELS,
     ) -> None:
         super().__init__(label, max_size=max_size)
+        #: what ``fn`` receives, as in Gradio: ``"numpy"`` (a height x width x channels
+        #: ``uint8`` array), ``"pil"`` (a PIL image) or ``"filepath"`` (a ``str``); or
+        #: ``"raw"``: the checked value itself (an upload's :class:`FileData`...)
+        self.type = one_of("type", type, ("numpy", "pil", "filepath", "raw"))
+        #: the PIL mode ``fn``'s image is converted to (``"RGB"`` as in Gradio, ``"L"``
+        #: for grey, ``None`` to keep the file's own); GIFs keep theirs, as in Gradio
+        self.image_mode = one_of("image_mode", image_mode, IMAGE_MODES)
         #: the most pixels (width x height) an encoded image (bytes, a file) may declare
         self.max_pixels = positive_int_or_none("max_pixels", max_pixels) or MAX_IMAGE_PIXELS
+
+    def preprocess(self, value: Any, run_dir: Path) -> Any:
+        """The image as Gradio hands it to ``fn``, by :attr:`type`: a numpy array, a PIL
+        image, or the path of a file in ``run_dir``, in :attr:`image_mode` (uploads are
+        turned upright by their EXIF orientation first, as Gradio does).
+
+        A ``"filepath"`` image already in that mode is the uploaded file itself (under a
+        random name and the suffix of its format); one converted is saved as PNG.
+        Decoding runs in a worker thread; the pixel count was checked at the call.
+        ``"raw"`` hands over the checked value as it is.
+        """
+        if self.type == "raw":
+            return value
+        try:
+            from PIL import Image as PILImage
+            from PIL import ImageOps
+        except ImportError:  # pragma: no cover - checked by the optional extra
+            raise FlagValueError(
+                f"Image(type={self.type!r}) needs Pillow: pip install 'asyncflag[images]' "
+                "(or set type='filepath')"
+            ) from None
+        encoded = isinstance(value, bytes | FileData | Path)
+        image: PILImage.Image
+        kind: str | None
+        if self.type == "numpy" and _is_ndarray(value) and self.image_mode is None:
+            return value
+        try:
+            if encoded:
+                data = value.read_bytes() if isinstance(value, Path) else _data_of(value)
+                kind = _image_kind(data[:_HEAD_BYTES])
+                image = PILImage.open(io.BytesIO(data), formats=[kind] if kind else None)
+                image.load()
+            elif _is_ndarray(value):
+                image = PILImage.fromarray(value)
+                kind = None
+            else:
+                image, kind = value, None
+            if self.type == "filepath" and encoded and self.image_mode in (None, image.mode):
+                return self.file_path(value, run_dir)
+            if encoded:
+                image = ImageOps.exif_transpose(image) or image
+            if kind != "GIF" and self.image_mode is not None and image.mode != self.image_mode:
+                image = image.convert(self.image_mode)
+        except FlagValueError:
+            raise
+        except Exception as exc:  # Pillow raises many kinds for damaged or hostile files
+            raise FlagValueError(
+                f"Image {self.label!r}: the image could not be decoded: {short_repr(exc)}"
+            ) from None
+        if self.type == "pil":
+            return image
+        if self.type == "numpy":
+            import numpy as np
+
+            return np.array(image)
+        if image.mode not in _PNG_MODES:
+            image = self._png_ready(image)
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        return _write_run_file(run_dir, buffer.getvalue(), ".png")
 
     def check(self, value: Any) -> Any:
         """As :meth:`FileComponent.check`; encoded images (bytes, :class:`FileData`, a
@@ -426,6 +568,51 @@ class Audio(FileComponent):
 });"""
     default_suffix = ".bin"
 
+    def __init__(
+        self,
+        label: str | None = None,
+        *,
+        type: Literal["numpy", "filepath", "raw"] = "numpy",
+        max_size: int | None = None,
+    ) -> None:
+        super().__init__(label, max_size=max_size)
+        #: what ``fn`` receives, as in Gradio: ``"numpy"`` (a ``(sample_rate, samples)``
+        #: pair) or ``"filepath"`` (a ``str``); or ``"raw"``: the checked value itself
+        self.type = one_of("type", type, ("numpy", "filepath", "raw"))
+
+    def preprocess(self, value: Any, run_dir: Path) -> Any:
+        """The audio as Gradio hands it to ``fn``, by :attr:`type`.
+
+        ``"numpy"``: ``(sample_rate, samples)``, the samples an int array of shape
+        ``(frames,)`` for mono or ``(frames, channels)``: ``int16`` for 8 and 16-bit
+        WAV (8-bit scaled up), ``int32`` for 24 and 32-bit. Only PCM WAV is decoded
+        (Gradio's other formats need ffmpeg): other audio is refused with a clear
+        error at the call; use ``type="filepath"`` for it. ``"filepath"``: the path of
+        the file (in ``run_dir`` unless the caller gave a path), a pair saved as WAV.
+        ``"raw"``: the checked value as it is.
+        """
+        if self.type == "raw":
+            return value
+        if self.type == "filepath":
+            return self.file_path(value, run_dir)
+        if isinstance(value, tuple):
+            return value
+        data = value.read_bytes() if isinstance(value, Path) else _data_of(value)
+        kind = _audio_suffix(data[:_HEAD_BYTES])
+        if kind != ".wav":
+            raise FlagValueError(
+                f"Audio {self.label!r} hands fn a (sample_rate, array) pair and decodes WAV "
+                f"only; this content is {kind[1:].upper() + ' audio' if kind else 'not WAV'} "
+                "(send WAV, or use Audio(type='filepath') to receive the file)"
+            )
+        try:
+            return _decode_wav(data)
+        except (wave.Error, EOFError, ValueError) as exc:
+            raise FlagValueError(
+                f"Audio {self.label!r}: the WAV could not be decoded: {exc} "
+                "(PCM WAV is decoded; use Audio(type='filepath') for other encodings)"
+            ) from None
+
     def payload(self, value: Any) -> tuple[FilePayload, str]:
         """As :meth:`FileComponent.payload`; the suffix comes from the content only."""
         if isinstance(value, bytes | FileData | Path):
@@ -466,6 +653,120 @@ class Audio(FileComponent):
             out.setframerate(rate)
             out.writeframes(array.tobytes())
         return buffer.getvalue(), ".wav"
+
+
+class Video(FileComponent):
+    """A video: ``fn`` receives the path of the file and may return a path, bytes or
+    :class:`FileData` (as Gradio's ``Video``, without its ffmpeg conversions).
+
+    The content must be a video by its first bytes: MP4 (and M4V, 3GP), QuickTime
+    ``.mov``, WebM, Matroska ``.mkv``, Ogg ``.ogv``, AVI, FLV or MPEG ``.mpg``; it is
+    saved under that format's suffix, never the client's (an upload named ``x.html``
+    holding an MP4 is saved as ``.mp4``; one holding HTML is refused: use File for
+    other files). The page shows it in a ``<video controls>`` player.
+    """
+
+    type_name = "video"
+    shortcuts = ("video",)
+    accept = "video/*"
+    page_script = """asyncflag.register("video", {
+  read: el => el.files.length ? el.files[0] : null,
+  show(el, value) {
+    const video = document.createElement("video");
+    video.controls = true; video.src = value;
+    el.appendChild(video);
+  },
+});"""
+    page_style = """.output[data-type=video] video { max-width: 100%; max-height: 24rem; }"""
+    default_suffix = ".mp4"
+
+    def check(self, value: Any) -> Any:
+        """As :meth:`FileComponent.check`; the content must also be a video (see the class).
+
+        :raises FlagValueError: for content that is not such a video
+        """
+        checked = super().check(value)
+        if checked is not None:
+            head = _head_of(checked)
+            if not _video_suffix(head):
+                raise FlagValueError(
+                    f"Video {self.label!r}: the content is not a {_VIDEO_NAMES} video (it "
+                    f"starts with {head[:16]!r}); a Video stores videos only, named by their "
+                    "content (use File for other files)"
+                )
+        return checked
+
+    def preprocess(self, value: Any, run_dir: Path) -> str:
+        """The path of the video file (in ``run_dir`` unless the caller gave a path)."""
+        return self.file_path(value, run_dir)
+
+    def payload(self, value: Any) -> tuple[FilePayload, str]:
+        """As :meth:`FileComponent.payload`; the suffix is the video format's."""
+        suffix = _video_suffix(_head_of(value))
+        if not suffix:  # a file changed since the call
+            raise FlagValueError(f"Video {self.label!r}: the content is no longer a video")
+        return (value if isinstance(value, Path) else _data_of(value)), suffix
+
+    async def to_client(self, value: Any, max_file_size: int) -> str | None:
+        """As :meth:`FileComponent.to_client`, typed by the video's format."""
+        if value is None:
+            return None
+
+        def encode() -> str | None:
+            payload, suffix = self.payload(value)
+            data = payload if isinstance(payload, bytes) else payload.read_bytes()
+            if len(data) > max_file_size:
+                return None
+            mime = _VIDEO_TYPES[suffix]
+            return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+        return await anyio.to_thread.run_sync(encode)
+
+
+#: the media type of each video suffix a Video saves
+_VIDEO_TYPES = {
+    ".mp4": "video/mp4",
+    ".m4v": "video/mp4",
+    ".3gp": "video/3gpp",
+    ".mov": "video/quicktime",
+    ".webm": "video/webm",
+    ".mkv": "video/x-matroska",
+    ".ogv": "video/ogg",
+    ".avi": "video/x-msvideo",
+    ".flv": "video/x-flv",
+    ".mpg": "video/mpeg",
+}
+_VIDEO_NAMES = "MP4, MOV, WebM, MKV, Ogg, AVI, FLV or MPEG"
+#: QuickTime atoms a .mov may start with instead of ``ftyp``
+_MOV_ATOMS = (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot")
+
+
+def _video_suffix(head: bytes) -> str:
+    """The suffix of the video format the first bytes of a file show, or ``""``."""
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand == b"qt  ":
+            return ".mov"
+        if brand.startswith(b"3g"):
+            return ".3gp"
+        if brand.startswith(b"M4V"):
+            return ".m4v"
+        if brand.startswith((b"M4A", b"M4B", b"M4P")):
+            return ""  # audio in an MP4 container
+        return ".mp4"
+    if head[4:8] in _MOV_ATOMS:
+        return ".mov"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return ".webm" if b"webm" in head else ".mkv"
+    if head.startswith(b"OggS"):
+        return ".ogv"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return ".avi"
+    if head.startswith(b"FLV\x01"):
+        return ".flv"
+    if head.startswith((b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3")):
+        return ".mpg"
+    return ""
 
 
 _MAGIC: tuple[tuple[bytes, str], ...] = (
@@ -668,3 +969,52 @@ def _check_samples(samples: Any) -> None:
 
 def _is_ndarray(value: Any) -> bool:
     return type(value).__name__ == "ndarray" and type(value).__module__ == "numpy"
+
+
+#: the PIL modes an Image may convert ``fn``'s image to (Gradio's choices), or ``None``
+IMAGE_MODES = (None, "1", "L", "P", "RGB", "RGBA", "CMYK", "YCbCr", "LAB", "HSV", "I", "F")
+
+
+def _write_run_file(run_dir: Path, payload: FilePayload, suffix: str) -> str:
+    """Write ``payload`` into ``run_dir`` under a fresh random name; return its path."""
+    path = run_dir / (secrets.token_hex(12) + suffix)
+    try:
+        if isinstance(payload, Path):
+            with payload.open("rb") as source, path.open("xb") as target:
+                while chunk := source.read(1 << 20):
+                    target.write(chunk)
+        else:
+            with path.open("xb") as target:
+                target.write(payload)
+    except OSError as exc:
+        raise FlagValueError(
+            f"cannot write the input's file into the run's folder {str(run_dir)!r}: "
+            f"{exc.strerror} (is the temporary directory full?)"
+        ) from None
+    return str(path)
+
+
+def _decode_wav(data: bytes) -> tuple[int, Any]:
+    """``(sample_rate, samples)`` of a PCM WAV: int16 for 8/16-bit, int32 for 24/32-bit."""
+    import numpy as np
+
+    with wave.open(io.BytesIO(data), "rb") as source:
+        rate, channels, width = source.getframerate(), source.getnchannels(), source.getsampwidth()
+        frames = source.readframes(source.getnframes())
+    if width == 1:
+        samples = (np.frombuffer(frames, dtype=np.uint8).astype(np.int16) - 128) * 256
+    elif width == 2:
+        samples = np.frombuffer(frames, dtype="<i2").astype(np.int16)
+    elif width == 3:
+        raw = np.frombuffer(frames[: len(frames) // 3 * 3], dtype=np.uint8).reshape(-1, 3)
+        samples = (
+            raw[:, 0].astype(np.int32) << 8
+            | raw[:, 1].astype(np.int32) << 16
+            | raw[:, 2].astype(np.int32) << 24
+        )
+    elif width == 4:
+        samples = np.frombuffer(frames, dtype="<i4").astype(np.int32)
+    else:  # pragma: no cover - the wave module refuses other widths
+        raise ValueError(f"{8 * width}-bit samples")
+    samples = samples[: len(samples) // channels * channels]
+    return rate, samples if channels == 1 else samples.reshape(-1, channels)

@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, cast
+
+import msgspec
 
 from ..errors import FlagValueError
 from ..escaping import unescape
-from .base import Cell, Component
+from .base import Cell, Component, ComponentSpec
 from .values import LONG_INT_BITS, MAX_INT_DIGITS, check_int_digits, is_numpy_bool, short_repr
 
 __all__ = ["Checkbox", "Number"]
 
 
+#: a bound of a Number as a stream's schema holds it
+Bound = int | float | None
+#: the most decimals a Number may round to
+MAX_PRECISION = 100
+
+
 class Number(Component):
-    """An int or a float, written to the CSV as a number (never escaped)."""
+    """An int or a float, written to the CSV as a number (never escaped).
+
+    :param minimum: the smallest value accepted (checked at the call, inputs and outputs)
+    :param maximum: the largest value accepted
+    :param precision: round every value to this many decimals, as Gradio does (``0``:
+        to an ``int``); ``None`` keeps values as they are. What is rounded is what ``fn``
+        receives and what is stored.
+    """
 
     type_name = "number"
     shortcuts = ("number",)
@@ -23,10 +39,99 @@ class Number(Component):
   read: el => el.value === "" ? null : Number(el.value),
 });"""
 
+    class Spec(ComponentSpec):
+        minimum: Bound = None
+        maximum: Bound = None
+        precision: Annotated[int, msgspec.Meta(ge=0, le=MAX_PRECISION)] | None = None
+
+    def __init__(
+        self,
+        label: str | None = None,
+        *,
+        minimum: float | None = None,
+        maximum: float | None = None,
+        precision: int | None = None,
+    ) -> None:
+        super().__init__(label)
+        for name, bound in (("minimum", minimum), ("maximum", maximum)):
+            if bound is not None and (
+                isinstance(bound, bool)
+                or not isinstance(bound, int | float)
+                or not math.isfinite(bound)
+            ):
+                raise FlagValueError(f"{name} must be a finite number or None, got {bound!r}")
+        if minimum is not None and maximum is not None and minimum > maximum:
+            raise FlagValueError(f"minimum {minimum!r} is over maximum {maximum!r}")
+        if precision is not None and (
+            isinstance(precision, bool)
+            or not isinstance(precision, int)
+            or not 0 <= precision <= MAX_PRECISION
+        ):
+            raise FlagValueError(
+                f"precision must be an int from 0 to {MAX_PRECISION} (decimals) or None, "
+                f"got {precision!r}"
+            )
+        self.minimum = minimum
+        self.maximum = maximum
+        self.precision = precision
+
     def control_html(self, attributes: str) -> str:
-        return f'<input type="number" step="any" {attributes}>'
+        step = "1" if self.precision == 0 else "any"
+        bounds = "".join(
+            f' {name}="{bound!r}"'
+            for name, bound in (("min", self.minimum), ("max", self.maximum))
+            if bound is not None
+        )
+        return f'<input type="number" step="{step}"{bounds} {attributes}>'
+
+    def config(self) -> dict[str, Any]:
+        return {
+            **super().config(),
+            "minimum": self.minimum,
+            "maximum": self.maximum,
+            "precision": self.precision,
+        }
 
     def check(self, value: Any) -> int | float | None:
+        number = self._number(value)
+        if number is None or (
+            self.minimum is None and self.maximum is None and self.precision is None
+        ):
+            return number
+        if number != number and (self.minimum is not None or self.maximum is not None):
+            raise FlagValueError(
+                f"Number {self.label!r}: nan is not between the minimum {self.minimum!r} "
+                f"and the maximum {self.maximum!r}"
+            )
+        if self.minimum is not None and number < self.minimum:
+            raise FlagValueError(
+                f"Number {self.label!r}: {short_repr(number)} is less than the minimum "
+                f"{self.minimum!r}"
+            )
+        if self.maximum is not None and number > self.maximum:
+            raise FlagValueError(
+                f"Number {self.label!r}: {short_repr(number)} is greater than the maximum "
+                f"{self.maximum!r}"
+            )
+        if self.precision is None:
+            return number
+        try:
+            return round(number) if self.precision == 0 else round(number, self.precision)
+        except (ValueError, OverflowError) as exc:  # nan, inf
+            raise FlagValueError(
+                f"Number {self.label!r} cannot round {short_repr(number)} to "
+                f"{self.precision} decimals: {exc}"
+            ) from None
+
+    #: rounding and bounds are applied by :meth:`check`: nothing here blocks
+    preprocess_in_thread = False
+
+    def preprocess(self, value: Any, run_dir: Path) -> int | float:
+        """The checked value (bounded and rounded by :meth:`check`); overridden so that
+        an interface in ``never`` mode, which stores nothing, still checks it for ``fn``."""
+        return cast("int | float", value)
+
+    def _number(self, value: Any) -> int | float | None:
         if value is None:
             return None
         if isinstance(value, bool):
@@ -39,7 +144,7 @@ class Number(Component):
             raise self._reject(value, "an int or a float")
         # numpy and other numeric scalars
         if hasattr(value, "__index__"):
-            return self.check(int(value.__index__()))
+            return self._number(int(value.__index__()))
         if hasattr(value, "__float__") and not isinstance(value, str | bytes):
             try:
                 return float(value)
