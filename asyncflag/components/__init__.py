@@ -1,7 +1,8 @@
 """The input and output components of an interface, and how each stores its values.
 
-One module per family: :mod:`.text` (Textbox), :mod:`.number` (Number, Checkbox),
-:mod:`.choice` (Dropdown), :mod:`.data` (JSON), :mod:`.files` (File, Image, Audio);
+One module per family: :mod:`.text` (Textbox),
+:mod:`.number` (Number, Slider, Checkbox), :mod:`.choice` (Dropdown, Radio, CheckboxGroup),
+:mod:`.data` (JSON), :mod:`.files` (File, Image, Audio);
 :mod:`.base` holds the :class:`Component` base class and the shortcut lookup.
 """
 
@@ -17,12 +18,12 @@ from .base import (
     component_types,
     register,
 )
-from .choice import Dropdown
+from .choice import CheckboxGroup, Dropdown, Radio
 from .data import JSON
 from .files import MAX_IMAGE_PIXELS as MAX_IMAGE_PIXELS
 from .files import Audio, File, FileComponent, FileData, Image
 from .files import FilePayload as FilePayload
-from .number import Checkbox, Number
+from .number import Checkbox, Number, Slider
 from .text import Textbox
 from .values import MAX_JSON_DEPTH
 
@@ -31,6 +32,7 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "Audio",
     "Checkbox",
+    "CheckboxGroup",
     "Component",
     "ComponentSpec",
     "Dropdown",
@@ -39,6 +41,8 @@ __all__ = [
     "FileComponent",
     "Image",
     "Number",
+    "Radio",
+    "Slider",
     "Textbox",
     "component_from",
     "component_type",
