@@ -1,4 +1,4 @@
-"""The components a Gradio user reaches for: Slider, Radio, CheckboxGroup.
+"""The components a Gradio user reaches for: Slider, Radio, CheckboxGroup, Label, ColorPicker.
 
 Each is checked at the call, written as the cell Gradio 6's ``CSVLogger`` writes, read
 back by ``load_flagged`` as ``fn`` got or returned it (a hypothesis round trip through a
@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -29,7 +30,9 @@ from hypothesis import strategies as st
 from asyncflag import FlagValueError, Interface, load_flagged
 from asyncflag.components import (
     CheckboxGroup,
+    ColorPicker,
     Component,
+    Label,
     Radio,
     Slider,
     component_from,
@@ -51,6 +54,8 @@ def all_components() -> list[Component]:
         Slider(-1, 1, 0.5, step=0.25, precision=2, label="fine"),
         Radio(RADIO_CHOICES, value="cat", label="pick"),
         CheckboxGroup(BOX_CHOICES, value=["red"], label="extras"),
+        Label("scores", num_top_classes=3),
+        ColorPicker("#336699", label="colour"),
     ]
 
 
@@ -79,6 +84,8 @@ def test_shortcuts_name_the_components() -> None:
     assert type(component_from("slider")) is Slider
     assert type(component_from("radio")) is Radio
     assert type(component_from("checkboxgroup")) is CheckboxGroup
+    assert type(component_from("label")) is Label
+    assert type(component_from("colorpicker")) is ColorPicker
 
 
 def test_slider_checks_range_and_rounds_as_gradio() -> None:
@@ -125,11 +132,54 @@ def test_checkboxgroup_takes_a_list_of_choices() -> None:
             boxes.check(bad)
 
 
+def test_label_keeps_classes_and_top_confidences() -> None:
+    label = Label("l", num_top_classes=2)
+    assert label.check({"cat": 0.2, "dog": 0.7, 3: 0.1, "fox": 0.5}) == {"dog": 0.7, "fox": 0.5}
+    ranked = label.check({"a": 0.1, "b": 0.9})
+    assert isinstance(ranked, dict) and list(ranked) == ["b", "a"]  # highest first
+    plain: list[Any] = ["cat", 3, 2.5, None, {}]
+    assert [label.check(v) for v in plain] == plain
+    for bad, message in [
+        ({"cat": "high"}, "the confidence of 'cat' must be a number, got 'high'"),
+        ({"cat": "0.5"}, "the confidence of 'cat' must be a number, got '0.5'"),
+        ({"cat": float("nan")}, "the confidence of 'cat' is nan"),
+        ({True: 0.5}, "stores a class"),
+        ([0.5], "stores a class"),
+        (float("inf"), "a class cannot be inf"),
+    ]:
+        with pytest.raises(FlagValueError, match="Label 'l'.*" + re.escape(message)):
+            label.check(bad)
+    numpy = pytest.importorskip("numpy")
+    assert label.check({"a": numpy.float32(0.5)}) == {"a": 0.5}
+    assert label.check(numpy.int64(7)) == 7 and type(label.check(numpy.int64(7))) is int
+    with pytest.raises(ValueError, match="a Label cell is the JSON of"):
+        label.from_cell('{"label": [1]}', Path())
+
+
+def test_colorpicker_takes_hex_colours() -> None:
+    colour = ColorPicker(label="c")
+    assert [colour.check(v) for v in ("#aBc", "#00ff7f", None)] == ["#aBc", "#00ff7f", None]
+    for bad in ("red", "#12345", "00ff7f", "#00ff7f ", 0xFF, "#ggg"):
+        with pytest.raises(FlagValueError, match="ColorPicker 'c' stores a colour as \"#rrggbb\""):
+            colour.check(bad)
+    assert 'value="#aabbcc"' in ColorPicker("#abc").control_html("")
+
+
 def test_cells_are_gradios() -> None:
     """The cells Gradio 6's CSVLogger writes: ``json.dumps`` of the payload for numbers
     and lists, the text for a string (Component.flag)."""
-    slider, fine, radio, boxes = all_components()
+    slider, fine, radio, boxes, label, colour = all_components()
     assert [slider.to_cell(v) for v in (5, 2.5, None)] == [5, 2.5, ""]
+    # Label: json.dumps(LabelData.model_dump()), as Gradio's Component.flag writes it
+    assert label.to_cell(label.check({"dog": 0.25, "cat": 0.75})) == (
+        '{"label": "cat", "confidences": [{"label": "cat", "confidence": 0.75}, '
+        '{"label": "dog", "confidence": 0.25}]}'
+    )
+    assert label.to_cell("cat") == '{"label": "cat", "confidences": null}'
+    assert label.to_cell(None) == '{"label": null, "confidences": null}'
+    assert label.from_cell("", Path()) is None  # Gradio's cell of a None input
+    assert label.to_cell({}) == '{"label": null, "confidences": []}'  # apart from None
+    assert [colour.to_cell(v) for v in ("#a0b1c2", None)] == ["#a0b1c2", ""]
     assert fine.to_cell(fine.check(0.5)) == 0.5
     assert [radio.to_cell(v) for v in ("cat", 3, 2.5)] == ["cat", 3, 2.5]
     # asyncflag's reversible forms where Gradio's are lossy: "3" apart from 3, formulas
@@ -142,7 +192,7 @@ def test_cells_are_gradios() -> None:
 
 def test_specs_travel_in_a_stream_schema() -> None:
     rebuilt = components_from_schema(schema_of(all_components()))
-    slider, fine, radio, boxes = rebuilt
+    slider, fine, radio, boxes, label, colour = rebuilt
     assert isinstance(slider, Slider) and (slider.minimum, slider.maximum) == (0, 10)
     assert isinstance(fine, Slider) and (fine.step, fine.precision, fine.value) == (0.25, 2, 0.5)
     assert (
@@ -155,6 +205,8 @@ def test_specs_travel_in_a_stream_schema() -> None:
         )
     )
     assert isinstance(boxes, CheckboxGroup) and boxes.value == ["red"]
+    assert isinstance(label, Label) and label.num_top_classes == 3
+    assert isinstance(colour, ColorPicker) and colour.value == "#336699"
     assert [c.config() for c in rebuilt] == [c.config() for c in all_components()]
 
 
@@ -164,18 +216,27 @@ def test_specs_travel_in_a_stream_schema() -> None:
 @pytest.mark.anyio
 async def test_submit_flag_and_load_flagged(tmp_path: Path) -> None:
     iface = echo_interface(tmp_path, flagging_options=["wrong"])
-    values = (3, 0.75, 3, ["é", "blue"])
+    values = (3, 0.75, 3, ["é", "blue"], {"cat": 0.75, "dog": 0.25}, "#00ff7f")
     async with iface:
         prediction = await iface.submit(*values)
         assert prediction.outputs == values
         assert await iface.flag(prediction, option="wrong") == 1
         with pytest.raises(FlagValueError, match="outside its range 0 to 10"):
-            await iface.submit(11, 0, None, [])
+            await iface.submit(11, 0, None, [], None, None)
         with pytest.raises(FlagValueError, match="Radio 'pick out'"):
-            await iface.flag([1, 0, None, [], 1, 0, "dog", []], option="wrong")
+            dog: list[Any] = [1, 0, None, [], None, None, 1, 0, "dog", [], None, None]
+            await iface.flag(dog, option="wrong")
+        with pytest.raises(FlagValueError, match="Label 'scores out': the confidence of 'x'"):
+            await iface.flag(
+                [1, 0, None, [], None, None, 1, 0, None, [], {"x": "high"}, None], option="wrong"
+            )
     rows = read_rows(tmp_path / "dataset1.csv")
     assert rows[0][:4] == ["level", "fine", "pick", "extras"]
-    assert rows[1][:8] == ["3", "0.75", "3", '["\\u00e9", "blue"]'] * 2
+    scores = (
+        '{"label": "cat", "confidences": [{"label": "cat", "confidence": 0.75}, '
+        '{"label": "dog", "confidence": 0.25}]}'
+    )
+    assert rows[1][:12] == ["3", "0.75", "3", '["\\u00e9", "blue"]', scores, "#00ff7f"] * 2
     flagged = load_flagged(tmp_path, iface.components)
     assert flagged[0].values == values + values
     assert [type(v) for v in flagged[0].values[:3]] == [int, float, int]
@@ -193,16 +254,34 @@ def _box_values() -> st.SearchStrategy[Any]:
     return st.lists(st.sampled_from(values), max_size=6)
 
 
+CLASSES = st.one_of(
+    st.text(st.characters(exclude_categories=["Cs"]), max_size=12),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
+CONFIDENCE = st.floats(allow_nan=False, allow_infinity=False)
 ROW = st.tuples(
     st.one_of(st.none(), st.integers(0, 10), st.floats(0, 10)),
     st.one_of(st.none(), st.floats(-1, 1)),
     _radio_values(),
     _box_values(),
+    st.one_of(st.none(), CLASSES, st.dictionaries(CLASSES, CONFIDENCE, max_size=6)),
+    st.one_of(st.none(), st.from_regex(r"#([0-9a-fA-F]{3}){1,2}", fullmatch=True)),
 )
 
 
+def expected(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """What each component stores of what ``fn`` got, worked out apart from the code."""
+    level, fine, pick, extras, scores, colour = row
+    if isinstance(scores, dict):  # the 3 most confident classes (num_top_classes=3)
+        ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
+        scores = {key: float(value) for key, value in ranked[:3]}
+    fine = None if fine is None else round(fine, 2)  # precision=2, as Gradio rounds
+    return (level, fine, pick, extras, scores, colour)
+
+
 @settings(
-    max_examples=30,
+    max_examples=40,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow],
@@ -224,10 +303,8 @@ def test_what_fn_got_and_returned_reads_back(rows: list[tuple[Any, ...]], backen
         read = load_flagged(tmp, iface.components) if rows else []
         assert [row.values for row in read] == stored
         for row, values in zip(rows, stored, strict=True):
-            fine = None if row[1] is None else round(row[1], 2)  # precision=2, as Gradio
-            assert values[:4] == (row[0], fine, row[2], row[3])  # what fn got is stored
-            assert values[4:] == values[:4]  # and what it returned
-            assert [type(v) for v in values[:4]] == [type(v) for v in (row[0], fine, *row[2:])]
+            assert values == expected(row) * 2  # as an input, and returned as an output
+            assert [type(v) for v in values] == [type(v) for v in expected(row)] * 2
 
 
 # -- the web API and page ------------------------------------------------------------------
@@ -254,11 +331,16 @@ async def test_the_web_api_and_page(tmp_path: Path) -> None:
         for kind in ("slider", "radio", "checkboxgroup"):
             assert page.count(f'asyncflag.register("{kind}"') == 1
         refused = await client.post("/api/predict", json={"data": [99, 0, None, []]})
+        bad_colour = await client.post("/api/predict", json={"data": [1, 0, None, [], None, "red"]})
+        assert bad_colour.status_code == 400
+        assert 'stores a colour as "#rrggbb"' in bad_colour.json()["error"]
         assert refused.status_code == 400 and "outside its range" in refused.json()["error"]
-        shown = (await client.post("/api/predict", json={"data": [2, 0.5, 3, [7]]})).json()
-        assert shown["data"] == [2, 0.5, 3, [7]]
+        sent = [2, 0.5, 3, [7], "cat", "#123456"]
+        shown = (await client.post("/api/predict", json={"data": sent})).json()
+        label_shown = {"label": "cat", "confidences": None}  # as Gradio's page gets it
+        assert shown["data"] == [*sent[:4], label_shown, sent[5]]
         assert (await client.post("/api/flag", json={"id": shown["id"]})).json() == {"count": 1}
-    assert load_flagged(tmp_path, iface.components)[0].values == (2, 0.5, 3, [7]) * 2
+    assert load_flagged(tmp_path, iface.components)[0].values == tuple(sent) * 2
 
 
 # -- through Redis -----------------------------------------------------------------------
@@ -270,7 +352,10 @@ async def test_through_the_redis_transport(redis_url: str, tmp_path: Path) -> No
 
     replica = echo_interface(tmp_path / "unused", transport=RedisStream(redis_url, stream="new"))
     consumer = RedisConsumer(redis_url, stream="new", flagging_dir=tmp_path)
-    rows = [(10, -1, "", ["-2", "é"]), (None, None, None, [])]
+    rows = [
+        (10, -1, "", ["-2", "é"], {"a": 1.0, 2: 0.5, 2.5: 0.0}, "#ABC"),
+        (None, None, None, [], None, None),
+    ]
     async with consumer, replica:
         for number, row in enumerate(rows, 1):
             prediction = await replica.submit(*row)
@@ -278,7 +363,10 @@ async def test_through_the_redis_transport(redis_url: str, tmp_path: Path) -> No
     read = load_flagged(tmp_path, replica.components)
     assert [row.values for row in read] == [row + row for row in rows]
     # the consumer rebuilt the components from the stream's schema, parameters and all
-    assert read_rows(tmp_path / "dataset1.csv")[1][:4] == ["10", "-1", "'", '["-2", "\\u00e9"]']
+    cells = read_rows(tmp_path / "dataset1.csv")[1][:6]
+    assert cells[:4] == ["10", "-1", "'", '["-2", "\\u00e9"]']
+    assert json.loads(cells[4])["confidences"][1] == {"label": 2, "confidence": 0.5}
+    assert cells[5] == "#ABC"
 
 
 @pytest.fixture
@@ -359,16 +447,60 @@ def test_fill_show_and_flag_in_the_browser(served: tuple[str, Path]) -> None:
         p.get_by_label("Shown").check()  # a radio button, by its label
         p.locator("#in3").get_by_label("Blue sky").check()
         p.locator("#in3").get_by_label("é").check()
+        p.fill("#in4", "tabby")  # a Label input: a class as text
+        p.locator("#in5").fill("#ff8800")
         p.click("#submit")
         outputs = p.locator(".output")
         expect(outputs.nth(0).locator("output")).to_have_text("7.5")
         expect(outputs.nth(0).locator('input[type="range"]')).to_have_value("7.5")
         expect(outputs.nth(2)).to_have_text("hidden value")
         expect(outputs.nth(3)).to_have_text("red, é, blue")
+        expect(outputs.nth(4).locator(".label-top")).to_have_text("tabby")
+        expect(outputs.nth(5)).to_have_text("#ff8800")
+        expect(outputs.nth(5).locator(".swatch")).to_have_css(
+            "background-color", "rgb(255, 136, 0)"
+        )
         p.click("text=good")
         expect(p.locator("#flag-status")).to_contain_text("1 flagged")
 
     browse(url, steps, "gradio-choices.png")
     rows = read_rows(flagging_dir / "dataset1.csv")
-    assert rows[1][:4] == ["7.5", "0.5", "hidden value", '["red", "\\u00e9", "blue"]']
-    assert rows[1][4:8] == rows[1][:4]
+    assert rows[1][:6] == [
+        "7.5", "0.5", "hidden value", '["red", "\\u00e9", "blue"]',
+        '{"label": "tabby", "confidences": null}', "#ff8800",
+    ]  # fmt: skip
+    assert rows[1][6:12] == rows[1][:6]
+
+
+def classify(text: str) -> dict[str, float]:
+    """An image classifier's kind of answer: confidences for more classes than shown."""
+    return {"cat": 0.62, "dog": 0.25, "fox": 0.08, "owl": 0.05}
+
+
+@pytest.fixture
+def classifier(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    flagging_dir = tmp_path / "flags"
+    iface = Interface(classify, "text", Label(num_top_classes=3), flagging_dir=flagging_dir)
+    for url in serve(iface):
+        yield url, flagging_dir
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")
+def test_label_bars_in_the_browser(classifier: tuple[str, Path]) -> None:
+    url, flagging_dir = classifier
+
+    def steps(p: Any, expect: Any) -> None:
+        p.fill("#in0", "a photo")
+        p.click("#submit")
+        shown = p.locator(".output").first
+        expect(shown.locator(".label-top")).to_have_text("cat")
+        expect(shown.locator(".label-row")).to_have_count(3)  # num_top_classes=3
+        expect(shown.locator(".label-row").nth(1)).to_contain_text("dog25%")
+        width = shown.locator(".label-row .bar span").first.evaluate("e => e.style.width")
+        assert width == "62%"
+        p.click("text=Flag")
+        expect(p.locator("#flag-status")).to_contain_text("1 flagged")
+
+    browse(url, steps, "gradio-label.png")
+    flagged = load_flagged(flagging_dir, [component_from("text"), Label(num_top_classes=3)])
+    assert flagged[0].values == ("a photo", {"cat": 0.62, "dog": 0.25, "fox": 0.08})

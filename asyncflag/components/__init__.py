@@ -2,7 +2,7 @@
 
 One module per family: :mod:`.text` (Textbox),
 :mod:`.number` (Number, Slider, Checkbox), :mod:`.choice` (Dropdown, Radio, CheckboxGroup),
-:mod:`.data` (JSON), :mod:`.files` (File, Image, Audio);
+:mod:`.data` (JSON, Label, ColorPicker), :mod:`.files` (File, Image, Audio);
 :mod:`.base` holds the :class:`Component` base class and the shortcut lookup.
 """
 
@@ -19,7 +19,7 @@ from .base import (
     register,
 )
 from .choice import CheckboxGroup, Dropdown, Radio
-from .data import JSON
+from .data import JSON, ColorPicker, Label
 from .files import MAX_IMAGE_PIXELS as MAX_IMAGE_PIXELS
 from .files import Audio, File, FileComponent, FileData, Image
 from .files import FilePayload as FilePayload
@@ -33,6 +33,7 @@ __all__ = [
     "Audio",
     "Checkbox",
     "CheckboxGroup",
+    "ColorPicker",
     "Component",
     "ComponentSpec",
     "Dropdown",
@@ -40,6 +41,7 @@ __all__ = [
     "FileData",
     "FileComponent",
     "Image",
+    "Label",
     "Number",
     "Radio",
     "Slider",
