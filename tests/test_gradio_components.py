@@ -1,4 +1,5 @@
-"""The components a Gradio user reaches for: Slider, Radio, CheckboxGroup, Label, ColorPicker.
+"""The components a Gradio user reaches for: Slider, Radio, CheckboxGroup, Label, ColorPicker,
+Code, Markdown and HTML.
 
 Each is checked at the call, written as the cell Gradio 6's ``CSVLogger`` writes, read
 back by ``load_flagged`` as ``fn`` got or returned it (a hypothesis round trip through a
@@ -29,10 +30,13 @@ from hypothesis import strategies as st
 
 from asyncflag import FlagValueError, Interface, load_flagged
 from asyncflag.components import (
+    HTML,
     CheckboxGroup,
+    Code,
     ColorPicker,
     Component,
     Label,
+    Markdown,
     Radio,
     Slider,
     component_from,
@@ -504,3 +508,167 @@ def test_label_bars_in_the_browser(classifier: tuple[str, Path]) -> None:
     browse(url, steps, "gradio-label.png")
     flagged = load_flagged(flagging_dir, [component_from("text"), Label(num_top_classes=3)])
     assert flagged[0].values == ("a photo", {"cat": 0.62, "dog": 0.25, "fox": 0.08})
+
+
+# -- Code, Markdown and HTML ----------------------------------------------------------------
+
+HOSTILE = (
+    '<script>alert("x")</script><b onclick="alert(1)">bold</b>'
+    '<a href="javascript:alert(2)">link</a><img src="x" onerror="alert(3)">'
+)
+MARKDOWN = "# Title\n\n| a | b |\n|---|---|\n| 1 | ~~2~~ |\n\n" + HOSTILE
+
+
+def markup() -> list[Component]:
+    return [
+        Code("print('hi')", "python", lines=3, label="code"),
+        Markdown(label="notes", max_length=10_000),
+        HTML(label="page"),
+    ]
+
+
+def markup_interface(flagging_dir: Path, **kwargs: Any) -> Interface:
+    outputs = markup()
+    for component in outputs:
+        component.label = f"{component.label} out"
+    return Interface(echo, markup(), outputs, flagging_dir=flagging_dir, **kwargs)
+
+
+def test_markup_components_check_and_write_text_cells() -> None:
+    code, notes, page = markup()
+    assert type(component_from("code")) is Code
+    assert type(component_from("markdown")) is Markdown
+    assert type(component_from("html")) is HTML
+    for component in (code, notes, page):
+        assert [component.check(v) for v in ("x", "", None)] == ["x", "", None]
+        # escaped as a Textbox's cell; None (an empty cell, as Gradio) apart from ""
+        assert [component.to_cell(v) for v in ("=1+1", "", None)] == ["'=1+1", "'", ""]
+        assert [component.from_cell(c, Path()) for c in ("'=1+1", "'", "")] == ["=1+1", "", None]
+        with pytest.raises(FlagValueError, match=f"{type(component).__name__} .* stores a str"):
+            component.check(b"bytes")
+    assert code.to_cell("  x = 1\n") == "  x = 1\n"  # kept as fn returned it (Gradio strips)
+    with pytest.raises(FlagValueError, match="10001 characters is over the limit of 10000"):
+        notes.check("x" * 10_001)
+    with pytest.raises(FlagValueError, match="Code language 'klingon' is not one Gradio knows"):
+        Code(language="klingon")
+    rebuilt = components_from_schema(schema_of(markup()))
+    assert [c.config() for c in rebuilt] == [c.config() for c in markup()]
+    assert isinstance(rebuilt[0], Code) and (rebuilt[0].value, rebuilt[0].lines) == (
+        "print('hi')",
+        3,
+    )
+
+
+@pytest.mark.anyio
+async def test_markdown_and_html_reach_the_page_rendered_and_sanitised(tmp_path: Path) -> None:
+    code, notes, page = markup()
+    rendered = await notes.to_client(MARKDOWN, 0)
+    assert "<h1>Title</h1>" in rendered and "<td><s>2</s></td>" in rendered
+    cleaned = await page.to_client(HOSTILE, 0)
+    for shown in (rendered, cleaned):
+        assert "<b>bold</b>" in shown
+        for gone in ("<script", "alert", "onclick", "onerror", "javascript:"):
+            assert gone not in shown
+    assert await code.to_client("<b>x</b>", 0) == "<b>x</b>"  # shown as text by the page
+    iface = markup_interface(tmp_path)
+    transport = httpx.ASGITransport(app=iface.app())
+    async with iface, httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        config = (await client.get("/api/config")).json()
+        assert config["inputs"][0] == {
+            "type": "code", "label": "code", "language": "python", "lines": 3,
+        }  # fmt: skip
+        html_page = (await client.get("/")).text
+        assert (
+            'class="code" rows="3"' in html_page and "print(&#x27;hi&#x27;)</textarea>" in html_page
+        )
+        sent = ["x = 1", MARKDOWN, HOSTILE]
+        answer = (await client.post("/api/predict", json={"data": sent})).json()
+        assert answer["data"] == [sent[0], rendered, cleaned]
+        assert (await client.post("/api/flag", json={"id": answer["id"]})).json() == {"count": 1}
+    # the text itself is stored and read back: the page's rendering is not
+    assert load_flagged(tmp_path, iface.components)[0].values == tuple(sent) * 2
+
+
+TEXTS = st.one_of(st.none(), st.text(st.characters(exclude_categories=["Cs"]), max_size=40))
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(
+    rows=st.lists(st.tuples(TEXTS, TEXTS, TEXTS), max_size=8),
+    backend=st.sampled_from(["asyncio", "trio"]),
+)
+def test_markup_reads_back_as_fn_got_it(rows: list[tuple[Any, ...]], backend: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        iface = markup_interface(Path(tmp))
+
+        async def flag_all() -> None:
+            async with iface:
+                for row in rows:
+                    await iface.flag(await iface.submit(*row))
+
+        anyio.run(flag_all, backend=backend)
+        read = load_flagged(tmp, iface.components) if rows else []
+        assert [row.values for row in read] == [row + row for row in rows]
+
+
+@pytest.mark.anyio
+async def test_markup_through_the_redis_transport(redis_url: str, tmp_path: Path) -> None:
+    from asyncflag import RedisConsumer, RedisStream
+
+    replica = markup_interface(tmp_path / "unused", transport=RedisStream(redis_url, stream="m"))
+    consumer = RedisConsumer(redis_url, stream="m", flagging_dir=tmp_path)
+    rows = [("def f():\n    return 1\n", MARKDOWN, HOSTILE), (None, "", "=cmd")]
+    async with consumer, replica:
+        for number, row in enumerate(rows, 1):
+            assert await replica.flag(await replica.submit(*row)) == number
+    assert [row.values for row in load_flagged(tmp_path, replica.components)] == [
+        row + row for row in rows
+    ]
+
+
+@pytest.fixture
+def served_markup(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    flagging_dir = tmp_path / "flags"
+    for url in serve(markup_interface(flagging_dir)):
+        yield url, flagging_dir
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")
+def test_markup_in_the_browser(served_markup: tuple[str, Path]) -> None:
+    url, flagging_dir = served_markup
+    alerts: list[str] = []
+
+    def steps(p: Any, expect: Any) -> None:
+        def refuse(dialog: Any) -> None:
+            alerts.append(dialog.message)
+            dialog.dismiss()
+
+        p.on("dialog", refuse)
+        expect(p.locator("#in0")).to_have_value("print('hi')")
+        p.fill("#in0", "def f():\n    return '<b>not bold</b>'")
+        p.fill("#in1", MARKDOWN)
+        p.fill("#in2", HOSTILE)
+        p.click("#submit")
+        outputs = p.locator(".output")
+        expect(outputs.nth(0).locator("pre code")).to_have_text(
+            "def f():\n    return '<b>not bold</b>'"
+        )
+        font = outputs.nth(0).evaluate("e => getComputedStyle(e.querySelector('pre')).fontFamily")
+        assert "monospace" in font
+        expect(outputs.nth(1).locator("h1")).to_have_text("Title")
+        expect(outputs.nth(1).locator("td s")).to_have_text("2")
+        expect(outputs.nth(2).locator("b")).to_have_text("bold")
+        expect(outputs.nth(2).locator("script")).to_have_count(0)
+        expect(outputs.nth(2).locator("[onerror], [onclick]")).to_have_count(0)
+        p.click("text=Flag")
+        expect(p.locator("#flag-status")).to_contain_text("1 flagged")
+
+    browse(url, steps, "gradio-markup.png")
+    assert alerts == []  # nothing of the hostile HTML ran
+    values = load_flagged(flagging_dir, markup_interface(flagging_dir).components)[0].values
+    assert values[1:3] == (MARKDOWN, HOSTILE)

@@ -2,7 +2,8 @@
 
 One module per family: :mod:`.text` (Textbox),
 :mod:`.number` (Number, Slider, Checkbox), :mod:`.choice` (Dropdown, Radio, CheckboxGroup),
-:mod:`.data` (JSON, Label, ColorPicker), :mod:`.files` (File, Image, Audio);
+:mod:`.data` (JSON, Label, ColorPicker), :mod:`.markup` (Code, Markdown, HTML),
+:mod:`.files` (File, Image, Audio);
 :mod:`.base` holds the :class:`Component` base class and the shortcut lookup.
 """
 
@@ -23,16 +24,19 @@ from .data import JSON, ColorPicker, Label
 from .files import MAX_IMAGE_PIXELS as MAX_IMAGE_PIXELS
 from .files import Audio, File, FileComponent, FileData, Image
 from .files import FilePayload as FilePayload
+from .markup import HTML, Code, Markdown
 from .number import Checkbox, Number, Slider
 from .text import Textbox
 from .values import MAX_JSON_DEPTH
 
 __all__ = [
+    "HTML",
     "JSON",
     "MAX_JSON_DEPTH",
     "Audio",
     "Checkbox",
     "CheckboxGroup",
+    "Code",
     "ColorPicker",
     "Component",
     "ComponentSpec",
@@ -42,6 +46,7 @@ __all__ = [
     "FileComponent",
     "Image",
     "Label",
+    "Markdown",
     "Number",
     "Radio",
     "Slider",
