@@ -246,6 +246,30 @@ async def test_submit_flag_and_load_flagged(tmp_path: Path) -> None:
     assert [type(v) for v in flagged[0].values[:3]] == [int, float, int]
 
 
+def greet(name: str, intensity: int) -> str:
+    """Gradio's quickstart function, verbatim."""
+    return "Hello, " + name + "!" * int(intensity)
+
+
+@pytest.mark.anyio
+async def test_gradios_hello_world_with_a_slider(tmp_path: Path) -> None:
+    """``gr.Interface(fn=greet, inputs=["text", "slider"], outputs=["text"])``."""
+    demo = Interface(fn=greet, inputs=["text", "slider"], outputs=["text"], flagging_dir=tmp_path)
+    slider = demo.input_components[1]
+    assert isinstance(slider, Slider) and (slider.minimum, slider.maximum, slider.step) == (
+        0,
+        100,
+        1,
+    )
+    async with demo:
+        prediction = await demo.submit("World", 3)
+        assert prediction.outputs == ("Hello, World!!!",)
+        assert await demo.flag(prediction) == 1
+        with pytest.raises(FlagValueError, match="outside its range 0 to 100"):
+            await demo.submit("World", 101)
+    assert load_flagged(tmp_path, demo.components)[0].values == ("World", 3, "Hello, World!!!")
+
+
 # -- the hypothesis round trip -----------------------------------------------------------
 
 
@@ -457,8 +481,10 @@ def test_fill_show_and_flag_in_the_browser(served: tuple[str, Path]) -> None:
         outputs = p.locator(".output")
         expect(outputs.nth(0).locator("output")).to_have_text("7.5")
         expect(outputs.nth(0).locator('input[type="range"]')).to_have_value("7.5")
-        expect(outputs.nth(2)).to_have_text("hidden value")
-        expect(outputs.nth(3)).to_have_text("red, é, blue")
+        picked = "label.choice:has(input:checked)"  # the outputs' choices, picked ones checked
+        expect(outputs.nth(2).locator(picked)).to_have_text(["Shown"])
+        expect(outputs.nth(2).locator("label.choice")).to_have_count(len(RADIO_CHOICES))
+        expect(outputs.nth(3).locator(picked)).to_have_text(["red", "é", "Blue sky"])
         expect(outputs.nth(4).locator(".label-top")).to_have_text("tabby")
         expect(outputs.nth(5)).to_have_text("#ff8800")
         expect(outputs.nth(5).locator(".swatch")).to_have_css(

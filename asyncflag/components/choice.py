@@ -175,6 +175,34 @@ def _choice_inputs(kind: str, attributes: str, choices: list[tuple[str, Any]], o
     return f'<div class="choices" role="group" {attributes}>{boxes}</div>'
 
 
+def _choices_output(html_of_output: str, choices: list[tuple[str, Any]]) -> str:
+    """The output's element with its choices, which the page shows with the picked ones
+    checked."""
+    listed = html.escape(json.dumps([[text, value] for text, value in choices]))
+    return html_of_output.replace(
+        '<div class="output" ', f'<div class="output" data-choices="{listed}" ', 1
+    )
+
+
+#: shows an output's choices, the picked ones checked (as Gradio shows such an output)
+_SHOW_CHOICES = """
+  function showChoices(el, kind, picked) {
+    const box = document.createElement("div");
+    box.className = "choices";
+    for (const [text, value] of JSON.parse(el.dataset.choices || "[]")) {
+      const label = document.createElement("label");
+      label.className = "choice";
+      const input = document.createElement("input");
+      input.type = kind;
+      input.disabled = true;
+      input.checked = picked.some(p => p === value);
+      label.append(input, " " + text);
+      box.append(label);
+    }
+    el.append(box);
+  }
+"""
+
 _CHOICE_STYLE = """
 .choices { display: flex; flex-wrap: wrap; gap: .3rem .9rem; }
 .choices label.choice { font-weight: normal; display: flex; align-items: center; gap: .3rem; }
@@ -197,12 +225,15 @@ class Radio(Dropdown):
     type_name = "radio"
     shortcuts = ("radio",)
     page_style = _CHOICE_STYLE
-    page_script = """asyncflag.register("radio", {
-  read(el) {
-    const picked = el.querySelector("input:checked");
-    return picked ? JSON.parse(picked.value) : null;
-  },
-});"""
+    page_script = f"""(() => {{{_SHOW_CHOICES}
+  asyncflag.register("radio", {{
+    read(el) {{
+      const picked = el.querySelector("input:checked");
+      return picked ? JSON.parse(picked.value) : null;
+    }},
+    show: (el, value) => showChoices(el, "radio", [value]),
+  }});
+}})();"""
 
     class Spec(ComponentSpec):
         choices: list[tuple[str, str | int | float]] = msgspec.field(default_factory=list)
@@ -220,6 +251,9 @@ class Radio(Dropdown):
         self.allow_custom_value = False
         self._mixed = any(not isinstance(choice, str) for choice in self._values)
         self.value = self.check(value)
+
+    def output_html(self, index: int) -> str:
+        return _choices_output(super().output_html(index), self.choices)
 
     def control_html(self, attributes: str) -> str:
         return _choice_inputs(
@@ -249,10 +283,12 @@ class CheckboxGroup(Dropdown):
     type_name = "checkboxgroup"
     shortcuts = ("checkboxgroup",)
     page_style = _CHOICE_STYLE
-    page_script = """asyncflag.register("checkboxgroup", {
-  read: el => Array.from(el.querySelectorAll("input:checked")).map(box => JSON.parse(box.value)),
-  show(el, value) { el.textContent = value.map(String).join(", "); },
-});"""
+    page_script = f"""(() => {{{_SHOW_CHOICES}
+  asyncflag.register("checkboxgroup", {{
+    read: el => Array.from(el.querySelectorAll("input:checked")).map(b => JSON.parse(b.value)),
+    show: (el, value) => showChoices(el, "checkbox", value),
+  }});
+}})();"""
 
     class Spec(ComponentSpec):
         choices: list[tuple[str, str | int | float]] = msgspec.field(default_factory=list)
@@ -283,6 +319,9 @@ class CheckboxGroup(Dropdown):
     def from_cell(self, cell: str, flagging_dir: Path) -> Any:
         text = unescape(cell)
         return msgspec.json.decode(text) if text else []
+
+    def output_html(self, index: int) -> str:
+        return _choices_output(super().output_html(index), self.choices)
 
     def control_html(self, attributes: str) -> str:
         return _choice_inputs("checkbox", attributes, self.choices, lambda v: v in self.value)

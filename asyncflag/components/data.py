@@ -107,6 +107,8 @@ class Label(Component):
     shortcuts = ("label",)
     page_style = """
 .output[data-type=label] { white-space: normal; }
+input[data-type=label] { font: inherit; padding: .4rem; border: 1px solid #bbb;
+  border-radius: 4px; }
 .label-top { font-size: 1.4rem; font-weight: 700; margin-bottom: .4rem; }
 .label-row { display: grid; grid-template-columns: 1fr auto; gap: 0 .6rem; margin: .25rem 0; }
 .label-row .bar { grid-column: 1 / span 2; height: .45rem; border-radius: 3px;
