@@ -23,6 +23,7 @@ from typing import Any
 
 import anyio
 import httpx
+import msgspec
 import pytest
 from conftest import free_port
 from hypothesis import HealthCheck, given, settings
@@ -395,6 +396,51 @@ async def test_through_the_redis_transport(redis_url: str, tmp_path: Path) -> No
     assert cells[:4] == ["10", "-1", "'", '["-2", "\\u00e9"]']
     assert json.loads(cells[4])["confidences"][1] == {"label": 2, "confidence": 0.5}
     assert cells[5] == "#ABC"
+
+
+@pytest.mark.anyio
+async def test_forged_stream_entries_are_dead_lettered(redis_url: str, tmp_path: Path) -> None:
+    """The consumer checks each value again with the components the schema rebuilds: an
+    entry whose values (or parameters) break them is set aside, never written."""
+    import coredis
+
+    from asyncflag import RedisConsumer
+    from asyncflag.transport.redis import as_bytes
+    from asyncflag.transport.wire import VERSION, WireBatch, WireRow, encode_batch
+
+    components = all_components()
+    forged: list[tuple[list[Any], str]] = [
+        ([99, 0, None, [], None, None], "Slider 'level': 99 is outside its range"),
+        ([1, 0, "dog", [], None, None], "Radio 'pick': 'dog' is not one of"),
+        ([1, 0, None, ["pink"], None, None], "CheckboxGroup 'extras': 'pink' is not one of"),
+        ([1, 0, None, [], {"a": "x"}, None], "Label 'scores': the confidence of 'a'"),
+        ([1, 0, None, [], None, "red"], "ColorPicker 'colour' stores a colour as \"#rrggbb\""),
+    ]
+    assert Slider.spec_type is not None and Radio.spec_type is not None
+    bad_specs = [  # parameters the components refuse: the schema itself is refused
+        (Slider.spec_type(label="s", minimum=5, maximum=1), "minimum must be less than maximum"),
+        (Radio.spec_type(label="r", choices=[("a", "a")], value="b"), "'b' is not one of"),
+    ]
+    forged += [([None], reason) for _, reason in bad_specs]
+    schemas = [schema_of(components)] * (len(forged) - len(bad_specs)) + [
+        msgspec.msgpack.encode([spec]) for spec, _ in bad_specs
+    ]
+    async with coredis.Redis.from_url(redis_url, decode_responses=False) as client:
+        for sequence, ((values, _), schema) in enumerate(zip(forged, schemas, strict=True), 1):
+            batch = WireBatch(
+                VERSION, "forger", sequence, schema, [WireRow(0, values, None, None, None)]
+            )
+            await client.xadd("forged", {b"batch": encode_batch(batch)})
+        async with RedisConsumer(redis_url, stream="forged", flagging_dir=tmp_path) as running:
+            with anyio.fail_after(30):
+                while running.stats.dead_letters < len(forged):
+                    await anyio.sleep(0.02)
+        dead = await client.xrange("forged:dead", "-", "+")
+    reasons = [as_bytes(entry.field_values[b"reason"]).decode() for entry in dead]
+    assert len(reasons) == len(forged)
+    for reason, (_, expected_reason) in zip(reasons, forged, strict=True):
+        assert expected_reason in reason
+    assert not list(tmp_path.glob("*.csv"))  # nothing written
 
 
 @pytest.fixture
