@@ -416,10 +416,9 @@ async def test_forged_stream_entries_are_dead_lettered(redis_url: str, tmp_path:
         ([1, 0, None, [], {"a": "x"}, None], "Label 'scores': the confidence of 'a'"),
         ([1, 0, None, [], None, "red"], "ColorPicker 'colour' stores a colour as \"#rrggbb\""),
     ]
-    assert Slider.spec_type is not None and Radio.spec_type is not None
-    bad_specs = [  # parameters the components refuse: the schema itself is refused
-        (Slider.spec_type(label="s", minimum=5, maximum=1), "minimum must be less than maximum"),
-        (Radio.spec_type(label="r", choices=[("a", "a")], value="b"), "'b' is not one of"),
+    bad_specs: list[tuple[dict[str, Any], str]] = [  # parameters the components refuse
+        ({"type": "slider", "minimum": 5, "maximum": 1}, "minimum must be less than maximum"),
+        ({"type": "radio", "choices": [("a", "a")], "value": "b"}, "'b' is not one of"),
     ]
     forged += [([None], reason) for _, reason in bad_specs]
     schemas = [schema_of(components)] * (len(forged) - len(bad_specs)) + [
