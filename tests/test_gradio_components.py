@@ -125,6 +125,10 @@ def test_radio_takes_its_choices_only() -> None:
             radio.check(bad)
     with pytest.raises(FlagValueError, match=r"Radio None: 'x' is not one of the choices \[\]"):
         Radio().check("x")  # no choices: nothing to pick (a Dropdown would take any value)
+    assert Radio(["a"], type="value").check("a") == "a"
+    for cls in (Radio, CheckboxGroup):
+        with pytest.raises(FlagValueError, match=r"type='index' is not supported: fn gets"):
+            cls(["a"], type="index")
 
 
 def test_checkboxgroup_takes_a_list_of_choices() -> None:

@@ -203,6 +203,16 @@ _SHOW_CHOICES = """
   }
 """
 
+
+def _value_type_only(component: Component, kind: str) -> None:
+    """Gradio's ``type="value"`` (``fn`` gets the chosen values); ``"index"`` is refused."""
+    if kind != "value":
+        raise FlagValueError(
+            f"{type(component).__name__} type={kind!r} is not supported: fn gets the chosen "
+            'value (type="value"); take its index with choices.index(value) in fn'
+        )
+
+
 _CHOICE_STYLE = """
 .choices { display: flex; flex-wrap: wrap; gap: .3rem .9rem; }
 .choices label.choice { font-weight: normal; display: flex; align-items: center; gap: .3rem; }
@@ -220,6 +230,7 @@ class Radio(Dropdown):
     apostrophe when some choice is a number, so ``"3"`` and ``3`` stay apart.
 
     :param value: the choice checked when the page opens
+    :param type: ``"value"`` only (Gradio's ``"index"`` is refused)
     """
 
     type_name = "radio"
@@ -244,9 +255,11 @@ class Radio(Dropdown):
         choices: Sequence[str | int | float | tuple[str, str | int | float]] | None = None,
         *,
         value: str | int | float | None = None,
+        type: str = "value",
         label: str | None = None,
     ) -> None:
         super().__init__(choices or (), label)
+        _value_type_only(self, type)
         # unlike a Dropdown, a Radio takes its choices only, even when it has none (Gradio)
         self.allow_custom_value = False
         self._mixed = any(not isinstance(choice, str) for choice in self._values)
@@ -278,6 +291,7 @@ class CheckboxGroup(Dropdown):
     :func:`~asyncflag.load_flagged` gives back the list.
 
     :param value: the choices checked when the page opens
+    :param type: ``"value"`` only (Gradio's ``"index"`` is refused)
     """
 
     type_name = "checkboxgroup"
@@ -299,9 +313,11 @@ class CheckboxGroup(Dropdown):
         choices: Sequence[str | int | float | tuple[str, str | int | float]] | None = None,
         *,
         value: Sequence[str | int | float] | str | int | float | None = None,
+        type: str = "value",
         label: str | None = None,
     ) -> None:
         super().__init__(choices or (), label, multiselect=True)
+        _value_type_only(self, type)
         self.allow_custom_value = False
         self._mixed = any(not isinstance(choice, str) for choice in self._values)
         self.value: list[str | int | float] = self.check(value)
