@@ -13,15 +13,23 @@ from __future__ import annotations
 
 from . import components
 from .components import (
+    HTML,
     JSON,
     Audio,
     Checkbox,
+    CheckboxGroup,
+    Code,
+    ColorPicker,
     Component,
     Dropdown,
     File,
     FileData,
     Image,
+    Label,
+    Markdown,
     Number,
+    Radio,
+    Slider,
     Textbox,
     Video,
 )
@@ -46,6 +54,14 @@ from .transport import ConsumerStatistics, RedisConsumer, RedisStream
 
 __all__ = [
     "JSON",
+    "Slider",
+    "Radio",
+    "Markdown",
+    "Label",
+    "ColorPicker",
+    "Code",
+    "CheckboxGroup",
+    "HTML",
     "Audio",
     "CSVLogger",
     "Checkbox",

@@ -73,7 +73,7 @@ def test_component_from_passes_components_through() -> None:
     assert component_from(number) is number
 
 
-@pytest.mark.parametrize("bad", ["slider", "", "texts", "img"])
+@pytest.mark.parametrize("bad", ["knob", "", "texts", "img"])
 def test_unknown_shortcut(bad: str) -> None:
     with pytest.raises(FlagValueError, match="unknown component shortcut") as info:
         component_from(bad)
@@ -98,7 +98,7 @@ def test_interface_accepts_shortcuts() -> None:
     ]
     assert [c.label for c in iface.components] == ["a", "b", "c", "output 0", "output 1"]
     with pytest.raises(FlagValueError, match="unknown component shortcut"):
-        Interface(lambda a: a, "slider", "text")
+        Interface(lambda a: a, "knob", "text")
 
 
 @pytest.mark.parametrize("bad", [3, b"label", ["a"]])

@@ -1,7 +1,9 @@
 """The input and output components of an interface, and how each stores its values.
 
-One module per family: :mod:`.text` (Textbox), :mod:`.number` (Number, Checkbox),
-:mod:`.choice` (Dropdown), :mod:`.data` (JSON), :mod:`.files` (File, Image, Audio, Video);
+One module per family: :mod:`.text` (Textbox),
+:mod:`.number` (Number, Slider, Checkbox), :mod:`.choice` (Dropdown, Radio, CheckboxGroup),
+:mod:`.data` (JSON, Label, ColorPicker), :mod:`.markup` (Code, Markdown, HTML),
+:mod:`.files` (File, Image, Audio, Video);
 :mod:`.base` holds the :class:`Component` base class and the shortcut lookup.
 """
 
@@ -17,21 +19,26 @@ from .base import (
     component_types,
     register,
 )
-from .choice import Dropdown
-from .data import JSON
+from .choice import CheckboxGroup, Dropdown, Radio
+from .data import JSON, ColorPicker, Label
 from .files import IMAGE_MODES as IMAGE_MODES
 from .files import MAX_IMAGE_PIXELS as MAX_IMAGE_PIXELS
 from .files import Audio, File, FileComponent, FileData, Image, Video
 from .files import FilePayload as FilePayload
-from .number import Checkbox, Number
+from .markup import HTML, Code, Markdown
+from .number import Checkbox, Number, Slider
 from .text import Textbox
 from .values import MAX_JSON_DEPTH
 
 __all__ = [
+    "HTML",
     "JSON",
     "MAX_JSON_DEPTH",
     "Audio",
     "Checkbox",
+    "CheckboxGroup",
+    "Code",
+    "ColorPicker",
     "Component",
     "ComponentSpec",
     "Dropdown",
@@ -39,7 +46,11 @@ __all__ = [
     "FileData",
     "FileComponent",
     "Image",
+    "Label",
+    "Markdown",
     "Number",
+    "Radio",
+    "Slider",
     "Textbox",
     "Video",
     "component_from",

@@ -25,7 +25,7 @@ __all__ = [
     "Cell",
     "Component",
     "ComponentSpec",
-    "Label",
+    "LabelText",
     "Limit",
     "component_from",
     "component_type",
@@ -39,7 +39,7 @@ Cell = str | int | float
 #: (re-exported as ``asyncflag.transport.wire.MAX_LABEL_LENGTH``)
 MAX_LABEL_LENGTH = 1_000
 #: a label as a stream's schema holds it
-Label = Annotated[str, msgspec.Meta(max_length=MAX_LABEL_LENGTH)] | None
+LabelText = Annotated[str, msgspec.Meta(max_length=MAX_LABEL_LENGTH)] | None
 #: a size limit as a stream's schema holds it: a positive int, or ``None`` for none
 Limit = Annotated[int, msgspec.Meta(ge=1)] | None
 
@@ -53,7 +53,7 @@ class ComponentSpec(msgspec.Struct, tag_field="type", forbid_unknown_fields=True
     ``type_name`` when it registers.
     """
 
-    label: Label = None
+    label: LabelText = None
 
 
 class Component:

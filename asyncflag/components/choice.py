@@ -1,4 +1,4 @@
-"""One of a fixed set of choices: :class:`Dropdown`."""
+"""Choices: :class:`Dropdown`, :class:`Radio` (one of a few), :class:`CheckboxGroup` (several)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import html
 import itertools
 import json
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from .values import (
     short_repr,
 )
 
-__all__ = ["Dropdown"]
+__all__ = ["CheckboxGroup", "Dropdown", "Radio"]
 
 
 class Dropdown(Component):
@@ -89,22 +90,23 @@ class Dropdown(Component):
                 try:
                     plain_json(value)
                 except TypeError as exc:
-                    raise FlagValueError(f"Dropdown {self.label!r}: {exc}") from None
+                    raise FlagValueError(f"{type(self).__name__} {self.label!r}: {exc}") from None
             elif not fits_digits(value, MAX_INT_DIGITS):  # a number cell: Python's limit
                 raise FlagValueError(
-                    f"Dropdown {self.label!r}: an int of more than {MAX_INT_DIGITS} digits is "
-                    "too long to be written as text"
+                    f"{type(self).__name__} {self.label!r}: an int of more than "
+                    f"{MAX_INT_DIGITS} digits is too long to be written as text"
                 )
         if self.multiselect and isinstance(value, float) and not math.isfinite(value):
             raise FlagValueError(
-                f"Dropdown {self.label!r}: a multiselect is stored as JSON, which has no {value}"
+                f"{type(self).__name__} {self.label!r}: a multiselect is stored as JSON, "
+                f"which has no {value}"
             )
         if value in self._values:  # a string never equals a number, so types match
             return self._values[value]
         if not self.allow_custom_value:
             raise FlagValueError(
-                f"Dropdown {self.label!r}: {short_repr(value)} is not one of the choices "
-                f"{self._choices_shown()}"
+                f"{type(self).__name__} {self.label!r}: {short_repr(value)} is not one of "
+                f"the choices {self._choices_shown()}"
             )
         custom: str | int | float = value
         return custom
@@ -157,4 +159,192 @@ class Dropdown(Component):
             **super().config(),
             "choices": [[label, value] for label, value in self.choices],
             "multiselect": self.multiselect,
+        }
+
+
+def _choice_inputs(kind: str, attributes: str, choices: list[tuple[str, Any]], on: Any) -> str:
+    """Radio buttons or checkboxes, one per choice, in a group the page reads as one input."""
+    found = re.search(r'id="([^"]*)"', attributes)
+    name = html.escape(f"{kind}-{found[1] if found else 'choice'}")
+    boxes = "".join(
+        f'<label class="choice"><input type="{kind}" name="{name}" '
+        f'value="{html.escape(json.dumps(value))}"{" checked" if on(value) else ""}> '
+        f"{html.escape(text)}</label>"
+        for text, value in choices
+    )
+    return f'<div class="choices" role="group" {attributes}>{boxes}</div>'
+
+
+def _choices_output(html_of_output: str, choices: list[tuple[str, Any]]) -> str:
+    """The output's element with its choices, which the page shows with the picked ones
+    checked."""
+    listed = html.escape(json.dumps([[text, value] for text, value in choices]))
+    return html_of_output.replace(
+        '<div class="output" ', f'<div class="output" data-choices="{listed}" ', 1
+    )
+
+
+#: shows an output's choices, the picked ones checked (as Gradio shows such an output)
+_SHOW_CHOICES = """
+  function showChoices(el, kind, picked) {
+    const box = document.createElement("div");
+    box.className = "choices";
+    for (const [text, value] of JSON.parse(el.dataset.choices || "[]")) {
+      const label = document.createElement("label");
+      label.className = "choice";
+      const input = document.createElement("input");
+      input.type = kind;
+      input.disabled = true;
+      input.checked = picked.some(p => p === value);
+      label.append(input, " " + text);
+      box.append(label);
+    }
+    el.append(box);
+  }
+"""
+
+
+def _value_type_only(component: Component, kind: str) -> None:
+    """Gradio's ``type="value"`` (``fn`` gets the chosen values); ``"index"`` is refused."""
+    if kind != "value":
+        raise FlagValueError(
+            f"{type(component).__name__} type={kind!r} is not supported: fn gets the chosen "
+            'value (type="value"); take its index with choices.index(value) in fn'
+        )
+
+
+_CHOICE_STYLE = """
+.choices { display: flex; flex-wrap: wrap; gap: .3rem .9rem; }
+.choices label.choice { font-weight: normal; display: flex; align-items: center; gap: .3rem; }
+"""
+
+
+class Radio(Dropdown):
+    """One of a few choices, shown as radio buttons (as Gradio's ``Radio``).
+
+    ``choices`` are values or ``(label, value)`` pairs; ``fn`` gets (and may return) the
+    chosen value, or ``None`` for none. A value that is not a choice is refused at the
+    call. The cell is the value as Gradio writes it (the text, or the number), and
+    :func:`~asyncflag.load_flagged` gives back the value with its type, as
+    :class:`Dropdown` does: a string that looks like a number gets the escaping
+    apostrophe when some choice is a number, so ``"3"`` and ``3`` stay apart.
+
+    :param value: the choice checked when the page opens
+    :param type: ``"value"`` only (Gradio's ``"index"`` is refused)
+    """
+
+    type_name = "radio"
+    shortcuts = ("radio",)
+    page_style = _CHOICE_STYLE
+    page_script = f"""(() => {{{_SHOW_CHOICES}
+  asyncflag.register("radio", {{
+    read(el) {{
+      const picked = el.querySelector("input:checked");
+      return picked ? JSON.parse(picked.value) : null;
+    }},
+    show: (el, value) => showChoices(el, "radio", [value]),
+  }});
+}})();"""
+
+    class Spec(ComponentSpec):
+        choices: list[tuple[str, str | int | float]] = msgspec.field(default_factory=list)
+        value: str | int | float | None = None
+
+    def __init__(
+        self,
+        choices: Sequence[str | int | float | tuple[str, str | int | float]] | None = None,
+        *,
+        value: str | int | float | None = None,
+        type: str = "value",
+        label: str | None = None,
+    ) -> None:
+        super().__init__(choices or (), label)
+        _value_type_only(self, type)
+        # unlike a Dropdown, a Radio takes its choices only, even when it has none (Gradio)
+        self.allow_custom_value = False
+        self._mixed = any(not isinstance(choice, str) for choice in self._values)
+        self.value = self.check(value)
+
+    def output_html(self, index: int) -> str:
+        return _choices_output(super().output_html(index), self.choices)
+
+    def control_html(self, attributes: str) -> str:
+        return _choice_inputs(
+            "radio", attributes, self.choices, lambda v: self.value is not None and v == self.value
+        )
+
+    def config(self) -> dict[str, Any]:
+        return {
+            **Component.config(self),
+            "choices": [[label, value] for label, value in self.choices],
+            "value": self.value,
+        }
+
+
+class CheckboxGroup(Dropdown):
+    """Any number of a few choices, shown as checkboxes (as Gradio's ``CheckboxGroup``).
+
+    ``fn`` gets a list of the checked values (``[]`` for none) and may return such a
+    list, a single value (a list of one, as in Gradio) or ``None`` (``[]``). A value that
+    is not a choice is refused at the call. The cell is the list as JSON, written as
+    Gradio writes it (``["a", "b"]``: Python's ``json.dumps``), and
+    :func:`~asyncflag.load_flagged` gives back the list.
+
+    :param value: the choices checked when the page opens
+    :param type: ``"value"`` only (Gradio's ``"index"`` is refused)
+    """
+
+    type_name = "checkboxgroup"
+    shortcuts = ("checkboxgroup",)
+    page_style = _CHOICE_STYLE
+    page_script = f"""(() => {{{_SHOW_CHOICES}
+  asyncflag.register("checkboxgroup", {{
+    read: el => Array.from(el.querySelectorAll("input:checked")).map(b => JSON.parse(b.value)),
+    show: (el, value) => showChoices(el, "checkbox", value),
+  }});
+}})();"""
+
+    class Spec(ComponentSpec):
+        choices: list[tuple[str, str | int | float]] = msgspec.field(default_factory=list)
+        value: list[str | int | float] = msgspec.field(default_factory=list)
+
+    def __init__(
+        self,
+        choices: Sequence[str | int | float | tuple[str, str | int | float]] | None = None,
+        *,
+        value: Sequence[str | int | float] | str | int | float | None = None,
+        type: str = "value",
+        label: str | None = None,
+    ) -> None:
+        super().__init__(choices or (), label, multiselect=True)
+        _value_type_only(self, type)
+        self.allow_custom_value = False
+        self._mixed = any(not isinstance(choice, str) for choice in self._values)
+        self.value: list[str | int | float] = self.check(value)
+
+    def check(self, value: Any) -> Any:
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            value = [value]  # one value stands for a list of one, as in Gradio
+        return super().check(value)
+
+    def to_cell(self, value: Any) -> Cell:
+        # Gradio's cell exactly: json.dumps (ASCII, ", " between items); never escaped,
+        # as it starts with "["
+        return escape(json.dumps(value))
+
+    def from_cell(self, cell: str, flagging_dir: Path) -> Any:
+        text = unescape(cell)
+        return msgspec.json.decode(text) if text else []
+
+    def output_html(self, index: int) -> str:
+        return _choices_output(super().output_html(index), self.choices)
+
+    def control_html(self, attributes: str) -> str:
+        return _choice_inputs("checkbox", attributes, self.choices, lambda v: v in self.value)
+
+    def config(self) -> dict[str, Any]:
+        return {
+            **Component.config(self),
+            "choices": [[label, value] for label, value in self.choices],
+            "value": self.value,
         }

@@ -1,4 +1,4 @@
-"""Numbers and booleans: :class:`Number` and :class:`Checkbox`."""
+"""Numbers and booleans: :class:`Number`, :class:`Slider` and :class:`Checkbox`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from ..escaping import unescape
 from .base import Cell, Component, ComponentSpec
 from .values import LONG_INT_BITS, MAX_INT_DIGITS, check_int_digits, is_numpy_bool, short_repr
 
-__all__ = ["Checkbox", "Number"]
+__all__ = ["Checkbox", "Number", "Slider"]
 
 
 #: a bound of a Number as a stream's schema holds it
@@ -198,3 +198,164 @@ class Checkbox(Component):
         if text == "":
             return None
         return text == "true"
+
+
+class Slider(Component):
+    """A number from ``minimum`` to ``maximum``, picked on a slider (as Gradio's ``Slider``).
+
+    ``fn`` gets (and may return) an int or a float within the range; a value outside it
+    is refused at the call, an input and an output alike. With ``precision`` the value is
+    rounded as Gradio rounds it (``0``: to an int), and the rounded value is what ``fn``
+    gets, what is stored and what :func:`~asyncflag.load_flagged` returns. The cell is the
+    number, as Gradio writes it; ``None`` (no value) is an empty cell.
+
+    :param minimum: the smallest value
+    :param maximum: the largest value (more than ``minimum``)
+    :param value: where the page's slider starts (``minimum`` if ``None``)
+    :param step: the slider's increment on the page; by default a hundredth of the range
+        rounded down to a power of ten, as in Gradio
+    :param precision: the decimals to round to, or ``None`` not to round
+    """
+
+    type_name = "slider"
+    shortcuts = ("slider",)
+    page_style = """
+.slider { display: flex; align-items: center; gap: .6rem; }
+.slider input[type=range] { flex: 1; }
+.slider output { min-width: 3rem; font-variant-numeric: tabular-nums; text-align: right; }
+"""
+    page_script = """asyncflag.register("slider", {
+  setup(el) {
+    const shown = el.parentElement.querySelector("output");
+    const update = () => { shown.textContent = el.value; };
+    el.addEventListener("input", update);
+    update();
+  },
+  read: el => Number(el.value),
+  show(el, value) {
+    const box = document.createElement("div");
+    box.className = "slider";
+    const range = document.createElement("input");
+    range.type = "range";
+    range.disabled = true;
+    range.min = el.dataset.minimum; range.max = el.dataset.maximum; range.step = "any";
+    range.value = String(value);
+    const shown = document.createElement("output");
+    shown.textContent = String(value);
+    box.append(range, shown);
+    el.append(box);
+  },
+});"""
+
+    class Spec(ComponentSpec):
+        minimum: int | float = 0
+        maximum: int | float = 100
+        value: int | float | None = None
+        step: int | float | None = None
+        precision: int | None = None
+
+    def __init__(
+        self,
+        minimum: float = 0,
+        maximum: float = 100,
+        value: float | None = None,
+        *,
+        step: float | None = None,
+        precision: int | None = None,
+        label: str | None = None,
+    ) -> None:
+        super().__init__(label)
+        for name, bound in (("minimum", minimum), ("maximum", maximum)):
+            if not _is_real(bound) or not math.isfinite(bound):
+                raise FlagValueError(f"Slider {name} must be a finite number, got {bound!r}")
+        if not minimum < maximum:
+            raise FlagValueError(
+                f"Slider minimum must be less than maximum, got minimum={minimum!r} and "
+                f"maximum={maximum!r}"
+            )
+        if precision is not None and (
+            not isinstance(precision, int) or isinstance(precision, bool)
+        ):
+            raise FlagValueError(f"Slider precision must be an int or None, got {precision!r}")
+        if step is None:
+            step = 10 ** math.floor(math.log10(maximum - minimum) - 2)
+        elif not _is_real(step) or not math.isfinite(step) or step <= 0:
+            raise FlagValueError(f"Slider step must be a positive number, got {step!r}")
+        self.minimum = minimum
+        self.maximum = maximum
+        self.step = step
+        self.precision = precision
+        self.value = None if value is None else self.check(value)
+
+    def check(self, value: Any) -> int | float | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or is_numpy_bool(value) or isinstance(value, str | bytes):
+            raise self._reject(value, f"a number from {self.minimum} to {self.maximum}")
+        number: int | float
+        if isinstance(value, int | float):
+            number = value
+        elif hasattr(value, "__index__"):  # numpy ints
+            number = int(value.__index__())
+        elif hasattr(value, "__float__"):  # numpy floats, Decimal, Fraction
+            try:
+                number = float(value)
+            except (ValueError, OverflowError, TypeError) as exc:
+                raise FlagValueError(
+                    f"Slider {self.label!r} cannot store {short_repr(value)}: {exc}"
+                ) from None
+        else:
+            raise self._reject(value, f"a number from {self.minimum} to {self.maximum}")
+        if not self.minimum <= number <= self.maximum:  # NaN too
+            raise FlagValueError(
+                f"Slider {self.label!r}: {short_repr(number)} is outside its range "
+                f"{self.minimum} to {self.maximum}; give a value within it (or widen the "
+                "Slider's minimum and maximum)"
+            )
+        if self.precision is None:
+            return number
+        if self.precision == 0:
+            return round(number)
+        return round(number, self.precision)
+
+    def to_cell(self, value: Any) -> Cell:
+        return "" if value is None else value
+
+    def from_cell(self, cell: str, flagging_dir: Path) -> int | float | None:
+        text = unescape(cell)
+        if text == "":
+            return None
+        try:
+            return int(text)
+        except ValueError:
+            return float(text)
+
+    def control_html(self, attributes: str) -> str:
+        start = self.minimum if self.value is None else self.value
+        return (
+            f'<div class="slider"><input type="range" min="{self.minimum}" '
+            f'max="{self.maximum}" step="{self.step}" value="{start}" {attributes}>'
+            "<output></output></div>"
+        )
+
+    def output_html(self, index: int) -> str:
+        bounds = f'data-minimum="{self.minimum}" data-maximum="{self.maximum}" '
+        return (
+            super()
+            .output_html(index)
+            .replace('<div class="output" ', f'<div class="output" {bounds}', 1)
+        )
+
+    def config(self) -> dict[str, Any]:
+        return {
+            **super().config(),
+            "minimum": self.minimum,
+            "maximum": self.maximum,
+            "step": self.step,
+            "value": self.value,
+            "precision": self.precision,
+        }
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
