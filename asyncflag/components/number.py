@@ -171,7 +171,8 @@ class Number(Component):
 
 
 class Checkbox(Component):
-    """A boolean, written as ``True`` or ``False`` like Gradio."""
+    """A boolean, written as ``True`` or ``False`` (Gradio 6 writes ``true``/``false``;
+    :func:`~asyncflag.load_flagged` reads ``True``/``False``)."""
 
     type_name = "checkbox"
     shortcuts = ("checkbox",)
