@@ -98,6 +98,13 @@ def test_size_limit_counts_utf8_bytes() -> None:
         Chatbot(max_size=0)
 
 
+def test_gradios_null_metadata_and_options_are_taken() -> None:
+    message = {"role": "user", "content": "hi", "metadata": None, "options": None}
+    assert Chatbot().check([message]) == [{"role": "user", "content": "hi"}]
+    with pytest.raises(FlagValueError, match="it has also 'options'"):
+        Chatbot().check([{**message, "options": [{"value": "x"}]}])
+
+
 def test_check_copies_and_none_is_empty() -> None:
     original = ({"role": "user", "content": "hi"},)
     checked = Chatbot().check(original)

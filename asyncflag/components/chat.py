@@ -21,6 +21,8 @@ __all__ = ["CHAT_ROLES", "Chatbot"]
 CHAT_ROLES = ("user", "assistant")
 #: the keys of a message
 _KEYS = frozenset({"role", "content"})
+#: keys Gradio's messages carry that asyncflag's cell always writes as null: taken when null
+_NULL_KEYS = frozenset({"metadata", "options"})
 
 Message = dict[str, str]
 
@@ -42,9 +44,10 @@ class Chatbot(Component):
     (as Gradio's ``Chatbot(type="messages")``).
 
     A value is checked at the call: a list (or tuple) of mappings with exactly the keys
-    ``role`` and ``content``, a role of :data:`CHAT_ROLES`, a string content, and at most
-    ``max_size`` bytes of UTF-8 text in all; anything else (other roles, nested or
-    non-string content, extra keys) is refused with
+    ``role`` and ``content`` (Gradio's ``"metadata": None`` and ``"options": None`` are
+    taken and dropped: the cell writes them null), a role of :data:`CHAT_ROLES`, a string
+    content, and at most ``max_size`` bytes of UTF-8 text in all; anything else (other
+    roles, nested or non-string content, extra keys) is refused with
     :class:`~asyncflag.errors.FlagValueError`. The cell is Gradio's: the JSON of the
     messages with each content as ``[{"text": .., "type": "text"}]`` and ``"metadata"``
     and ``"options"`` null; :func:`~asyncflag.load_flagged` gives back the messages as
@@ -100,7 +103,7 @@ class Chatbot(Component):
             raise self._reject(
                 message, 'a list of messages {"role": "user" | "assistant", "content": str}'
             )
-        keys = set(message)
+        keys = {key for key in message if not (key in _NULL_KEYS and message[key] is None)}
         if keys != _KEYS:
             extra = sorted(map(short_repr, keys - _KEYS))
             missing = sorted(_KEYS - keys)
