@@ -1,6 +1,6 @@
 """The input and output components of an interface, and how each stores its values.
 
-One module per family: :mod:`.text` (Textbox),
+One module per family: :mod:`.text` (Textbox), :mod:`.chat` (Chatbot),
 :mod:`.number` (Number, Slider, Checkbox), :mod:`.choice` (Dropdown, Radio, CheckboxGroup),
 :mod:`.data` (JSON, Label, ColorPicker), :mod:`.markup` (Code, Markdown, HTML),
 :mod:`.files` (File, Image, Audio, Video);
@@ -19,6 +19,7 @@ from .base import (
     component_types,
     register,
 )
+from .chat import Chatbot
 from .choice import CheckboxGroup, Dropdown, Radio
 from .data import JSON, ColorPicker, Label
 from .files import IMAGE_MODES as IMAGE_MODES
@@ -35,6 +36,7 @@ __all__ = [
     "JSON",
     "MAX_JSON_DEPTH",
     "Audio",
+    "Chatbot",
     "Checkbox",
     "CheckboxGroup",
     "Code",
