@@ -311,6 +311,11 @@ def test_load_flagged_reads_what_gradio_flagged(case_name: str) -> None:
             assert [(digest(Path(image)), caption) for image, caption in value] == [
                 (digest(Path(image)), caption) for image, caption in fn_value(kind, expected)
             ]
+        elif kind == "Dataframe":  # a pandas DataFrame (type="pandas"), read with its dtypes
+            assert [list(value.columns), value.to_numpy().tolist()] == [
+                expected["headers"],
+                expected["data"],
+            ], f"row {number}"
         else:
             assert value == expected, f"row {number}"
 

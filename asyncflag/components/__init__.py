@@ -3,7 +3,7 @@
 One module per family: :mod:`.text` (Textbox),
 :mod:`.number` (Number, Slider, Checkbox), :mod:`.choice` (Dropdown, Radio, CheckboxGroup),
 :mod:`.data` (JSON, Label, ColorPicker), :mod:`.markup` (Code, Markdown, HTML),
-:mod:`.files` (File, Image, Audio, Video);
+:mod:`.files` (File, Image, Audio, Video), :mod:`.table` (Dataframe);
 :mod:`.base` holds the :class:`Component` base class and the shortcut lookup.
 """
 
@@ -27,6 +27,7 @@ from .files import Audio, File, FileComponent, FileData, Image, Video
 from .files import FilePayload as FilePayload
 from .markup import HTML, Code, Markdown
 from .number import Checkbox, Number, Slider
+from .table import Dataframe
 from .text import Textbox
 from .values import MAX_JSON_DEPTH
 
@@ -41,6 +42,7 @@ __all__ = [
     "ColorPicker",
     "Component",
     "ComponentSpec",
+    "Dataframe",
     "Dropdown",
     "File",
     "FileData",
