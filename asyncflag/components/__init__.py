@@ -1,6 +1,6 @@
 """The input and output components of an interface, and how each stores its values.
 
-One module per family: :mod:`.text` (Textbox),
+One module per family: :mod:`.text` (Textbox, HighlightedText),
 :mod:`.number` (Number, Slider, Checkbox), :mod:`.choice` (Dropdown, Radio, CheckboxGroup),
 :mod:`.data` (JSON, Label, ColorPicker), :mod:`.markup` (Code, Markdown, HTML),
 :mod:`.files` (File, Image, Audio, Video), :mod:`.table` (Dataframe);
@@ -28,7 +28,7 @@ from .files import FilePayload as FilePayload
 from .markup import HTML, Code, Markdown
 from .number import Checkbox, Number, Slider
 from .table import Dataframe
-from .text import Textbox
+from .text import HighlightedText, Textbox
 from .values import MAX_JSON_DEPTH
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "File",
     "FileData",
     "FileComponent",
+    "HighlightedText",
     "Image",
     "Label",
     "Markdown",
