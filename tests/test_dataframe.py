@@ -96,6 +96,7 @@ def test_what_fn_may_return_becomes_the_same_table() -> None:
         ({"rows": []}, "stores"),
         ({"headers": "ab", "data": []}, "headers must be a list of strings"),
         ([["\ud800"]], "Dataframe 't'"),
+        ([[10**5000]], "an int of more than"),
     ],
 )
 def test_bad_tables_are_refused_at_the_call(value: Any, message: str) -> None:
@@ -217,7 +218,7 @@ async def test_the_web_api_and_page(tmp_path: Path) -> None:
 CELLS = st.one_of(
     st.none(),
     st.booleans(),
-    st.integers(-(2**53), 2**53),
+    st.integers(),
     st.floats(allow_nan=False, allow_infinity=False),
     st.text(st.characters(exclude_categories=["Cs"]), max_size=12),
 )

@@ -113,6 +113,8 @@ def test_combine_adjacent_as_gradio() -> None:
         ([("a", True)], "the class of token 0 is True"),
         ([("a", float("nan"))], "give a string, a finite confidence number or None"),
         ([("a", {"x": 1})], "the class of token 0"),
+        ([("a", 10**400)], "a finite confidence number"),
+        ([("a", np.bool_(True))], "the class of token 0"),
         ({"text": "ab"}, "stores"),
         ({"text": "ab", "entities": [{"start": 1, "end": 9}]}, "within the text"),
         ({"text": "ab", "entities": ["x"]}, "entity 0 is 'x'"),

@@ -15,7 +15,14 @@ from ..checks import one_of, positive_int
 from ..errors import FlagValueError
 from ..escaping import escape, unescape
 from .base import Cell, Component, ComponentSpec, Limit
-from .values import check_encodable, is_numpy_bool, short_repr
+from .values import (
+    LONG_INT_BITS,
+    MAX_INT_DIGITS,
+    check_encodable,
+    check_int_digits,
+    is_numpy_bool,
+    short_repr,
+)
 
 __all__ = ["MAX_TABLE_BYTES", "MAX_TABLE_CELLS", "Dataframe"]
 
@@ -177,10 +184,11 @@ table.dataframe td[contenteditable=true] { background: #fff; }
         if isinstance(value, str):
             check_encodable(value, self)
             return str(value)
-        if isinstance(value, int):
-            return int(value)
-        if hasattr(value, "__index__") and not isinstance(value, float):  # numpy ints
-            return int(value.__index__())
+        if isinstance(value, int) or (hasattr(value, "__index__") and not isinstance(value, float)):
+            whole = int(value.__index__())  # numpy ints too
+            if whole.bit_length() >= LONG_INT_BITS:
+                check_int_digits(whole, MAX_INT_DIGITS, self)
+            return whole
         if isinstance(value, float) or (
             hasattr(value, "__float__") and type(value).__module__ == "numpy"
         ):

@@ -248,13 +248,16 @@ class HighlightedText(Component):
         if isinstance(value, str):
             check_encodable(value, self)
             return str(value)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            confidence = float(value)
+        numeric = isinstance(value, int | float) or (
+            type(value).__module__ == "numpy" and hasattr(value, "__float__")
+        )
+        if numeric and not isinstance(value, bool) and not is_numpy_bool(value):
+            try:
+                confidence = float(value)
+            except OverflowError:  # an int too large for a float
+                confidence = math.inf
             if math.isfinite(confidence):
                 return confidence
-        if type(value).__module__ == "numpy" and hasattr(value, "__float__"):
-            if not is_numpy_bool(value) and math.isfinite(float(value)):
-                return float(value)
         raise FlagValueError(
             f"HighlightedText {self.label!r}: the class of token {number} is "
             f"{short_repr(value)}; give a string, a finite confidence number or None"
