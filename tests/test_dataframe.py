@@ -10,6 +10,7 @@ and a real-browser test that edits a cell, submits and flags.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import os
 import sys
@@ -114,6 +115,11 @@ def test_size_limits_in_cells_and_bytes() -> None:
     with pytest.raises(FlagValueError, match=r"bytes of JSON \(more than 100\)"):
         Dataframe(label="t", max_size=100).check([["x" * 100]])
     assert Dataframe(label="t", max_cells=4).check([[1, 2]] * 2) is not None
+    # endless rows, or an endless row, stop at the limit
+    with pytest.raises(FlagValueError, match="more than 4 rows"):
+        Dataframe(label="t", max_cells=4).check(itertools.repeat([]))
+    with pytest.raises(FlagValueError, match="more than 4 cells"):
+        Dataframe(label="t", max_cells=4).check([itertools.count()])
 
 
 def test_parameters_are_checked() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -213,7 +214,7 @@ table.dataframe td[contenteditable=true] { background: #fff; }
         if isinstance(rows, str | bytes | Mapping):
             raise self._reject(rows, "a list of rows")
         try:
-            listed = list(rows)
+            listed = iter(rows)  # read lazily: an endless iterable stops at the limit
         except TypeError:
             raise self._reject(rows, "a list of rows") from None
         width: int | None = None
@@ -224,7 +225,11 @@ table.dataframe td[contenteditable=true] { background: #fff; }
                     f"Dataframe {self.label!r}: row {number} is {short_repr(row)}; each row "
                     "must be a list of cells"
                 )
-            cells = list(row)
+            if number >= self.max_cells:  # rows of no cells count too
+                raise self._too_big(f"more than {self.max_cells} rows")
+            cells = list(itertools.islice(row, self.max_cells + 1))
+            if len(cells) > self.max_cells:
+                raise self._too_big(f"more than {self.max_cells} cells")
             if width is None:
                 width = len(cells)
             elif len(cells) != width:
