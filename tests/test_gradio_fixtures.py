@@ -122,6 +122,11 @@ READ_DIFFERENCES: dict[tuple[str, int], tuple[Any, str]] = {
     ("textbox", 9): ('{"a": 1}', "Gradio re-dumped the JSON-looking text when writing it"),
     ("textbox", 10): ("[1, 2]", "as row 9"),
     ("code", 0): ("print('hi')", "Gradio stripped the trailing newline when writing it"),
+    ("highlightedtext", 1): (
+        [("sun", None)],
+        "Gradio turned fn's {'text', 'entities'} form into tokens when writing it (its "
+        "postprocess); asyncflag does the same at the call",
+    ),
     ("label_top1", 0): (
         {"cat": 0.7},
         "num_top_classes=1: Gradio stored the top class only",
@@ -160,6 +165,8 @@ def fn_value(kind: str, value: Any) -> Any:
             return np.asarray(image)
     if kind == "Gallery":
         return [(str(FIXTURES / path), caption) for path, caption in value]
+    if kind == "HighlightedText" and isinstance(value, list):  # JSON made fn's tuples lists
+        return [tuple(pair) for pair in value]
     return value
 
 
@@ -311,6 +318,13 @@ def test_load_flagged_reads_what_gradio_flagged(case_name: str) -> None:
             assert [(digest(Path(image)), caption) for image, caption in value] == [
                 (digest(Path(image)), caption) for image, caption in fn_value(kind, expected)
             ]
+        elif kind == "HighlightedText":  # (token, class) tuples, as fn returned them
+            assert value == fn_value(kind, expected), f"row {number}"
+        elif kind == "Dataframe":  # a pandas DataFrame (type="pandas"), read with its dtypes
+            assert [list(value.columns), value.to_numpy().tolist()] == [
+                expected["headers"],
+                expected["data"],
+            ], f"row {number}"
         else:
             assert value == expected, f"row {number}"
 

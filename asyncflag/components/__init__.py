@@ -1,9 +1,9 @@
 """The input and output components of an interface, and how each stores its values.
 
-One module per family: :mod:`.text` (Textbox), :mod:`.chat` (Chatbot),
+One module per family: :mod:`.text` (Textbox, HighlightedText), :mod:`.chat` (Chatbot),
 :mod:`.number` (Number, Slider, Checkbox), :mod:`.choice` (Dropdown, Radio, CheckboxGroup),
 :mod:`.data` (JSON, Label, ColorPicker), :mod:`.markup` (Code, Markdown, HTML),
-:mod:`.files` (File, Image, Audio, Video);
+:mod:`.files` (File, Image, Audio, Video), :mod:`.table` (Dataframe);
 :mod:`.base` holds the :class:`Component` base class and the shortcut lookup.
 """
 
@@ -28,7 +28,8 @@ from .files import Audio, File, FileComponent, FileData, Image, Video
 from .files import FilePayload as FilePayload
 from .markup import HTML, Code, Markdown
 from .number import Checkbox, Number, Slider
-from .text import Textbox
+from .table import Dataframe
+from .text import HighlightedText, Textbox
 from .values import MAX_JSON_DEPTH
 
 __all__ = [
@@ -43,10 +44,12 @@ __all__ = [
     "ColorPicker",
     "Component",
     "ComponentSpec",
+    "Dataframe",
     "Dropdown",
     "File",
     "FileData",
     "FileComponent",
+    "HighlightedText",
     "Image",
     "Label",
     "Markdown",
