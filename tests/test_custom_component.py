@@ -14,8 +14,6 @@ import csv
 import os
 import shutil
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from conftest import free_port
+from conftest import served_in_thread
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -306,20 +304,6 @@ async def test_through_the_redis_transport(redis_url: str, tmp_path: Path) -> No
     assert len(load_flagged(tmp_path, replica.components)) == 2
 
 
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    from streams.redis_server import REDIS_SERVER, RedisServer
-
-    if not os.path.exists(REDIS_SERVER):
-        pytest.skip("needs Debian's redis-server (.ci/run installs it)")
-    server = RedisServer(tmp_path / "redis", free_port())
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
-
-
 # -- in the real browser -----------------------------------------------------------------
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -329,26 +313,11 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """The reviews app on uvicorn in a thread of this process (Rating is defined here)."""
-    import uvicorn
 
-    port = free_port()
     flagging_dir = tmp_path / "flags"
     iface = reviews(flagging_dir, flagging_options=["wrong"])
-    server = uvicorn.Server(
-        uvicorn.Config(iface.app(), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    try:
+    with served_in_thread(iface.app()) as url:
         yield url, flagging_dir
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
 
 
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")

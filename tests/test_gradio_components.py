@@ -15,8 +15,6 @@ import os
 import re
 import shutil
 import tempfile
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,7 @@ import anyio
 import httpx
 import msgspec
 import pytest
-from conftest import free_port
+from conftest import served_in_thread
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -446,20 +444,6 @@ async def test_forged_stream_entries_are_dead_lettered(redis_url: str, tmp_path:
     assert not list(tmp_path.glob("*.csv"))  # nothing written
 
 
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    from streams.redis_server import REDIS_SERVER, RedisServer
-
-    if not os.path.exists(REDIS_SERVER):
-        pytest.skip("needs Debian's redis-server (.ci/run installs it)")
-    server = RedisServer(tmp_path / "redis", free_port())
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
-
-
 # -- in the real browser -----------------------------------------------------------------
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -467,23 +451,9 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
 def serve(iface: Interface) -> Iterator[str]:
-    import uvicorn
 
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(iface.app(), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
+    with served_in_thread(iface.app()) as url:
+        yield url
 
 
 @pytest.fixture

@@ -12,8 +12,6 @@ import csv
 import json
 import os
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ import anyio
 import httpx
 import numpy as np
 import pytest
-from conftest import free_port
+from conftest import served_in_thread
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -232,20 +230,6 @@ def test_flagged_values_read_back_equal(
 # -- through Redis -----------------------------------------------------------------------
 
 
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    from streams.redis_server import REDIS_SERVER, RedisServer
-
-    if not os.path.exists(REDIS_SERVER):
-        pytest.skip("needs Debian's redis-server (.ci/run installs it)")
-    server = RedisServer(tmp_path / "redis", free_port())
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
-
-
 @pytest.mark.anyio
 async def test_through_the_redis_transport(redis_url: str, tmp_path: Path) -> None:
     import coredis
@@ -289,25 +273,11 @@ async def test_through_the_redis_transport(redis_url: str, tmp_path: Path) -> No
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    import uvicorn
 
-    port = free_port()
     flagging_dir = tmp_path / "flags"
     iface = names(flagging_dir, flagging_options=["wrong"])
-    server = uvicorn.Server(
-        uvicorn.Config(iface.app(), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", flagging_dir
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
+    with served_in_thread(iface.app()) as url:
+        yield url, flagging_dir
 
 
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")

@@ -27,7 +27,7 @@ import anyio
 import httpx
 import numpy as np
 import pytest
-from conftest import free_port
+from conftest import free_port, served_in_thread
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image as PILImage
@@ -551,20 +551,6 @@ async def test_through_the_redis_transport(redis_url: str, tmp_path: Path) -> No
     assert Path(clip).suffix == ".mp4" and (n, m) == (2.3, 2.3)
 
 
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    from streams.redis_server import REDIS_SERVER, RedisServer
-
-    if not os.path.exists(REDIS_SERVER):
-        pytest.skip("needs Debian's redis-server (.ci/run installs it)")
-    server = RedisServer(tmp_path / "redis", free_port())
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
-
-
 # -- in the real browser -----------------------------------------------------------------
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -578,9 +564,7 @@ def clip_echo(name: str, n: float, clip: str) -> tuple[str, str]:
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A Textbox, a Number and a Video in, text and a Video out, on uvicorn in a thread."""
-    import uvicorn
 
-    port = free_port()
     flagging_dir = tmp_path / "flags"
     iface = Interface(
         clip_echo,
@@ -593,20 +577,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         flagging_dir=flagging_dir,
         flagging_options=["wrong"],
     )
-    server = uvicorn.Server(
-        uvicorn.Config(iface.app(), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", flagging_dir
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
+    with served_in_thread(iface.app()) as url:
+        yield url, flagging_dir
 
 
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")
