@@ -7,19 +7,17 @@ from __future__ import annotations
 
 import csv
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import DemoServer
+from conftest import CHROMIUM, DemoServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 pytestmark = pytest.mark.skipif(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from conftest import served_in_thread
+from conftest import CHROMIUM, chromium_page, served_in_thread
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -299,7 +298,6 @@ async def test_forged_stream_entries_are_dead_lettered(redis_url: str, tmp_path:
 
 # -- in the real browser -------------------------------------------------------------------
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
@@ -318,34 +316,26 @@ def test_bubbles_in_the_browser(served: tuple[str, Path]) -> None:
     playwright_api = pytest.importorskip("playwright.sync_api")
     expect = playwright_api.expect
     ARTIFACTS.mkdir(exist_ok=True)
-    with playwright_api.sync_playwright() as driver:
-        browser = driver.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"],
-        )
-        try:
-            p = browser.new_page(viewport={"width": 900, "height": 700})
-            p.goto(url + "/")
-            p.fill("#in0", "user: hi there\nassistant: hello!\nuser: <b>two</b>\nlines")
-            p.click("#submit")
-            bubbles = p.locator(".output .chat-bubble")
-            expect(bubbles).to_have_count(4)
-            expect(bubbles).to_have_text(
-                ["hi there", "hello!", "<b>two</b>\nlines", "<B>TWO</B>\nLINES"]
-            )  # shown as text, never as HTML
-            assert bubbles.evaluate_all("els => els.map(e => e.className)") == [
-                "chat-bubble user", "chat-bubble assistant",
-                "chat-bubble user", "chat-bubble assistant",
-            ]  # fmt: skip
-            left = bubbles.nth(0).bounding_box()
-            right = bubbles.nth(1).bounding_box()
-            assert left is not None and right is not None
-            assert left["x"] > right["x"]  # the user's on the right, the assistant's on the left
-            p.click("text=Flag")
-            expect(p.locator("#flag-status")).to_contain_text("1 flagged")
-            p.screenshot(path=str(ARTIFACTS / "gradio-chatbot.png"), full_page=True)
-        finally:
-            browser.close()
+    with chromium_page(900, 700) as p:
+        p.goto(url + "/")
+        p.fill("#in0", "user: hi there\nassistant: hello!\nuser: <b>two</b>\nlines")
+        p.click("#submit")
+        bubbles = p.locator(".output .chat-bubble")
+        expect(bubbles).to_have_count(4)
+        expect(bubbles).to_have_text(
+            ["hi there", "hello!", "<b>two</b>\nlines", "<B>TWO</B>\nLINES"]
+        )  # shown as text, never as HTML
+        assert bubbles.evaluate_all("els => els.map(e => e.className)") == [
+            "chat-bubble user", "chat-bubble assistant",
+            "chat-bubble user", "chat-bubble assistant",
+        ]  # fmt: skip
+        left = bubbles.nth(0).bounding_box()
+        right = bubbles.nth(1).bounding_box()
+        assert left is not None and right is not None
+        assert left["x"] > right["x"]  # the user's on the right, the assistant's on the left
+        p.click("text=Flag")
+        expect(p.locator("#flag-status")).to_contain_text("1 flagged")
+        p.screenshot(path=str(ARTIFACTS / "gradio-chatbot.png"), full_page=True)
     (row,) = load_flagged(flagging_dir, [Chatbot(), Chatbot()])
     assert row.values[0] == [
         {"role": "user", "content": "hi there"},

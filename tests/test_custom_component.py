@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from conftest import served_in_thread
+from conftest import CHROMIUM, chromium_page, served_in_thread
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -306,7 +305,6 @@ async def test_through_the_redis_transport(redis_url: str, tmp_path: Path) -> No
 
 # -- in the real browser -----------------------------------------------------------------
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
@@ -326,25 +324,17 @@ def test_four_stars_in_the_browser(served: tuple[str, Path]) -> None:
     expect = playwright_api.expect
     url, flagging_dir = served
     ARTIFACTS.mkdir(exist_ok=True)
-    with playwright_api.sync_playwright() as driver:
-        browser = driver.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"],
-        )
-        try:
-            p = browser.new_page(viewport={"width": 1000, "height": 600})
-            p.goto(url + "/")
-            p.fill("#in0", "a lovely day")
-            p.click('#in1 button.star[data-value="4"]')
-            expect(p.locator("#in1 button.star.on")).to_have_count(4)
-            p.click("#submit")
-            output = p.locator(".output").first
-            expect(output).to_have_text("\u2605\u2605\u2605\u2605\u2606")
-            p.click("text=Flag as wrong")
-            expect(p.locator("#flag-status")).to_contain_text("1 flagged")
-            p.screenshot(path=str(ARTIFACTS / "custom-rating.png"))
-        finally:
-            browser.close()
+    with chromium_page(1000, 600) as p:
+        p.goto(url + "/")
+        p.fill("#in0", "a lovely day")
+        p.click('#in1 button.star[data-value="4"]')
+        expect(p.locator("#in1 button.star.on")).to_have_count(4)
+        p.click("#submit")
+        output = p.locator(".output").first
+        expect(output).to_have_text("\u2605\u2605\u2605\u2605\u2606")
+        p.click("text=Flag as wrong")
+        expect(p.locator("#flag-status")).to_contain_text("1 flagged")
+        p.screenshot(path=str(ARTIFACTS / "custom-rating.png"))
     rows = read_rows(flagging_dir / "dataset1.csv")
     assert rows[0][:3] == ["text", "stars", "predicted"]
     assert rows[1][:4] == ["a lovely day", "4", "4", "wrong"]

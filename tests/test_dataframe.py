@@ -24,7 +24,7 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import served_in_thread
+from conftest import chromium_page, served_in_thread
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -318,25 +318,17 @@ def test_edit_a_cell_in_the_browser(served: tuple[str, Path]) -> None:
     expect = playwright_api.expect
     url, flagging_dir = served
     ARTIFACTS.mkdir(exist_ok=True)
-    with playwright_api.sync_playwright() as driver:
-        browser = driver.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"],
-        )
-        try:
-            p = browser.new_page(viewport={"width": 1000, "height": 600})
-            p.goto(url + "/")
-            cell = p.locator("#in0 tbody tr").nth(1).locator("td").nth(1)
-            cell.fill("7")
-            p.click("#submit")
-            output = p.locator(".output table.dataframe")
-            expect(output.locator("tbody tr").nth(1)).to_have_text("bob14")
-            expect(output.locator("th")).to_have_text(["name", "score"])
-            p.click("text=Flag as wrong")
-            expect(p.locator("#flag-status")).to_contain_text("1 flagged")
-            p.screenshot(path=str(ARTIFACTS / "dataframe.png"))
-        finally:
-            browser.close()
+    with chromium_page(1000, 600) as p:
+        p.goto(url + "/")
+        cell = p.locator("#in0 tbody tr").nth(1).locator("td").nth(1)
+        cell.fill("7")
+        p.click("#submit")
+        output = p.locator(".output table.dataframe")
+        expect(output.locator("tbody tr").nth(1)).to_have_text("bob14")
+        expect(output.locator("th")).to_have_text(["name", "score"])
+        p.click("text=Flag as wrong")
+        expect(p.locator("#flag-status")).to_contain_text("1 flagged")
+        p.screenshot(path=str(ARTIFACTS / "dataframe.png"))
     rows = read_rows(flagging_dir / "dataset1.csv")
     assert json.loads(rows[1][0])["data"] == [["ann", 1], ["bob", 7]]
     assert json.loads(rows[1][1])["data"] == [["ann", 2], ["bob", 14]]

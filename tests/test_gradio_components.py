@@ -13,7 +13,6 @@ import csv
 import json
 import os
 import re
-import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ import anyio
 import httpx
 import msgspec
 import pytest
-from conftest import served_in_thread
+from conftest import CHROMIUM, served_in_thread
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -446,7 +445,6 @@ async def test_forged_stream_entries_are_dead_lettered(redis_url: str, tmp_path:
 
 # -- in the real browser -----------------------------------------------------------------
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 

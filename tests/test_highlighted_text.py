@@ -20,7 +20,7 @@ import anyio
 import httpx
 import numpy as np
 import pytest
-from conftest import served_in_thread
+from conftest import chromium_page, served_in_thread
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -286,27 +286,19 @@ def test_tags_in_the_browser(served: tuple[str, Path]) -> None:
     expect = playwright_api.expect
     url, flagging_dir = served
     ARTIFACTS.mkdir(exist_ok=True)
-    with playwright_api.sync_playwright() as driver:
-        browser = driver.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"],
-        )
-        try:
-            p = browser.new_page(viewport={"width": 1000, "height": 500})
-            p.goto(url + "/")
-            p.fill("#in0", "Ann met Bo in <b>town</b>")
-            p.click("#submit")
-            marks = p.locator(".output .highlighted mark")
-            expect(marks).to_have_count(2)
-            expect(marks.first).to_have_text("AnnNAME")
-            expect(marks.first.locator(".tag")).to_have_text("NAME")
-            assert marks.first.evaluate("m => m.style.backgroundColor") == "rgb(253, 230, 138)"
-            expect(p.locator(".output .highlighted")).to_contain_text("<b>town</b>")
-            p.click("text=Flag as wrong")
-            expect(p.locator("#flag-status")).to_contain_text("1 flagged")
-            p.screenshot(path=str(ARTIFACTS / "highlightedtext.png"))
-        finally:
-            browser.close()
+    with chromium_page(1000, 500) as p:
+        p.goto(url + "/")
+        p.fill("#in0", "Ann met Bo in <b>town</b>")
+        p.click("#submit")
+        marks = p.locator(".output .highlighted mark")
+        expect(marks).to_have_count(2)
+        expect(marks.first).to_have_text("AnnNAME")
+        expect(marks.first.locator(".tag")).to_have_text("NAME")
+        assert marks.first.evaluate("m => m.style.backgroundColor") == "rgb(253, 230, 138)"
+        expect(p.locator(".output .highlighted")).to_contain_text("<b>town</b>")
+        p.click("text=Flag as wrong")
+        expect(p.locator("#flag-status")).to_contain_text("1 flagged")
+        p.screenshot(path=str(ARTIFACTS / "highlightedtext.png"))
     rows = read_rows(flagging_dir / "dataset1.csv")
     assert rows[1][0] == "Ann met Bo in <b>town</b>"
     assert [t["class_or_confidence"] for t in json.loads(rows[1][1])] == [

@@ -14,20 +14,23 @@ from __future__ import annotations
 import csv
 import io
 import os
-import shutil
 import tempfile
 import threading
 import time
 import wave
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
 import numpy as np
 import pytest
-from conftest import free_port, served_in_thread
+
+if TYPE_CHECKING:
+    from playwright.sync_api import FilePayload
+
+from conftest import CHROMIUM, chromium_page, free_port, served_in_thread
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image as PILImage
@@ -553,7 +556,6 @@ async def test_through_the_redis_transport(redis_url: str, tmp_path: Path) -> No
 
 # -- in the real browser -----------------------------------------------------------------
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
@@ -587,31 +589,22 @@ def test_enter_submits_and_the_video_plays_back(served: tuple[str, Path]) -> Non
     expect = playwright_api.expect
     url, flagging_dir = served
     ARTIFACTS.mkdir(exist_ok=True)
-    with playwright_api.sync_playwright() as driver:
-        browser = driver.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"],
-        )
-        try:
-            p = browser.new_page(viewport={"width": 1000, "height": 700})
-            p.goto(url + "/")
-            expect(p.locator("input#in0")).to_have_attribute("placeholder", "who?")
-            p.fill("#in1", "2.26")
-            p.set_input_files(
-                "#in2", files=[{"name": "clip.mp4", "mimeType": "video/mp4", "buffer": MP4}]
-            )
-            p.fill("#in0", "ada")
-            p.press("#in0", "Enter")  # a one-line Textbox submits on Enter
-            expect(p.locator(".output").first).to_have_text("ada 2.3")
-            video = p.locator(".output video")
-            expect(video).to_have_count(1)
-            assert (video.get_attribute("src") or "").startswith("data:video/mp4;base64,")
-            assert video.evaluate("v => v.controls") is True
-            p.click("text=Flag as wrong")
-            expect(p.locator("#flag-status")).to_contain_text("1 flagged")
-            p.screenshot(path=str(ARTIFACTS / "types-video.png"))
-        finally:
-            browser.close()
+    with chromium_page(1000, 700) as p:
+        p.goto(url + "/")
+        expect(p.locator("input#in0")).to_have_attribute("placeholder", "who?")
+        p.fill("#in1", "2.26")
+        clip: FilePayload = {"name": "clip.mp4", "mimeType": "video/mp4", "buffer": MP4}
+        p.set_input_files("#in2", files=[clip])
+        p.fill("#in0", "ada")
+        p.press("#in0", "Enter")  # a one-line Textbox submits on Enter
+        expect(p.locator(".output").first).to_have_text("ada 2.3")
+        video = p.locator(".output video")
+        expect(video).to_have_count(1)
+        assert (video.get_attribute("src") or "").startswith("data:video/mp4;base64,")
+        assert video.evaluate("v => v.controls") is True
+        p.click("text=Flag as wrong")
+        expect(p.locator("#flag-status")).to_contain_text("1 flagged")
+        p.screenshot(path=str(ARTIFACTS / "types-video.png"))
     with (flagging_dir / "dataset1.csv").open(newline="", encoding="utf-8") as file:
         rows = list(csv.reader(file))
     assert rows[0][:5] == ["name", "n", "clip", "output 0", "back"]
