@@ -110,6 +110,14 @@ def test_bad_values_are_refused_at_the_call(value: Any, message: str) -> None:
         Gallery(label="g").check(value)
 
 
+def test_an_image_refused_is_named_by_the_gallery_and_its_number() -> None:
+    gallery = Gallery()
+    gallery.label = "renamed"  # as an Interface names an unlabelled input after fn's parameter
+    with pytest.raises(FlagValueError) as refused:
+        gallery.check([RED, b"<svg/>"])
+    assert str(refused.value).startswith("Gallery 'renamed', image 1: the content is not a PNG")
+
+
 def test_limits_are_refused_with_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(FlagValueError, match=r"3 images is over the limit of 2 \(Gallery\(max"):
         Gallery(label="g", max_images=2).check([RED, RED, BLUE])
@@ -155,6 +163,28 @@ def test_its_spec_travels_with_its_parameters() -> None:
         1000,
         50,
     )
+
+
+def test_one_files_in_a_cell_protocol_and_no_second_path() -> None:
+    """The sinks, the wire, the interface, read and web ask a component for its files
+    (``holds_files``, ``files``, ``with_files``...), never whether it is a FileComponent."""
+    package = Path(asyncflag.__file__).parent
+    for name in [
+        "interface.py",
+        "read.py",
+        "web.py",
+        "sinks/csvfile.py",
+        "sinks/datasets.py",
+        "transport/wire.py",
+        "transport/redis.py",
+    ]:
+        assert "FileComponent" not in (package / name).read_text(encoding="utf-8"), name
+    image, gallery = components.Image(), Gallery()
+    assert image.holds_files and gallery.holds_files and not components.Textbox().holds_files
+    assert image.with_files(RED, image.files(RED)) == RED
+    assert image.files(None) == [] and gallery.files(None) == []
+    pairs = gallery.check([(RED, "r")])
+    assert gallery.with_files(pairs, ["g/x.png"]) == [("g/x.png", "r")]
 
 
 # -- through Interface -----------------------------------------------------------------

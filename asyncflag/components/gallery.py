@@ -79,7 +79,7 @@ class Gallery(Component):
         image_type: Literal["filepath", "numpy", "pil"] = (
             "numpy" if type == "numpy" else "pil" if type == "pil" else "filepath"
         )
-        self._image = Image(label, type=image_type, image_mode=None, max_pixels=self.max_pixels)
+        self._image = Image(type=image_type, image_mode=None, max_pixels=self.max_pixels)
 
     # -- checking -----------------------------------------------------------------------
 
@@ -106,7 +106,11 @@ class Gallery(Component):
             try:
                 image = self._image.check(image)
             except FlagValueError as exc:  # Image's words, said of this gallery
-                why = str(exc).removeprefix(f"Image {self.label!r}: ").replace("Image(", "Gallery(")
+                why = (
+                    str(exc)
+                    .removeprefix(f"Image {self._image.label!r}: ")
+                    .replace("Image(", "Gallery(")
+                )
                 raise FlagValueError(f"Gallery {self.label!r}, image {number}: {why}") from None
             total += _size_of(image)
             if self.max_size is not None and total > self.max_size:
