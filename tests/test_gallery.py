@@ -17,7 +17,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +33,18 @@ from PIL import Image as PILImage
 
 import asyncflag
 from asyncflag import FileData, FlagValueError, Gallery, Interface, components, load_flagged
-from asyncflag.components import component_from
+from asyncflag.components import Component, component_from, saved_file
 from asyncflag.errors import UnsafePathError
+from asyncflag.escaping import escape, unescape
 from asyncflag.transport.redis import as_bytes
-from asyncflag.transport.wire import components_from_schema, schema_of
+from asyncflag.transport.wire import (
+    RowChecker,
+    WireError,
+    WireRow,
+    components_from_schema,
+    file_value,
+    schema_of,
+)
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
@@ -185,6 +193,65 @@ def test_one_files_in_a_cell_protocol_and_no_second_path() -> None:
     assert image.files(None) == [] and gallery.files(None) == []
     pairs = gallery.check([(RED, "r")])
     assert gallery.with_files(pairs, ["g/x.png"]) == [("g/x.png", "r")]
+
+
+class Attachments(Component):
+    """A user's component holding files: named attachments, ``{name: bytes}``, through
+    the same protocol as Gallery and Image (nothing in the sinks or the wire knows it)."""
+
+    type_name = "test_attachments"
+    holds_files = True
+
+    def check(self, value: Any) -> dict[str, bytes] | None:
+        if value is None:
+            return None
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise self._reject(value, "a dict of name -> bytes")
+        checked = {}
+        for name, data in value.items():
+            if isinstance(data, FileData):  # as a stream carried it
+                data = data.data
+            if not isinstance(data, bytes):
+                raise self._reject(data, "bytes")
+            checked[name] = data
+        return checked
+
+    def files(self, value: Any) -> list[Any]:
+        return [] if value is None else list(value.values())
+
+    def with_files(self, value: Any, files: Sequence[Any]) -> Any:
+        return None if value is None else dict(zip(value, files, strict=True))
+
+    def file_payload(self, file: Any) -> tuple[bytes | Path, str]:
+        return file, ".txt"
+
+    def to_cell(self, value: Any) -> str:
+        return "" if value is None else escape(json.dumps(value))
+
+    def from_cell(self, cell: str, flagging_dir: Path) -> Any:
+        text = unescape(cell)
+        if not text:
+            return None
+        return {k: saved_file(self, v, flagging_dir) for k, v in json.loads(text).items()}
+
+
+@pytest.mark.anyio
+async def test_a_users_component_holding_files_goes_the_same_way(tmp_path: Path) -> None:
+    value = {"a": b"first", "b": b"second"}
+    iface = Interface(lambda x: x, Attachments(label="att"), [], flagging_dir=tmp_path)
+    async with iface:
+        assert await iface.flag([value]) == 1
+    cell = json.loads(read_rows(tmp_path / "dataset1.csv")[1][0])
+    assert set(cell) == {"a", "b"} and all(path.startswith("att/") for path in cell.values())
+    ((read,),) = [row.values for row in load_flagged(tmp_path, iface.components)]
+    assert {name: Path(path).read_bytes() for name, path in read.items()} == value
+    # through the wire: the files travel as [name, bytes] and come back checked
+    travelling = file_value(iface.components[0], value)
+    assert travelling == {"a": ["file.txt", b"first"], "b": ["file.txt", b"second"]}
+    checker = RowChecker(list(iface.components), max_file_size=100)
+    assert checker(WireRow(0, [travelling], None, None, None)) == (value,)
+    with pytest.raises(WireError, match="a path is refused"):
+        checker(WireRow(0, [{"a": "/etc/passwd"}], None, None, None))
 
 
 # -- through Interface -----------------------------------------------------------------
