@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, cast
 import anyio
 
 from .checks import is_async_callable, one_of, positive_int, writable_text
-from .components import Component, FileComponent, FileData, component_from
+from .components import Component, FileData, component_from
 from .errors import (
     FlaggingDisabledError,
     FlaggingError,
@@ -715,8 +715,7 @@ def _labelled(components: list[Component], names: list[str], kind: str) -> list[
 def _cap_files(components: list[Component], cap: int) -> None:
     """Files travel inside stream entries: apply the transport's cap as each one's max_size."""
     for component in components:
-        if isinstance(component, FileComponent):
-            component.max_size = min(component.max_size or cap, cap)
+        component.limit_file_size(cap)
 
 
 def _parameter_names(fn: Callable[..., Any]) -> list[str]:

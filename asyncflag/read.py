@@ -15,7 +15,7 @@ from typing import Any, Literal
 import msgspec
 
 from .checks import one_of
-from .components import Component, FileComponent, component_from
+from .components import Component, component_from
 from .errors import FlagValueError, UnsafePathError
 from .escaping import unescape, unescape_optional
 from .sinks.datasets import METADATA_COLUMNS, SIMPLE_LOG_NAME, dataset_files, read_schema
@@ -108,7 +108,7 @@ def _files_where_expected(path: Path, decoders: list[Component], unsafe_paths: s
     if schema is None:
         return True
     for decoder, column in zip(decoders, schema.columns, strict=False):
-        if isinstance(decoder, FileComponent) and not column.file:
+        if decoder.holds_files and not column.file:
             if unsafe_paths == "skip":
                 return False
             raise UnsafePathError(

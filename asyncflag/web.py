@@ -223,12 +223,14 @@ class _API:
         if media_type not in ("application/json", "multipart/form-data"):
             raise _not_json(request, files=True)
         body = await _read_body(request, self.max_body_size)
-        uploads: dict[int, FileData] = {}
+        uploads: dict[int, Any] = {}
         if media_type == "multipart/form-data":
             # Only from this server's page or a non-browser client: _refuse_cross_site ran.
+            # One file part per input, more for one holding several (a Gallery).
+            extra = sum(max(0, component.max_uploads - 1) for component in components)
             try:
                 form = await _replayed(request, body).form(
-                    max_files=len(components) + 1,
+                    max_files=len(components) + 1 + extra,
                     max_fields=len(components) + 1,
                     max_part_size=self.max_body_size,
                 )
@@ -245,10 +247,22 @@ class _API:
                 data = _decode_json(
                     raw.encode() if isinstance(raw, str) else b"[]", self.json_limits
                 )
-                for index in range(len(components)):
-                    upload = form.get(f"file{index}")
-                    if isinstance(upload, UploadFile):
-                        uploads[index] = FileData(await upload.read(), upload.filename or "")
+                for index, component in enumerate(components):
+                    parts = [
+                        part
+                        for part in form.getlist(f"file{index}")
+                        if isinstance(part, UploadFile)
+                    ]
+                    if len(parts) > max(component.max_uploads, 1):
+                        raise _HTTPError(
+                            400,
+                            f"input {component.label!r} takes at most "
+                            f"{max(component.max_uploads, 1)} file(s) (field file{index}), "
+                            f"got {len(parts)}",
+                        )
+                    if parts:
+                        files = [FileData(await p.read(), p.filename or "") for p in parts]
+                        uploads[index] = component.from_uploads(files)
             finally:
                 await form.close()
         else:

@@ -347,6 +347,24 @@ def test_gradio_saved_its_files_under_the_component_folder() -> None:
                 assert saved.suffix == ".webp"
 
 
+@pytest.mark.anyio
+async def test_gallery_cells_differ_only_in_where_the_images_are(tmp_path: Path) -> None:
+    """The listed difference of the Gallery cell: the same JSON list of
+    ``{"image", "caption"}``, but Gradio's paths start with its flagging_dir and keep the
+    name fn gave under a random folder, asyncflag's are relative to the flagging directory
+    and named by content (as for Image; issue 15 for reading Gradio's)."""
+    case = CASES["gallery"]
+    (ours,) = [json.loads(record[0]) for record in (await flag_with_asyncflag(case, tmp_path))[1:]]
+    (theirs,) = [json.loads(record[0]) for record in gradio_records("gallery")[1:]]
+    assert [item["caption"] for item in ours] == [item["caption"] for item in theirs]
+    for mine, gradios in zip(ours, theirs, strict=True):
+        assert re.fullmatch(
+            rf"{re.escape(GRADIO_PREFIX)}gallery/[0-9a-f]{{20}}/tiny\.png", gradios["image"]
+        )
+        assert re.fullmatch(r"gallery/[0-9a-f]{40}\.png", mine["image"])
+        assert digest(tmp_path / mine["image"]) == digest(gradio_file("gallery", gradios["image"]))
+
+
 # -- every component: writing the same cells -------------------------------------------------
 
 

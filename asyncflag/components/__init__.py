@@ -3,7 +3,8 @@
 One module per family: :mod:`.text` (Textbox, HighlightedText), :mod:`.chat` (Chatbot),
 :mod:`.number` (Number, Slider, Checkbox), :mod:`.choice` (Dropdown, Radio, CheckboxGroup),
 :mod:`.data` (JSON, Label, ColorPicker), :mod:`.markup` (Code, Markdown, HTML),
-:mod:`.files` (File, Image, Audio, Video), :mod:`.table` (Dataframe);
+:mod:`.files` (File, Image, Audio, Video), :mod:`.gallery` (Gallery),
+:mod:`.table` (Dataframe);
 :mod:`.base` holds the :class:`Component` base class and the shortcut lookup.
 """
 
@@ -26,6 +27,8 @@ from .files import IMAGE_MODES as IMAGE_MODES
 from .files import MAX_IMAGE_PIXELS as MAX_IMAGE_PIXELS
 from .files import Audio, File, FileComponent, FileData, Image, Video
 from .files import FilePayload as FilePayload
+from .files import saved_file as saved_file
+from .gallery import Gallery
 from .markup import HTML, Code, Markdown
 from .number import Checkbox, Number, Slider
 from .table import Dataframe
@@ -49,6 +52,7 @@ __all__ = [
     "File",
     "FileData",
     "FileComponent",
+    "Gallery",
     "HighlightedText",
     "Image",
     "Label",

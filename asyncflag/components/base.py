@@ -73,7 +73,8 @@ class Component:
     #: the type's input control and show its output value, by calling
     #: ``asyncflag.register("<type_name>", {setup(el), read(el), show(el, value)})``
     #: (each optional: by default a control's ``value`` is read as text and an output
-    #: shown as text). ``read`` may return a ``File`` (an upload) or any JSON value.
+    #: shown as text). ``read`` may return a ``File`` (an upload), an array of them
+    #: (several uploads for one input, sent as several ``file<N>`` parts) or any JSON value.
     page_script: ClassVar[str] = ""
     #: CSS for this type's control and output, put in the page's ``<style>``
     page_style: ClassVar[str] = ""
@@ -83,6 +84,13 @@ class Component:
     #: whether the page sends this input as a file upload (a ``file<N>`` multipart field)
     #: rather than in the JSON body; the web API then takes it only as an upload
     takes_upload: ClassVar[bool] = False
+    #: how many ``file<N>`` parts the page (or a client) may send for this input: 1
+    #: for a one-file input, more for one that holds several (a Gallery)
+    max_uploads: int = 0
+    #: whether this component's values hold files saved under the flagging directory
+    #: (see :meth:`files`): the sinks save them, the stream carries their bytes, and
+    #: its cells name saved files
+    holds_files: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -118,6 +126,39 @@ class Component:
             chooses, never one a client sent); it is removed when the run ends
         """
         return value
+
+    # -- files in a cell: one protocol for a one-file component and a Gallery alike --
+
+    def files(self, value: Any) -> list[Any]:
+        """The files a value holds, in order (none for a component that does not
+        :attr:`hold files <holds_files>`, or for ``None``): what a sink saves, each with
+        :meth:`file_payload`, and what travels through a stream as ``[name, bytes]``.
+
+        Also called on a value as a stream carried it, before it is checked: a value of
+        the wrong shape raises :class:`FlagValueError`.
+        """
+        return []
+
+    def with_files(self, value: Any, files: Sequence[Any]) -> Any:
+        """``value`` with its :meth:`files` replaced by ``files`` (in the same order):
+        by their saved paths relative to the flagging directory (what :meth:`to_cell`
+        then writes), by their stream form, or by the :class:`FileData` a stream
+        carried."""
+        return value
+
+    def file_payload(self, file: Any) -> tuple[bytes | Path, str]:
+        """What to save for one of a checked value's :meth:`files` (bytes, or a file to
+        copy) and the suffix of its file name. Blocking: runs in a worker thread."""
+        raise NotImplementedError(f"{type(self).__name__} holds no files")
+
+    def limit_file_size(self, cap: int) -> None:
+        """Lower this component's size limit to ``cap`` bytes (a stream's cap on the
+        files an entry carries); nothing for a component without files."""
+
+    def from_uploads(self, uploads: Sequence[Any]) -> Any:
+        """The input value of the files uploaded for it (:class:`FileData`, at most
+        :attr:`max_uploads`), ``None`` for none."""
+        return None
 
     def to_cell(self, value: Any) -> Cell:
         """Turn a checked value into a CSV cell; strings come back escaped."""

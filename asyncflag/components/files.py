@@ -17,7 +17,7 @@ import threading
 import wave
 import weakref
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -40,6 +40,7 @@ __all__ = [
     "FilePayload",
     "Image",
     "Video",
+    "saved_file",
 ]
 
 
@@ -73,6 +74,8 @@ class FileComponent(Component):
     #: the ``accept`` attribute of the page's file input (``"image/*"``...)
     accept: ClassVar[str] = ""
     takes_upload = True
+    max_uploads = 1
+    holds_files = True
 
     class Spec(ComponentSpec):
         max_size: Limit = None
@@ -116,6 +119,26 @@ class FileComponent(Component):
 
     def _check_other(self, value: Any) -> Any:
         raise self._reject(value, "bytes, FileData or the path of a file")
+
+    def files(self, value: Any) -> list[Any]:
+        """The value itself: a file component holds one file (none for ``None``)."""
+        return [] if value is None else [value]
+
+    def with_files(self, value: Any, files: Sequence[Any]) -> Any:
+        """The one file of ``files`` (``None`` for none)."""
+        return files[0] if files else None
+
+    def file_payload(self, file: Any) -> tuple[FilePayload, str]:
+        """:meth:`payload`."""
+        return self.payload(file)
+
+    def limit_file_size(self, cap: int) -> None:
+        """``max_size`` becomes at most ``cap``."""
+        self.max_size = min(self.max_size or cap, cap)
+
+    def from_uploads(self, uploads: Sequence[Any]) -> Any:
+        """The one upload, or ``None``."""
+        return uploads[0] if uploads else None
 
     def file_path(self, value: Any, run_dir: Path) -> str:
         """The path of a file holding a checked value, for a ``fn`` that takes file paths.
@@ -195,17 +218,26 @@ class FileComponent(Component):
         text = unescape_optional(cell)
         if not text:
             return None
-        root = Path(flagging_dir)
-        path = root / text
-        why = _unsafe_cell(text, root, path)
-        if why:
-            raise UnsafePathError(
-                f"{type(self).__name__} {self.label!r}: the file cell {short_repr(text)} {why}; "
-                "asyncflag only reads back files saved inside the flagging directory "
-                f"{str(root)!r} (was the dataset file edited, or a text column appended "
-                "under the same labels?)",
-            )
-        return str(path.absolute())
+        return saved_file(self, text, Path(flagging_dir))
+
+
+def saved_file(component: Component, text: str, flagging_dir: Path) -> str:
+    """The absolute path of the saved file ``text`` names (a path relative to
+    ``flagging_dir``, as a file cell holds it).
+
+    :raises UnsafePathError: for a path outside ``flagging_dir`` once ``..`` and symlinks
+        are resolved (absolute, ``../``, a symlink leading out, a NUL byte)
+    """
+    path = flagging_dir / text
+    why = _unsafe_cell(text, flagging_dir, path)
+    if why:
+        raise UnsafePathError(
+            f"{type(component).__name__} {component.label!r}: the file cell "
+            f"{short_repr(text)} {why}; asyncflag only reads back files saved inside the "
+            f"flagging directory {str(flagging_dir)!r} (was the dataset file edited, or a "
+            "text column appended under the same labels?)",
+        )
+    return str(path.absolute())
 
 
 class File(FileComponent):

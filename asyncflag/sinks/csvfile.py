@@ -19,7 +19,7 @@ from typing import Any, Literal
 import anyio
 
 from ..checks import one_of, positive_int
-from ..components import Component, FileComponent, component_from
+from ..components import Component, component_from
 from ..errors import FlagValueError, as_write_error
 from ..escaping import escape_many, escape_optionals
 from ..events import FlagRow
@@ -50,10 +50,8 @@ class RowFormatter:
         self.components = list(components)
         #: the column labels (a component without a label is ``component <i>``)
         self.columns = [c.label or f"component {i}" for i, c in enumerate(self.components)]
-        #: the indexes of the columns whose cells are paths of saved files
-        self.file_columns = [
-            i for i, c in enumerate(self.components) if isinstance(c, FileComponent)
-        ]
+        #: the indexes of the columns whose cells name saved files
+        self.file_columns = [i for i, c in enumerate(self.components) if c.holds_files]
 
     def header_cells(self) -> list[str]:
         """The header record's cells, escaped."""
@@ -104,13 +102,13 @@ class RowFormatter:
     def encode(
         self,
         rows: Sequence[FlagRow],
-        saved: dict[tuple[int, int], str],
+        saved: dict[tuple[int, int], Any],
         failed: dict[int, Exception],
     ) -> tuple[list[RowResult], list[int], bytes]:
         """The CSV bytes of the rows that can be written, which rows those are, and why
         the others cannot be (in the results).
 
-        :param saved: the saved path of each file value, by (row, column)
+        :param saved: each value holding files, with their saved paths, by (row, column)
         :param failed: why a row's file could not be saved, by row
         """
         results: list[RowResult] = [0] * len(rows)
@@ -210,7 +208,7 @@ class _CSVFileLogger(FlaggingCallback):
             raise FlagValueError(f"expected {len(self.components)} values, got {len(flag_data)}")
         data = tuple(c.check(v) for c, v in zip(self.components, flag_data, strict=True))
         row = FlagRow(data, flag_option, username, datetime.now(UTC))
-        saved: dict[tuple[int, int], str] = {}
+        saved: dict[tuple[int, int], Any] = {}
         for j in self._formatter.file_columns:
             if data[j] is not None:
                 saved[0, j] = self._save(data[j], j)
@@ -224,7 +222,7 @@ class _CSVFileLogger(FlaggingCallback):
 
     async def flag_batch(self, rows: Sequence[FlagRow]) -> list[RowResult]:
         """Save the rows' files concurrently, then append every row with one write."""
-        saved: dict[tuple[int, int], str] = {}
+        saved: dict[tuple[int, int], Any] = {}
         failed: dict[int, Exception] = {}
         if self._formatter.file_columns:
             async with anyio.create_task_group() as tg:
@@ -252,7 +250,7 @@ class _CSVFileLogger(FlaggingCallback):
         i: int,
         j: int,
         value: Any,
-        saved: dict[tuple[int, int], str],
+        saved: dict[tuple[int, int], Any],
         failed: dict[int, Exception],
     ) -> None:
         try:
@@ -262,11 +260,15 @@ class _CSVFileLogger(FlaggingCallback):
         except Exception as exc:
             failed[i] = exc
 
-    def _save(self, value: Any, column: int) -> str:
+    def _save(self, value: Any, column: int) -> Any:
+        """Save the files of a value; the value with their saved paths, for its cell."""
         component = self.components[column]
-        assert isinstance(component, FileComponent)
-        payload, suffix = component.payload(value)
-        return self._store.save(self.columns[column], payload, suffix)
+        label = self.columns[column]
+        paths = [
+            self._store.save(label, *component.file_payload(file))
+            for file in component.files(value)
+        ]
+        return component.with_files(value, paths)
 
     def _commit(self, data: bytes, written: list[int], results: list[RowResult]) -> None:
         """Append encoded rows and fill in their counts (blocking)."""

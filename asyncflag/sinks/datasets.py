@@ -17,7 +17,7 @@ from pathlib import Path
 
 import msgspec
 
-from ..components import Component, FileComponent
+from ..components import Component
 from ..errors import FlagValueError
 from .appendfile import AppendOnlyFile, OtherDatasetError
 from .disk import Disk
@@ -107,7 +107,7 @@ class ColumnType(msgspec.Struct, frozen=True):
 
     label: str
     type: str
-    #: the cells are paths of saved files (an Image, Audio or File component)
+    #: the cells name saved files (an Image, Audio, File or Gallery component)
     file: bool = False
 
 
@@ -130,7 +130,7 @@ class DatasetSchema(msgspec.Struct, frozen=True):
         """The schema of the columns ``components`` write under ``labels``."""
         return cls(
             [
-                ColumnType(label, type(component).__name__, isinstance(component, FileComponent))
+                ColumnType(label, type(component).__name__, component.holds_files)
                 for label, component in zip(labels, components, strict=True)
             ]
         )

@@ -33,7 +33,7 @@ import msgspec
 from anyio.abc import TaskStatus
 
 from ..checks import positive_int
-from ..components import Component, FileComponent
+from ..components import Component
 from ..errors import FlaggingError, FlagValueError, FlagWriteError
 from ..events import FlagEvent, FlagReceipt, Prediction
 from ..pipeline import Drain, Subscription, fail_events
@@ -175,9 +175,7 @@ class StreamPublisher:
         self._components = list(components)
         self._schema = schema_of(self._components)
         self._files = [
-            (j, component)
-            for j, component in enumerate(self._components)
-            if isinstance(component, FileComponent)
+            (j, component) for j, component in enumerate(self._components) if component.holds_files
         ]
         self._max_batch = max_batch
         self.producer = secrets.token_hex(8)

@@ -40,7 +40,6 @@ from ..components import (
     MAX_LABEL_LENGTH,
     Component,
     ComponentSpec,
-    FileComponent,
     FileData,
     component_types,
 )
@@ -205,13 +204,17 @@ def components_from_schema(schema: bytes) -> list[Component]:
         ) from None
 
 
-def file_value(component: FileComponent, value: Any) -> list[Any] | None:
-    """A checked file value as it travels: ``[name, bytes]`` (blocking: may read a file)."""
-    if value is None:
-        return None
-    payload, suffix = component.payload(value)
+def file_value(component: Component, value: Any) -> Any:
+    """A checked value holding files as it travels: each of its
+    :meth:`~asyncflag.components.Component.files` as ``[name, bytes]`` (blocking: may
+    read a file)."""
+    return component.with_files(value, [_travelling(component, f) for f in component.files(value)])
+
+
+def _travelling(component: Component, file: Any) -> list[Any]:
+    payload, suffix = component.file_payload(file)
     data = payload.read_bytes() if isinstance(payload, Path) else payload
-    name = value.name if isinstance(value, FileData) and value.name else "file" + suffix
+    name = file.name if isinstance(file, FileData) and file.name else "file" + suffix
     return [Path(name).name[:200], data]
 
 
@@ -268,9 +271,7 @@ class RowChecker:
         self.max_file_size = max_file_size
         self._checks = [component.check for component in components]
         self._files = [
-            (j, component)
-            for j, component in enumerate(components)
-            if isinstance(component, FileComponent)
+            (j, component) for j, component in enumerate(components) if component.holds_files
         ]
 
     def __call__(self, row: WireRow) -> tuple[Any, ...]:
@@ -281,13 +282,19 @@ class RowChecker:
             values = list(values)
             for j, component in self._files:
                 if values[j] is not None:
-                    values[j] = self._file(component, values[j])
+                    try:
+                        files = component.files(values[j])
+                    except FlagValueError as exc:
+                        raise WireError(str(exc)) from None
+                    values[j] = component.with_files(
+                        values[j], [self._file(component, file) for file in files]
+                    )
         try:
             return tuple(map(call, self._checks, values))
         except FlagValueError as exc:
             raise WireError(str(exc)) from None
 
-    def _file(self, component: FileComponent, value: Any) -> FileData:
+    def _file(self, component: Component, value: Any) -> FileData:
         if not (
             isinstance(value, list)
             and len(value) == 2
