@@ -9,11 +9,14 @@ One module per family: :mod:`.text` (Textbox, HighlightedText), :mod:`.chat` (Ch
 
 from __future__ import annotations
 
+from .base import GRADIO_KEYWORDS as GRADIO_KEYWORDS
+from .base import GRADIO_LAYOUT_KEYWORDS as GRADIO_LAYOUT_KEYWORDS
 from .base import MAX_LABEL_LENGTH as MAX_LABEL_LENGTH
 from .base import Cell as Cell
 from .base import (
     Component,
     ComponentSpec,
+    accepted_keywords,
     component_from,
     component_type,
     component_types,
@@ -58,6 +61,7 @@ __all__ = [
     "Slider",
     "Textbox",
     "Video",
+    "accepted_keywords",
     "component_from",
     "component_type",
     "component_types",

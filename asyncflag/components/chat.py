@@ -57,6 +57,35 @@ class Chatbot(Component):
     """
 
     type_name = "chatbot"
+    #: Gradio's keywords of the conversation's look, which have no effect here
+    gradio_keywords = frozenset(
+        {
+            "allow_file_downloads",
+            "allow_tags",
+            "autoscroll",
+            "avatar_images",
+            "editable",
+            "examples",
+            "feedback_options",
+            "feedback_value",
+            "group_consecutive_messages",
+            "height",
+            "latex_delimiters",
+            "layout",
+            "like_user_message",
+            "line_breaks",
+            "max_height",
+            "min_height",
+            "placeholder",
+            "reasoning_tags",
+            "render_markdown",
+            "resizable",
+            "rtl",
+            "sanitize_html",
+            "watermark",
+        }
+    )
+
     shortcuts = ("chatbot",)
     page_style = """
 .output[data-type=chatbot] { white-space: normal; display: flex; flex-direction: column;

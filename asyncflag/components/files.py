@@ -220,6 +220,9 @@ class File(FileComponent):
     """
 
     type_name = "file"
+    #: Gradio's keywords of the display, which have no effect here
+    gradio_keywords = frozenset({"allow_reordering", "height"})
+
     shortcuts = ("file",)
 
     def __init__(
@@ -272,6 +275,12 @@ class Image(FileComponent):
     """
 
     type_name = "image"
+    #: Gradio's keywords of the display and of the picker, which have no effect
+    #: here (``format``: asyncflag keeps an upload's own type and writes arrays as PNG)
+    gradio_keywords = frozenset(
+        {"format", "height", "placeholder", "sources", "watermark", "webcam_options", "width"}
+    )
+
     shortcuts = ("image",)
     accept = "image/*"
     page_script = """asyncflag.register("image", {
@@ -556,6 +565,21 @@ class Audio(FileComponent):
     """
 
     type_name = "audio"
+    #: Gradio's keywords of the player and of the recorder, which have no effect here
+    gradio_keywords = frozenset(
+        {
+            "autoplay",
+            "editable",
+            "format",
+            "loop",
+            "playback_position",
+            "recording",
+            "sources",
+            "subtitles",
+            "waveform_options",
+        }
+    )
+
     shortcuts = ("audio",)
     accept = "audio/*"
     page_script = """asyncflag.register("audio", {
@@ -667,6 +691,23 @@ class Video(FileComponent):
     """
 
     type_name = "video"
+    #: Gradio's keywords of the player and of the recorder, which have no effect here
+    gradio_keywords = frozenset(
+        {
+            "autoplay",
+            "format",
+            "height",
+            "include_audio",
+            "loop",
+            "playback_position",
+            "sources",
+            "subtitles",
+            "watermark",
+            "webcam_options",
+            "width",
+        }
+    )
+
     shortcuts = ("video",)
     accept = "video/*"
     page_script = """asyncflag.register("video", {

@@ -89,6 +89,28 @@ class Dataframe(Component):
     """
 
     type_name = "dataframe"
+    #: Gradio's keywords of the table's look, which have no effect here
+    gradio_keywords = frozenset(
+        {
+            "col_count",
+            "column_count",
+            "column_limits",
+            "column_widths",
+            "datatype",
+            "latex_delimiters",
+            "line_breaks",
+            "max_chars",
+            "max_height",
+            "pinned_columns",
+            "row_count",
+            "row_limits",
+            "show_row_numbers",
+            "show_search",
+            "static_columns",
+            "wrap",
+        }
+    )
+
     shortcuts = ("dataframe",)
     page_style = """
 table.dataframe { border-collapse: collapse; font-size: .9rem; }
