@@ -166,6 +166,14 @@ def test_the_keywords_do_not_travel_in_a_schema() -> None:
     ]
 
 
+#: a 1x1 PNG
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360f8cfc0f01f0005000200a5f6"
+    "1d8d0000000049454e44ae426082"
+)
+
+
 # -- type="index" ---------------------------------------------------------------------------
 
 
@@ -273,6 +281,28 @@ async def test_outputs_value_on_the_page_and_in_config(tmp_path: Path) -> None:
     # a value cannot close the script element it travels in
     hostile = render_page(iface, initial_outputs=["</script><script>alert(1)</script>"])
     assert "</script><script>alert(1)" not in hostile
+
+
+@pytest.mark.anyio
+async def test_a_file_value_is_an_outputs_only_and_its_path_stays_on_the_server(
+    tmp_path: Path,
+) -> None:
+    picture = tmp_path / "secret-folder" / "cat.png"
+    picture.parent.mkdir()
+    picture.write_bytes(PNG)
+    iface = Interface(
+        lambda image: image,
+        gr.Image(value=str(picture), type="filepath"),
+        gr.Image(value=str(picture)),
+        flagging_dir=tmp_path / "flags",
+    )
+    transport = httpx.ASGITransport(app=iface.app())
+    async with iface, httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        config = (await client.get("/api/config")).json()
+        page = (await client.get("/")).text
+    assert "secret-folder" not in json.dumps(config) and "secret-folder" not in page
+    assert "value" not in config["inputs"][0] and 'data-value="' not in page
+    assert '"data:image/png;base64,' in page  # the output's value, shown as an image
 
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

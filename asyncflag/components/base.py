@@ -127,6 +127,10 @@ class Component:
     interactive: bool | None = None
     #: ``visible=``: ``False`` hides the field on the page
     visible: bool = True
+    #: whether the page's input control can start with ``value=`` (and ``/api/config``
+    #: show it); a file picker cannot, so a file component's ``value=`` is shown only
+    #: as an output's, and its path never reaches a client
+    value_on_page: ClassVar[bool] = True
 
     #: the name of this component type: its ``"type"`` in ``/api/config``, in a stream's
     #: schema and in the page's scripts. A subclass that sets its own is registered
@@ -247,7 +251,7 @@ class Component:
             if getattr(self, flag) != default:
                 described[flag] = getattr(self, flag)
         value = self.initial_value()
-        if value is not None:
+        if value is not None and self.value_on_page:
             described["value"] = msgspec.to_builtins(value, str_keys=True, enc_hook=str)
         return described
 
@@ -280,7 +284,11 @@ class Component:
         attributes = (
             f'id="in{index}" data-index="{index}" data-type="{html.escape(type(self).type_name)}"'
         )
-        if "value" in self.__dict__ and "value" not in _own_keywords(type(self)):
+        if (
+            self.value_on_page
+            and "value" in self.__dict__
+            and "value" not in _own_keywords(type(self))
+        ):
             attributes += f' data-value="{html.escape(_page_json(self.value))}"'
         tag = "fieldset" if self.interactive is False else "div"
         disabled = " disabled" if tag == "fieldset" else ""

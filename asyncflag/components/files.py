@@ -79,6 +79,8 @@ class FileComponent(Component):
     #: the ``accept`` attribute of the page's file input (``"image/*"``...)
     accept: ClassVar[str] = ""
     takes_upload = True
+    #: a file picker cannot start with a file: ``value=`` is shown as an output's only
+    value_on_page = False
 
     class Spec(ComponentSpec):
         max_size: Limit = None
