@@ -351,3 +351,25 @@ def test_keywords_in_the_browser(served: tuple[str, Path]) -> None:
     with (flagging_dir / "dataset1.csv").open(newline="", encoding="utf-8") as file:
         row = list(csv.reader(file))[1]
     assert row[:6] == ["Ada", "s3cret", "2", "True", "dog", "kept"]
+
+
+@pytest.mark.anyio
+async def test_type_index_through_the_redis_transport(redis_url: str, tmp_path: Path) -> None:
+    from asyncflag import RedisConsumer, RedisStream
+
+    replica = Interface(
+        lambda radio, boxes: f"{radio} {boxes}",
+        [
+            gr.Radio(CHOICES, type="index", label="radio", info="pick one", scale=2),
+            gr.CheckboxGroup(CHOICES, type="index", label="boxes"),
+        ],
+        "text",
+        transport=RedisStream(redis_url, stream="indexed"),
+    )
+    consumer = RedisConsumer(redis_url, stream="indexed", flagging_dir=tmp_path)
+    async with consumer, replica:
+        prediction = await replica.submit("dog", ["bird"])
+        assert prediction.outputs[0] == "1 [2]"
+        assert await replica.flag(prediction) == 1
+    (row,) = load_flagged(tmp_path, replica.components)
+    assert row.values == ("dog", ["bird"], "1 [2]")  # the consumer stores the values
