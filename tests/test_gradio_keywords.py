@@ -373,3 +373,27 @@ async def test_type_index_through_the_redis_transport(redis_url: str, tmp_path: 
         assert await replica.flag(prediction) == 1
     (row,) = load_flagged(tmp_path, replica.components)
     assert row.values == ("dog", ["bird"], "1 [2]")  # the consumer stores the values
+
+
+MESSAGES = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")
+def test_structured_input_values_read_back_unchanged(tmp_path: Path) -> None:
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    expect = playwright_api.expect
+    iface = Interface(
+        lambda data, chat: (data, chat),
+        [gr.JSON(value={"a": [1, 2], "b": "x"}), gr.Chatbot(value=MESSAGES)],
+        ["json", "chatbot"],
+        flagging_dir=tmp_path,
+        flagging_mode="auto",
+    )
+    with served_in_thread(iface.app()) as url, chromium_page(1000, 700) as p:
+        p.goto(url + "/")
+        p.click("#submit")  # the initial values, as the page holds them
+        expect(p.locator(".output").nth(0)).to_contain_text('"b": "x"')
+        expect(p.locator(".output").nth(1)).to_contain_text("hello")
+        p.screenshot(path=str(ARTIFACTS / "gradio-keywords-structured.png"))
+    (row,) = load_flagged(tmp_path, iface.components)
+    assert row.values[:2] == ({"a": [1, 2], "b": "x"}, MESSAGES)

@@ -98,6 +98,11 @@ class Chatbot(Component):
   border-bottom-left-radius: 3px; }
 """
     page_script = """asyncflag.register("chatbot", {
+  // value=: the messages written as read() reads them back
+  fill(el, value) {
+    el.value = value.map(m => `${m.role}: ${typeof m.content === "string" ? m.content : ""}`)
+      .join("\\n");
+  },
   read(el) {
     // one message per line: "user: ..." or "assistant: ..."; other lines continue it
     const messages = [];

@@ -34,6 +34,7 @@ class JSON(Component):
     #: Gradio's keywords of the display, which have no effect here
     gradio_keywords = frozenset({"height", "max_height", "min_height", "open", "show_indices"})
     page_script = """asyncflag.register("json", {
+  fill: (el, value) => { el.value = JSON.stringify(value, null, 2); },
   read: el => el.value.trim() === "" ? null : JSON.parse(el.value),
   show: (el, value) => { el.textContent = JSON.stringify(value, null, 2); },
 });"""
