@@ -335,7 +335,9 @@ def test_edit_a_cell_in_the_browser(served: tuple[str, Path]) -> None:
     assert rows[1][2] == "wrong"
 
 
-def two_tables(fixed: list[list[Any]], free: list[list[Any]]) -> tuple[int, list[list[Any]]]:
+def two_tables(
+    fixed: list[list[Any]], free: list[list[Any]], shown: list[list[Any]]
+) -> tuple[int, list[list[Any]]]:
     return len(fixed), free
 
 
@@ -347,6 +349,7 @@ def served_editable(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         [
             Dataframe([["ann", 1], ["bob", 2]], headers=["name", "score"], type="array"),
             Dataframe([[1, 2]], type="array", label="free"),  # no headers: columns free
+            Dataframe([["read", "only"]], type="array", label="shown", interactive=False),
         ],
         ["number", Dataframe(type="array", label="echo")],
         flagging_dir=flagging_dir,
@@ -367,6 +370,9 @@ def test_add_and_remove_rows_and_columns_in_the_browser(
     with chromium_page(1000, 700) as p:
         p.goto(url + "/")
         fixed, free = p.locator("#in0"), p.locator("#in1")
+        # interactive=False: no tools, no editing
+        expect(p.locator("#in2 .table-tools")).to_have_count(0)
+        expect(p.locator("#in2 td").first).not_to_have_attribute("contenteditable", "true")
         # headers given: rows only
         expect(fixed.locator(".table-tools button")).to_have_text(["+ row", "\u2212 row"])
         fixed.get_by_role("button", name="+ row").click()
@@ -397,6 +403,7 @@ def test_add_and_remove_rows_and_columns_in_the_browser(
         p.screenshot(path=str(ARTIFACTS / "dataframe-edit.png"))
     rows = read_rows(flagging_dir / "dataset1.csv")
     assert json.loads(rows[1][0])["data"] == [["bob", 2], ["cy", 3]]
+    assert json.loads(rows[1][2])["data"] == [["read", "only"]]
     assert json.loads(rows[1][1]) == {
         "headers": ["2", "z"],
         "data": [[2, "x"], [5, "y"]],
