@@ -152,7 +152,14 @@ class _API:
         self.options = frozenset(value for _, value in iface.flagging_options)
 
     async def page(self, request: Request) -> Response:
-        return HTMLResponse(render_page(self.iface, str(request.scope.get("root_path", ""))))
+        shown = [
+            await c.to_client(c.initial_value(), self.max_output_file_size)
+            if c.initial_value() is not None
+            else None
+            for c in self.iface.output_components
+        ]
+        root = str(request.scope.get("root_path", ""))
+        return HTMLResponse(render_page(self.iface, root, initial_outputs=shown))
 
     async def config(self, request: Request) -> Response:
         return JSONResponse(interface_config(self.iface))
@@ -571,12 +578,18 @@ class BasicAuthMiddleware:
 # -- the page ----------------------------------------------------------------------------
 
 
-def render_page(iface: Interface, root_path: str = "") -> str:
+def render_page(
+    iface: Interface, root_path: str = "", initial_outputs: Sequence[Any] | None = None
+) -> str:
     """The page for ``iface``: a control per input, Submit, the outputs, the flag buttons.
 
     Each component gives its own field (:meth:`~asyncflag.components.Component.input_html`,
     :meth:`~asyncflag.components.Component.output_html`) and its type's script and style,
     once per type, including those of the types it derives from.
+
+    :param initial_outputs: what the page shows in each output before the first
+        prediction (the outputs' ``value=`` as :meth:`~asyncflag.components.Component.to_client`
+        gives it; ``None`` for nothing)
     """
     title = html.escape(str(iface.title or getattr(iface.fn, "__name__", "asyncflag")))
     inputs = "\n".join(c.input_html(i) for i, c in enumerate(iface.input_components))
@@ -606,6 +619,8 @@ def render_page(iface: Interface, root_path: str = "") -> str:
         "root": html.escape(root_path),
         "scripts": "\n".join(f"<script>\n{script}\n</script>" for script in scripts),
         "styles": "\n".join(styles),
+        # JSON in a <script> element: "<" escaped so that no value can close it
+        "initial": json.dumps(list(initial_outputs or [])).replace("<", "\\u003c"),
     }
     template = (_STATIC / "page.html").read_text(encoding="utf-8")
     # one pass: a title or label holding "{{inputs}}" stays text

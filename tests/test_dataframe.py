@@ -333,3 +333,80 @@ def test_edit_a_cell_in_the_browser(served: tuple[str, Path]) -> None:
     assert json.loads(rows[1][0])["data"] == [["ann", 1], ["bob", 7]]
     assert json.loads(rows[1][1])["data"] == [["ann", 2], ["bob", 14]]
     assert rows[1][2] == "wrong"
+
+
+def two_tables(
+    fixed: list[list[Any]], free: list[list[Any]], shown: list[list[Any]]
+) -> tuple[int, list[list[Any]]]:
+    return len(fixed), free
+
+
+@pytest.fixture
+def served_editable(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    flagging_dir = tmp_path / "flags"
+    iface = Interface(
+        two_tables,
+        [
+            Dataframe([["ann", 1], ["bob", 2]], headers=["name", "score"], type="array"),
+            Dataframe([[1, 2]], type="array", label="free"),  # no headers: columns free
+            # Gradio's keywords are taken at run time (a static checker sees __init__ alone)
+            Dataframe([["read", "only"]], type="array", label="shown", interactive=False),  # type: ignore[call-arg]
+        ],
+        ["number", Dataframe(type="array", label="echo")],
+        flagging_dir=flagging_dir,
+        flagging_options=["ok"],
+    )
+    with served_in_thread(iface.app()) as url:
+        yield url, flagging_dir
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")
+def test_add_and_remove_rows_and_columns_in_the_browser(
+    served_editable: tuple[str, Path],
+) -> None:
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    expect = playwright_api.expect
+    url, flagging_dir = served_editable
+    ARTIFACTS.mkdir(exist_ok=True)
+    with chromium_page(1000, 700) as p:
+        p.goto(url + "/")
+        fixed, free = p.locator("#in0"), p.locator("#in1")
+        # interactive=False: no tools, no editing
+        expect(p.locator("#in2 .table-tools")).to_have_count(0)
+        expect(p.locator("#in2 td").first).not_to_have_attribute("contenteditable", "true")
+        # headers given: rows only
+        expect(fixed.locator(".table-tools button")).to_have_text(["+ row", "\u2212 row"])
+        fixed.get_by_role("button", name="+ row").click()
+        new_row = fixed.locator("tbody tr").nth(2).locator("td")
+        new_row.nth(0).fill("cy")
+        new_row.nth(1).fill("3")
+        fixed.locator("tbody tr").nth(0).locator("td").nth(0).click()  # ann's row
+        fixed.get_by_role("button", name="\u2212 row").click()
+        expect(fixed.locator("tbody tr")).to_have_count(2)
+        # no headers: columns too, renamed in place
+        free.get_by_role("button", name="+ column").click()
+        expect(free.locator("th")).to_have_text(["1", "2", "3"])
+        free.locator("th").nth(2).fill("z")
+        free.locator("tbody td").nth(2).fill("x")
+        free.locator("tbody td").nth(0).click()  # column "1"
+        free.get_by_role("button", name="\u2212 column").click()
+        free.get_by_role("button", name="+ row").click()
+        free.locator("tbody tr").nth(1).locator("td").nth(0).fill("5")
+        free.locator("tbody tr").nth(1).locator("td").nth(1).fill("y")
+        p.screenshot(path=str(ARTIFACTS / "dataframe-edit-before.png"))
+        p.click("#submit")
+        outputs = p.locator(".output")
+        expect(outputs.nth(0)).to_have_text("2")
+        # fn gets (and returns) the rows alone with type="array", as in Gradio
+        expect(outputs.nth(1).locator("tbody tr")).to_have_text(["2x", "5y"])
+        p.click("text=ok")
+        expect(p.locator("#flag-status")).to_contain_text("1 flagged")
+        p.screenshot(path=str(ARTIFACTS / "dataframe-edit.png"))
+    rows = read_rows(flagging_dir / "dataset1.csv")
+    assert json.loads(rows[1][0])["data"] == [["bob", 2], ["cy", 3]]
+    assert json.loads(rows[1][2])["data"] == [["read", "only"]]
+    assert json.loads(rows[1][1]) == {
+        "headers": ["2", "z"],
+        "data": [[2, "x"], [5, "y"]],
+        "metadata": None,
+    }

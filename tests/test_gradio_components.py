@@ -123,9 +123,10 @@ def test_radio_takes_its_choices_only() -> None:
     with pytest.raises(FlagValueError, match=r"Radio None: 'x' is not one of the choices \[\]"):
         Radio().check("x")  # no choices: nothing to pick (a Dropdown would take any value)
     assert Radio(["a"], type="value").check("a") == "a"
-    for cls in (Radio, CheckboxGroup):
-        with pytest.raises(FlagValueError, match=r"type='index' is not supported: fn gets"):
-            cls(["a"], type="index")
+    for cls in (Radio, CheckboxGroup):  # Gradio's "value" and "index" only (see
+        # tests/test_gradio_keywords.py for "index")
+        with pytest.raises(FlagValueError, match="type"):
+            cls(["a"], type="indices")  # type: ignore[arg-type]
 
 
 def test_checkboxgroup_takes_a_list_of_choices() -> None:
@@ -489,7 +490,8 @@ def test_fill_show_and_flag_in_the_browser(served: tuple[str, Path]) -> None:
         p.locator("#in0").fill("7.5")
         expect(shown).to_have_text("7.5")
         expect(p.locator("#in1 + output")).to_have_text("0.5")  # its starting value
-        p.get_by_label("Shown").check()  # a radio button, by its label
+        # a radio button, by its label (the output shows its value= choices too)
+        p.locator("#in2").get_by_label("Shown").check()
         p.locator("#in3").get_by_label("Blue sky").check()
         p.locator("#in3").get_by_label("é").check()
         p.fill("#in4", "tabby")  # a Label input: a class as text
@@ -617,8 +619,10 @@ async def test_markdown_and_html_reach_the_page_rendered_and_sanitised(tmp_path:
     transport = httpx.ASGITransport(app=iface.app())
     async with iface, httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         config = (await client.get("/api/config")).json()
+        # the initial value is in /api/config too (Gradio's keywords, issue 13)
         assert config["inputs"][0] == {
-            "type": "code", "label": "code", "language": "python", "lines": 3,
+            "type": "code", "label": "code", "value": "print('hi')", "language": "python",
+            "lines": 3,
         }  # fmt: skip
         html_page = (await client.get("/")).text
         assert (

@@ -10,11 +10,14 @@ One module per family: :mod:`.text` (Textbox, HighlightedText), :mod:`.chat` (Ch
 
 from __future__ import annotations
 
+from .base import GRADIO_KEYWORDS as GRADIO_KEYWORDS
+from .base import GRADIO_LAYOUT_KEYWORDS as GRADIO_LAYOUT_KEYWORDS
 from .base import MAX_LABEL_LENGTH as MAX_LABEL_LENGTH
 from .base import Cell as Cell
 from .base import (
     Component,
     ComponentSpec,
+    accepted_keywords,
     component_from,
     component_type,
     component_types,
@@ -62,6 +65,7 @@ __all__ = [
     "Slider",
     "Textbox",
     "Video",
+    "accepted_keywords",
     "component_from",
     "component_type",
     "component_types",

@@ -8,8 +8,12 @@ becomes a value again (:meth:`Component.from_cell`).
 
 from __future__ import annotations
 
+import difflib
+import functools
 import html
-from collections.abc import Sequence
+import inspect
+import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
@@ -21,12 +25,16 @@ from ..escaping import escape, unescape
 from .values import short_repr
 
 __all__ = [
+    "GRADIO_KEYWORDS",
+    "GRADIO_LAYOUT_KEYWORDS",
     "MAX_LABEL_LENGTH",
     "Cell",
     "Component",
     "ComponentSpec",
     "LabelText",
     "Limit",
+    "accepted_keywords",
+    "page_text",
     "component_from",
     "component_type",
     "component_types",
@@ -56,8 +64,73 @@ class ComponentSpec(msgspec.Struct, tag_field="type", forbid_unknown_fields=True
     label: LabelText = None
 
 
+#: Gradio's keywords every component accepts that change how the page shows a
+#: component (see :class:`Component`); they never travel in a stream's schema
+GRADIO_KEYWORDS = frozenset({"info", "show_label", "interactive", "visible", "value"})
+#: Gradio's layout and event keywords every component accepts and that have no effect
+#: here (asyncflag lays out one column of inputs and one of outputs)
+GRADIO_LAYOUT_KEYWORDS = frozenset(
+    {
+        "buttons",
+        "container",
+        "elem_classes",
+        "elem_id",
+        "every",
+        "inputs",
+        "key",
+        "min_width",
+        "preserved_by_key",
+        "render",
+        "scale",
+        # Gradio 5's names of what Gradio 6 calls ``buttons``
+        "show_copy_button",
+        "show_download_button",
+        "show_fullscreen_button",
+        "show_share_button",
+    }
+)
+
+
 class Component:
-    """Base class of the components: a label and the rules for storing one value."""
+    """Base class of the components: a label and the rules for storing one value.
+
+    Every component also takes Gradio's common keywords, so that a Gradio demo's
+    components move over unchanged (``label`` stays where each class has it; Gradio's
+    first positional is ``value``):
+
+    - ``info``: a line of help shown under the label on the page;
+    - ``show_label=False``: the page hides the label (screen readers still read it);
+    - ``value``: the initial value, checked with :meth:`check` at construction: an
+      input's control starts with it, an output shows it until the first prediction;
+      it is also in ``/api/config``. A function (Gradio calls it on each page load) is
+      refused: call it and pass its result;
+    - ``interactive=False``: an input is read-only on the page (its value is still
+      sent); ``visible=False`` (or Gradio's ``"hidden"``): the field is hidden on the
+      page (an input's value is still sent);
+    - the layout and event keywords in :data:`GRADIO_LAYOUT_KEYWORDS` (``scale``,
+      ``min_width``, ``elem_id``, ``elem_classes``, ``render``, ``key``,
+      ``container``...) are accepted and have no effect, as are a class's own
+      :attr:`gradio_keywords`.
+
+    None of them travels in a stream's schema. Any other keyword raises ``TypeError``
+    naming the component, the keyword and the closest known one.
+    """
+
+    #: Gradio keywords of this type (beyond the common ones) accepted with no effect;
+    #: a subclass adds its own to those of its bases
+    gradio_keywords: ClassVar[frozenset[str]] = frozenset()
+    #: ``info=``: help shown under the label on the page
+    info: str | None = None
+    #: ``show_label=``: whether the page shows the label
+    show_label: bool = True
+    #: ``interactive=``: ``False`` makes an input read-only on the page
+    interactive: bool | None = None
+    #: ``visible=``: ``False`` hides the field on the page
+    visible: bool = True
+    #: whether the page's input control can start with ``value=`` (and ``/api/config``
+    #: show it); a file picker cannot, so a file component's ``value=`` is shown only
+    #: as an output's, and its path never reaches a client
+    value_on_page: ClassVar[bool] = True
 
     #: the name of this component type: its ``"type"`` in ``/api/config``, in a stream's
     #: schema and in the page's scripts. A subclass that sets its own is registered
@@ -94,15 +167,50 @@ class Component:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _taking_gradio_keywords(cls, cls.__dict__["__init__"])  # type: ignore[method-assign]
         if "type_name" in cls.__dict__:
             register(cls)
 
-    def __init__(self, label: str | None = None) -> None:
+    def __init__(self, label: str | None = None, **gradio: Any) -> None:
         if label is not None and not isinstance(label, str):
             raise FlagValueError(f"a component label must be a string, got {label!r}")
         if label is not None:
             writable_text("the label", label)
         self.label = label
+        if gradio:
+            unknown = [name for name in gradio if name not in accepted_keywords(type(self))]
+            if unknown:
+                raise _unknown_keyword(type(self), unknown[0], accepted_keywords(type(self)))
+            self._take_gradio_keywords(gradio)
+
+    def _take_gradio_keywords(self, gradio: dict[str, Any]) -> None:
+        """Check and keep Gradio's common keywords (see the class's docstring)."""
+        name = type(self).__name__
+        if "info" in gradio and gradio["info"] is not None:
+            self.info = page_text(f"{name} info", gradio["info"])
+        for flag in ("show_label", "interactive", "visible"):
+            if flag in gradio and gradio[flag] is not None:
+                given = gradio[flag]
+                if flag == "visible" and given == "hidden":
+                    given = False
+                if not isinstance(given, bool):
+                    raise FlagValueError(f"{name} {flag} must be True or False, got {given!r}")
+                setattr(self, flag, given)
+        if "value" in gradio and gradio["value"] is not None:
+            value = gradio["value"]
+            if callable(value):
+                raise FlagValueError(
+                    f"{name} value= is a function, which asyncflag does not call on each "
+                    "page load as Gradio does: call it and pass its result"
+                )
+            self.value = self.check(value)
+
+    def initial_value(self) -> Any:
+        """The checked ``value=`` this component was given (``None`` for none): an
+        input's control starts with it and an output shows it before the first
+        prediction."""
+        return getattr(self, "value", None)
 
     def check(self, value: Any) -> Any:
         """Return ``value`` in the form this component stores.
@@ -174,7 +282,19 @@ class Component:
 
     def config(self) -> dict[str, Any]:
         """Describe the component for a client (the web page, ``/api/config``)."""
-        return {"type": type(self).type_name or type(self).__name__.lower(), "label": self.label}
+        described: dict[str, Any] = {
+            "type": type(self).type_name or type(self).__name__.lower(),
+            "label": self.label,
+        }
+        if self.info is not None:
+            described["info"] = self.info
+        for flag, default in (("show_label", True), ("interactive", None), ("visible", True)):
+            if getattr(self, flag) != default:
+                described[flag] = getattr(self, flag)
+        value = self.initial_value()
+        if value is not None and self.value_on_page:
+            described["value"] = msgspec.to_builtins(value, str_keys=True, enc_hook=str)
+        return described
 
     async def to_client(self, value: Any, max_file_size: int) -> Any:
         """A checked output value as the web API sends it to the page (a JSON value);
@@ -194,24 +314,51 @@ class Component:
         return f'<textarea rows="3" {attributes}></textarea>'
 
     def input_html(self, index: int) -> str:
-        """The page's field for this component as the input number ``index``."""
+        """The page's field for this component as the input number ``index``.
+
+        With Gradio's ``value=`` (when the class does not take ``value`` itself) the
+        control carries it in ``data-value`` (JSON) for the type's ``fill`` (see
+        :attr:`page_script`); ``interactive=False`` makes the field a disabled
+        ``<fieldset>`` (its value is still read and sent).
+        """
         label = html.escape(self.label or f"input {index}")
         attributes = (
             f'id="in{index}" data-index="{index}" data-type="{html.escape(type(self).type_name)}"'
         )
+        if (
+            self.value_on_page
+            and "value" in self.__dict__
+            and "value" not in _own_keywords(type(self))
+        ):
+            attributes += f' data-value="{html.escape(_page_json(self.value))}"'
+        tag = "fieldset" if self.interactive is False else "div"
+        disabled = " disabled" if tag == "fieldset" else ""
         return (
-            f'<div class="field"><label for="in{index}">{label}</label>'
-            f"{self.control_html(attributes)}</div>"
+            f'<{tag} class="field"{self._field_attributes()}{disabled}>'
+            f'<label for="in{index}"{self._label_attributes()}>{label}</label>'
+            f"{self._info_html()}{self.control_html(attributes)}</{tag}>"
         )
 
     def output_html(self, index: int) -> str:
         """The page's field for this component as the output number ``index``; the type's
-        ``show`` (see :attr:`page_script`) fills its ``.output`` element."""
+        ``show`` (see :attr:`page_script`) fills its ``.output`` element (the page shows
+        the initial value, if any, there until the first prediction)."""
         return (
-            f'<div class="field"><label>{html.escape(self.label or "")}</label>'
+            f'<div class="field"{self._field_attributes()}>'
+            f"<label{self._label_attributes()}>{html.escape(self.label or '')}</label>"
+            f"{self._info_html()}"
             f'<div class="output" data-index="{index}" '
             f'data-type="{html.escape(type(self).type_name)}"></div></div>'
         )
+
+    def _field_attributes(self) -> str:
+        return "" if self.visible else " hidden"
+
+    def _label_attributes(self) -> str:
+        return "" if self.show_label else ' class="hidden-label"'
+
+    def _info_html(self) -> str:
+        return "" if self.info is None else f'<div class="info">{html.escape(self.info)}</div>'
 
     def spec(self) -> ComponentSpec:
         """What rebuilds this component in another process: its type, label and parameters.
@@ -256,6 +403,82 @@ class Component:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(label={self.label!r})"
+
+
+def page_text(what: str, text: Any) -> str | None:
+    """``text`` (or ``None``) checked as a short text the page shows (an ``info``, a
+    placeholder): a string UTF-8 can encode, of at most :data:`MAX_LABEL_LENGTH` characters.
+
+    :raises FlagValueError: for anything else
+    """
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise FlagValueError(f"{what} must be a string, got {short_repr(text)}")
+    writable_text(what, text)
+    if len(text) > MAX_LABEL_LENGTH:
+        raise FlagValueError(
+            f"{what} of {len(text)} characters is over the limit of {MAX_LABEL_LENGTH}"
+        )
+    return text
+
+
+def accepted_keywords(cls: type[Component]) -> frozenset[str]:
+    """The Gradio keywords ``cls`` accepts beyond those of its own ``__init__``: the
+    common ones and the type's :attr:`~Component.gradio_keywords` (its bases' too)."""
+    own: set[str] = set()
+    for base in cls.__mro__:
+        own |= base.__dict__.get("gradio_keywords", frozenset())
+    return GRADIO_KEYWORDS | GRADIO_LAYOUT_KEYWORDS | own
+
+
+def _own_keywords(cls: type[Component]) -> frozenset[str]:
+    original = getattr(cls.__init__, "__wrapped__", cls.__init__)
+    return frozenset(
+        name
+        for name, parameter in inspect.signature(original).parameters.items()
+        if parameter.kind
+        in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    )
+
+
+def _unknown_keyword(cls: type[Component], name: str, known: frozenset[str]) -> TypeError:
+    names = sorted(known | _own_keywords(cls))
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return TypeError(f"{cls.__name__}() got an unexpected keyword argument {name!r}{hint}")
+
+
+def _taking_gradio_keywords(cls: type[Component], init: Callable[..., None]) -> Callable[..., None]:
+    """``init`` (a component class's own ``__init__``) taking Gradio's keywords too: those
+    it does not take itself are checked and kept by :meth:`Component._take_gradio_keywords`
+    after it runs; any other unknown keyword raises ``TypeError``."""
+    parameters = inspect.signature(init).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return init  # it passes keywords on to its base, which takes them
+    own = frozenset(
+        p.name
+        for p in parameters
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    )
+
+    @functools.wraps(init)
+    def __init__(self: Component, *args: Any, **kwargs: Any) -> None:
+        extra = {name: kwargs.pop(name) for name in list(kwargs) if name not in own}
+        if extra:
+            known = accepted_keywords(cls)
+            for name in extra:
+                if name not in known:
+                    raise _unknown_keyword(cls, name, known)
+        init(self, *args, **kwargs)
+        if extra:
+            self._take_gradio_keywords(extra)
+
+    return __init__
+
+
+def _page_json(value: Any) -> str:
+    return json.dumps(msgspec.to_builtins(value, str_keys=True, enc_hook=str))
 
 
 _REGISTRY: dict[str, type[Component]] = {}

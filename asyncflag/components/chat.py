@@ -57,6 +57,35 @@ class Chatbot(Component):
     """
 
     type_name = "chatbot"
+    #: Gradio's keywords of the conversation's look, which have no effect here
+    gradio_keywords = frozenset(
+        {
+            "allow_file_downloads",
+            "allow_tags",
+            "autoscroll",
+            "avatar_images",
+            "editable",
+            "examples",
+            "feedback_options",
+            "feedback_value",
+            "group_consecutive_messages",
+            "height",
+            "latex_delimiters",
+            "layout",
+            "like_user_message",
+            "line_breaks",
+            "max_height",
+            "min_height",
+            "placeholder",
+            "reasoning_tags",
+            "render_markdown",
+            "resizable",
+            "rtl",
+            "sanitize_html",
+            "watermark",
+        }
+    )
+
     shortcuts = ("chatbot",)
     page_style = """
 .output[data-type=chatbot] { white-space: normal; display: flex; flex-direction: column;
@@ -69,6 +98,11 @@ class Chatbot(Component):
   border-bottom-left-radius: 3px; }
 """
     page_script = """asyncflag.register("chatbot", {
+  // value=: the messages written as read() reads them back
+  fill(el, value) {
+    el.value = value.map(m => `${m.role}: ${typeof m.content === "string" ? m.content : ""}`)
+      .join("\\n");
+  },
   read(el) {
     // one message per line: "user: ..." or "assistant: ..."; other lines continue it
     const messages = [];

@@ -9,10 +9,11 @@ import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
+from ..checks import one_of
 from ..errors import FlagValueError
 from ..escaping import PREFIX, escape, escape_optional, unescape, unescape_optional
 from .base import Cell, Component, ComponentSpec
@@ -37,10 +38,18 @@ class Dropdown(Component):
     the int 1. Where a cell could hold either a number or a string (custom values,
     or numeric choices), a string that looks like a number gets the escaping
     apostrophe, so ``"3"`` and ``3`` stay apart.
+
+    :param type: what ``fn`` gets, as in Gradio: ``"value"`` (the chosen value, or the
+        list of them with ``multiselect``) or ``"index"`` (its index in ``choices``, or
+        the list of them; ``None`` for a custom value). The cell stays the value, as
+        Gradio flags it, so :func:`~asyncflag.load_flagged` returns the value
     """
 
     type_name = "dropdown"
     shortcuts = ("dropdown",)
+    #: Gradio's ``filterable`` (typing to filter the choices) has no effect here
+    gradio_keywords = frozenset({"filterable"})
+    preprocess_in_thread = False
     page_script = """asyncflag.register("dropdown", {
   read(el) {
     const picked = Array.from(el.selectedOptions).map(o => JSON.parse(o.value));
@@ -60,8 +69,11 @@ class Dropdown(Component):
         *,
         multiselect: bool = False,
         allow_custom_value: bool = False,
+        type: Literal["value", "index"] = "value",
     ) -> None:
         super().__init__(label)
+        #: what ``fn`` gets: the chosen value(s) or their index (indices) in ``choices``
+        self.type = one_of("type", type, ("value", "index"))
         self.choices: list[tuple[str, str | int | float]] = [
             (c[0], c[1]) if isinstance(c, tuple) else (str(c), c) for c in choices
         ]
@@ -79,6 +91,10 @@ class Dropdown(Component):
         self._mixed = self.allow_custom_value or any(
             not isinstance(value, str) for value in self._values
         )
+        #: each choice's index, the first one for a value listed twice (Gradio's ``index``)
+        self._indices: dict[str | int | float, int] = {}
+        for index, (_, value) in enumerate(self.choices):
+            self._indices.setdefault(value, index)
 
     def _check_one(self, value: Any) -> str | int | float:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
@@ -117,6 +133,16 @@ class Dropdown(Component):
         if len(self._values) <= len(shown):
             return f"[{', '.join(sorted(shown))}]"
         return f"[{', '.join(shown)}] and {len(self._values) - len(shown)} more"
+
+    def preprocess(self, value: Any, run_dir: Path) -> Any:
+        """The checked value(s), or with ``type="index"`` their index (indices) in
+        ``choices`` as Gradio's ``preprocess`` gives them (``None`` for a value that is
+        not a choice)."""
+        if self.type == "value" or value is None:
+            return value
+        if self.multiselect:
+            return [self._indices.get(v) for v in value]
+        return self._indices.get(value)
 
     def check(self, value: Any) -> Any:
         if value is None:
@@ -204,15 +230,6 @@ _SHOW_CHOICES = """
 """
 
 
-def _value_type_only(component: Component, kind: str) -> None:
-    """Gradio's ``type="value"`` (``fn`` gets the chosen values); ``"index"`` is refused."""
-    if kind != "value":
-        raise FlagValueError(
-            f"{type(component).__name__} type={kind!r} is not supported: fn gets the chosen "
-            'value (type="value"); take its index with choices.index(value) in fn'
-        )
-
-
 _CHOICE_STYLE = """
 .choices { display: flex; flex-wrap: wrap; gap: .3rem .9rem; }
 .choices label.choice { font-weight: normal; display: flex; align-items: center; gap: .3rem; }
@@ -230,11 +247,13 @@ class Radio(Dropdown):
     apostrophe when some choice is a number, so ``"3"`` and ``3`` stay apart.
 
     :param value: the choice checked when the page opens
-    :param type: ``"value"`` only (Gradio's ``"index"`` is refused)
+    :param type: what ``fn`` gets, as in Gradio: ``"value"`` (the chosen value) or
+        ``"index"`` (its index in ``choices``); the cell stays the value, as Gradio flags it
     """
 
     type_name = "radio"
     shortcuts = ("radio",)
+    gradio_keywords = frozenset({"rtl"})
     page_style = _CHOICE_STYLE
     page_script = f"""(() => {{{_SHOW_CHOICES}
   asyncflag.register("radio", {{
@@ -255,11 +274,10 @@ class Radio(Dropdown):
         choices: Sequence[str | int | float | tuple[str, str | int | float]] | None = None,
         *,
         value: str | int | float | None = None,
-        type: str = "value",
+        type: Literal["value", "index"] = "value",
         label: str | None = None,
     ) -> None:
-        super().__init__(choices or (), label)
-        _value_type_only(self, type)
+        super().__init__(choices or (), label, type=type)
         # unlike a Dropdown, a Radio takes its choices only, even when it has none (Gradio)
         self.allow_custom_value = False
         self._mixed = any(not isinstance(choice, str) for choice in self._values)
@@ -291,11 +309,14 @@ class CheckboxGroup(Dropdown):
     :func:`~asyncflag.load_flagged` gives back the list.
 
     :param value: the choices checked when the page opens
-    :param type: ``"value"`` only (Gradio's ``"index"`` is refused)
+    :param type: what ``fn`` gets, as in Gradio: ``"value"`` (the checked values) or
+        ``"index"`` (their indices in ``choices``); the cell stays the values, as Gradio
+        flags them
     """
 
     type_name = "checkboxgroup"
     shortcuts = ("checkboxgroup",)
+    gradio_keywords = frozenset({"show_select_all"})
     page_style = _CHOICE_STYLE
     page_script = f"""(() => {{{_SHOW_CHOICES}
   asyncflag.register("checkboxgroup", {{
@@ -313,11 +334,10 @@ class CheckboxGroup(Dropdown):
         choices: Sequence[str | int | float | tuple[str, str | int | float]] | None = None,
         *,
         value: Sequence[str | int | float] | str | int | float | None = None,
-        type: str = "value",
+        type: Literal["value", "index"] = "value",
         label: str | None = None,
     ) -> None:
-        super().__init__(choices or (), label, multiselect=True)
-        _value_type_only(self, type)
+        super().__init__(choices or (), label, multiselect=True, type=type)
         self.allow_custom_value = False
         self._mixed = any(not isinstance(choice, str) for choice in self._values)
         self.value: list[str | int | float] = self.check(value)

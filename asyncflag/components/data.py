@@ -31,7 +31,10 @@ class JSON(Component):
 
     type_name = "json"
     shortcuts = ("json",)
+    #: Gradio's keywords of the display, which have no effect here
+    gradio_keywords = frozenset({"height", "max_height", "min_height", "open", "show_indices"})
     page_script = """asyncflag.register("json", {
+  fill: (el, value) => { el.value = JSON.stringify(value, null, 2); },
   read: el => el.value.trim() === "" ? null : JSON.parse(el.value),
   show: (el, value) => { el.textContent = JSON.stringify(value, null, 2); },
 });"""
@@ -104,6 +107,9 @@ class Label(Component):
     """
 
     type_name = "label"
+    #: Gradio's keywords of the display, which have no effect here
+    gradio_keywords = frozenset({"color", "show_heading"})
+
     shortcuts = ("label",)
     page_style = """
 .output[data-type=label] { white-space: normal; }

@@ -12,6 +12,7 @@ import html
 import io
 import mimetypes
 import os
+import re
 import secrets
 import threading
 import wave
@@ -32,6 +33,7 @@ from .values import short_repr
 
 __all__ = [
     "IMAGE_MODES",
+    "MAX_DECODED_SAMPLES",
     "MAX_IMAGE_PIXELS",
     "Audio",
     "File",
@@ -47,6 +49,10 @@ __all__ = [
 #: the most pixels an encoded image may declare by default: Pillow's own default limit
 #: (``PIL.Image.MAX_IMAGE_PIXELS``), without importing Pillow
 MAX_IMAGE_PIXELS = 1024 * 1024 * 1024 // 4 // 3
+#: the most samples (frames x channels) an Audio input decodes for ``fn`` from a
+#: compressed file (a few kilobytes of FLAC or MP3 can hold hours of silence): 10 minutes
+#: of 48 kHz stereo
+MAX_DECODED_SAMPLES = 48_000 * 2 * 600
 
 
 class FileData(msgspec.Struct, frozen=True):
@@ -76,6 +82,8 @@ class FileComponent(Component):
     takes_upload = True
     max_uploads = 1
     holds_files = True
+    #: a file picker cannot start with a file: ``value=`` is shown as an output's only
+    value_on_page = False
 
     class Spec(ComponentSpec):
         max_size: Limit = None
@@ -252,6 +260,9 @@ class File(FileComponent):
     """
 
     type_name = "file"
+    #: Gradio's keywords of the display, which have no effect here
+    gradio_keywords = frozenset({"allow_reordering", "height"})
+
     shortcuts = ("file",)
 
     def __init__(
@@ -304,6 +315,12 @@ class Image(FileComponent):
     """
 
     type_name = "image"
+    #: Gradio's keywords of the display and of the picker, which have no effect
+    #: here (``format``: asyncflag keeps an upload's own type and writes arrays as PNG)
+    gradio_keywords = frozenset(
+        {"format", "height", "placeholder", "sources", "watermark", "webcam_options", "width"}
+    )
+
     shortcuts = ("image",)
     accept = "image/*"
     page_script = """asyncflag.register("image", {
@@ -588,6 +605,21 @@ class Audio(FileComponent):
     """
 
     type_name = "audio"
+    #: Gradio's keywords of the player and of the recorder, which have no effect here
+    gradio_keywords = frozenset(
+        {
+            "autoplay",
+            "editable",
+            "format",
+            "loop",
+            "playback_position",
+            "recording",
+            "sources",
+            "subtitles",
+            "waveform_options",
+        }
+    )
+
     shortcuts = ("audio",)
     accept = "audio/*"
     page_script = """asyncflag.register("audio", {
@@ -616,12 +648,16 @@ class Audio(FileComponent):
         """The audio as Gradio hands it to ``fn``, by :attr:`type`.
 
         ``"numpy"``: ``(sample_rate, samples)``, the samples an int array of shape
-        ``(frames,)`` for mono or ``(frames, channels)``: ``int16`` for 8 and 16-bit
-        WAV (8-bit scaled up), ``int32`` for 24 and 32-bit. Only PCM WAV is decoded
-        (Gradio's other formats need ffmpeg): other audio is refused with a clear
-        error at the call; use ``type="filepath"`` for it. ``"filepath"``: the path of
-        the file (in ``run_dir`` unless the caller gave a path), a pair saved as WAV.
-        ``"raw"``: the checked value as it is.
+        ``(frames,)`` for mono or ``(frames, channels)``, as Gradio's pydub decoding gives
+        them: ``int16`` for 8 and 16-bit sources (8-bit scaled up) and for lossy ones
+        (MP3, Ogg Vorbis/Opus), ``int32`` for 24 and 32-bit and float sources (scaled to
+        the full range). PCM WAV is decoded with the standard library; other formats
+        (float WAV, FLAC, Ogg, MP3, AIFF...) with ``soundfile`` (the ``audio`` extra:
+        ``pip install 'asyncflag[audio]'``), up to :data:`MAX_DECODED_SAMPLES`; what
+        neither decodes is refused with a clear error at the call (use
+        ``type="filepath"`` for it). ``"filepath"``: the path of the file (in ``run_dir``
+        unless the caller gave a path), a pair saved as WAV. ``"raw"``: the checked value
+        as it is.
         """
         if self.type == "raw":
             return value
@@ -631,19 +667,54 @@ class Audio(FileComponent):
             return value
         data = value.read_bytes() if isinstance(value, Path) else _data_of(value)
         kind = _audio_suffix(data[:_HEAD_BYTES])
-        if kind != ".wav":
-            raise FlagValueError(
-                f"Audio {self.label!r} hands fn a (sample_rate, array) pair and decodes WAV "
-                f"only; this content is {kind[1:].upper() + ' audio' if kind else 'not WAV'} "
-                "(send WAV, or use Audio(type='filepath') to receive the file)"
-            )
+        if kind == ".wav":
+            try:
+                return _decode_wav(data)
+            except (wave.Error, EOFError, ValueError):
+                pass  # float or compressed WAV: soundfile's
+        return self._decode_with_soundfile(data, kind)
+
+    def _decode_with_soundfile(self, data: bytes, kind: str) -> tuple[int, Any]:
+        import numpy as np
+
+        what = kind[1:].upper() + " audio" if kind else "this content"
         try:
-            return _decode_wav(data)
-        except (wave.Error, EOFError, ValueError) as exc:
+            import soundfile
+        except (ImportError, OSError):
             raise FlagValueError(
-                f"Audio {self.label!r}: the WAV could not be decoded: {exc} "
-                "(PCM WAV is decoded; use Audio(type='filepath') for other encodings)"
+                f"Audio {self.label!r} hands fn a (sample_rate, array) pair; decoding {what} "
+                "needs soundfile: pip install 'asyncflag[audio]' (or send PCM WAV, or use "
+                "Audio(type='filepath') to receive the file)"
             ) from None
+        try:
+            with soundfile.SoundFile(io.BytesIO(data)) as source:
+                channels = source.channels
+                subtype = source.subtype or ""
+                most = MAX_DECODED_SAMPLES // channels
+                if subtype in ("FLOAT", "DOUBLE"):
+                    # libsndfile does not scale float samples read as ints: scale them to
+                    # int32's full range as ffmpeg does for pydub
+                    floats = source.read(most + 1, dtype="float64", always_2d=False)
+                    scaled = np.clip(np.nan_to_num(floats) * 2.0**31, -(2.0**31), 2.0**31 - 1)
+                    samples = scaled.astype(np.int32)
+                else:
+                    sixteen = _SIXTEEN_BITS.search(subtype) or subtype in _LOSSY
+                    dtype = "int16" if sixteen else "int32"
+                    samples = source.read(most + 1, dtype=dtype, always_2d=False)
+                rate = source.samplerate
+        except (soundfile.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
+            reason = getattr(exc, "error_string", None) or str(exc)
+            raise FlagValueError(
+                f"Audio {self.label!r}: {what} could not be decoded: {reason} "
+                "(use Audio(type='filepath') to receive the file as it is)"
+            ) from None
+        if len(samples) > most:
+            raise FlagValueError(
+                f"Audio {self.label!r}: {what} decodes to more than {MAX_DECODED_SAMPLES} "
+                "samples (asyncflag.components.files.MAX_DECODED_SAMPLES, 10 minutes of 48 kHz "
+                "stereo); send a shorter clip or use Audio(type='filepath')"
+            )
+        return rate, samples
 
     def payload(self, value: Any) -> tuple[FilePayload, str]:
         """As :meth:`FileComponent.payload`; the suffix comes from the content only."""
@@ -699,6 +770,23 @@ class Video(FileComponent):
     """
 
     type_name = "video"
+    #: Gradio's keywords of the player and of the recorder, which have no effect here
+    gradio_keywords = frozenset(
+        {
+            "autoplay",
+            "format",
+            "height",
+            "include_audio",
+            "loop",
+            "playback_position",
+            "sources",
+            "subtitles",
+            "watermark",
+            "webcam_options",
+            "width",
+        }
+    )
+
     shortcuts = ("video",)
     accept = "video/*"
     page_script = """asyncflag.register("video", {
@@ -1024,6 +1112,12 @@ def _write_run_file(run_dir: Path, payload: FilePayload, suffix: str) -> str:
             f"{exc.strerror} (is the temporary directory full?)"
         ) from None
     return str(path)
+
+
+#: libsndfile subtypes decoded to int16 (as Gradio's pydub gives them): 8 and 16-bit
+#: PCM (and the like) and the lossy codecs, which ffmpeg hands pydub as 16-bit
+_SIXTEEN_BITS = re.compile(r"(?:^|_)(?:S8|U8|16)$")
+_LOSSY = frozenset({"VORBIS", "OPUS", "MPEG_LAYER_I", "MPEG_LAYER_II", "MPEG_LAYER_III"})
 
 
 def _decode_wav(data: bytes) -> tuple[int, Any]:

@@ -45,6 +45,23 @@ class Gallery(Component):
     """
 
     type_name = "gallery"
+    #: Gradio's keywords of the grid and of the picker, which have no effect here
+    #: (``format``: asyncflag keeps an upload's own type and writes arrays as PNG;
+    #: ``file_types`` is refused: it would change what is accepted)
+    gradio_keywords = frozenset(
+        {
+            "allow_preview",
+            "columns",
+            "fit_columns",
+            "format",
+            "height",
+            "object_fit",
+            "preview",
+            "rows",
+            "selected_index",
+            "sources",
+        }
+    )
     shortcuts = ("gallery",)
     #: the ``accept`` attribute of the page's file input
     accept = "image/*"

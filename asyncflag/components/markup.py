@@ -74,6 +74,9 @@ class Code(_Text):
     """
 
     type_name = "code"
+    #: Gradio's keywords of the editor, which have no effect here
+    gradio_keywords = frozenset({"autocomplete", "max_lines", "show_line_numbers", "wrap_lines"})
+
     shortcuts = ("code",)
     page_style = """
 textarea.code, .output[data-type=code] pre { font-family: ui-monospace, "DejaVu Sans Mono",
@@ -159,6 +162,22 @@ class Markdown(_Text):
     """
 
     type_name = "markdown"
+    #: Gradio's keywords of the display, which have no effect here (the HTML is
+    #: always sanitised)
+    gradio_keywords = frozenset(
+        {
+            "header_links",
+            "height",
+            "latex_delimiters",
+            "line_breaks",
+            "max_height",
+            "min_height",
+            "padding",
+            "rtl",
+            "sanitize_html",
+        }
+    )
+
     shortcuts = ("markdown",)
     page_style = """
 .output[data-type=markdown], .output[data-type=html] { white-space: normal; }
@@ -196,6 +215,9 @@ class HTML(_Text):
     """
 
     type_name = "html"
+    #: Gradio's keywords of the display, which have no effect here
+    gradio_keywords = frozenset({"autoscroll", "max_height", "min_height", "padding"})
+
     shortcuts = ("html",)
     page_script = f'asyncflag.register("html", {{{_SHOW_MARKUP}}});'
 

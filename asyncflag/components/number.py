@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,7 +12,7 @@ import msgspec
 
 from ..errors import FlagValueError
 from ..escaping import unescape
-from .base import Cell, Component, ComponentSpec
+from .base import Cell, Component, ComponentSpec, page_text
 from .values import LONG_INT_BITS, MAX_INT_DIGITS, check_int_digits, is_numpy_bool, short_repr
 
 __all__ = ["Checkbox", "Number", "Slider"]
@@ -31,6 +32,9 @@ class Number(Component):
     :param precision: round every value to this many decimals, as Gradio does (``0``:
         to an ``int``); ``None`` keeps values as they are. What is rounded is what ``fn``
         receives and what is stored.
+    :param step: the increment of the page's box (its arrows), as Gradio's ``step``; the
+        box's ``step`` is ``1`` with ``precision=0`` and any number otherwise
+    :param placeholder: a hint shown in the empty box
     """
 
     type_name = "number"
@@ -51,8 +55,14 @@ class Number(Component):
         minimum: float | None = None,
         maximum: float | None = None,
         precision: int | None = None,
+        step: float | None = None,
+        placeholder: str | None = None,
     ) -> None:
         super().__init__(label)
+        if step is not None and (not _is_real(step) or not math.isfinite(step) or step <= 0):
+            raise FlagValueError(f"Number step must be a positive number or None, got {step!r}")
+        self.step = step
+        self.placeholder = page_text("Number placeholder", placeholder)
         for name, bound in (("minimum", minimum), ("maximum", maximum)):
             if bound is not None and (
                 isinstance(bound, bool)
@@ -76,12 +86,14 @@ class Number(Component):
         self.precision = precision
 
     def control_html(self, attributes: str) -> str:
-        step = "1" if self.precision == 0 else "any"
+        step = self.step if self.step is not None else "1" if self.precision == 0 else "any"
         bounds = "".join(
             f' {name}="{bound!r}"'
             for name, bound in (("min", self.minimum), ("max", self.maximum))
             if bound is not None
         )
+        if self.placeholder:
+            bounds += f' placeholder="{html.escape(self.placeholder)}"'
         return f'<input type="number" step="{step}"{bounds} {attributes}>'
 
     def config(self) -> dict[str, Any]:
@@ -90,6 +102,7 @@ class Number(Component):
             "minimum": self.minimum,
             "maximum": self.maximum,
             "precision": self.precision,
+            "step": self.step,
         }
 
     def check(self, value: Any) -> int | float | None:
@@ -220,6 +233,8 @@ class Slider(Component):
 
     type_name = "slider"
     shortcuts = ("slider",)
+    #: Gradio's ``randomize`` (a random start) has no effect here
+    gradio_keywords = frozenset({"randomize"})
     page_style = """
 .slider { display: flex; align-items: center; gap: .6rem; }
 .slider input[type=range] { flex: 1; }

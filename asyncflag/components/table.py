@@ -82,13 +82,37 @@ class Dataframe(Component):
     null}``; :func:`~asyncflag.load_flagged` gives the table back in the form ``type``
     says (with pandas' own dtypes, as Gradio reads it). ``None`` is an empty cell.
 
-    :param headers: the column names used when a value has none
+    :param headers: the column names used when a value has none; given, they also fix
+        the page's columns (an input table adds and removes rows only; without them it
+        adds, removes and renames columns too, as Gradio's)
     :param type: what ``fn`` receives and ``load_flagged`` gives
     :param max_cells: the most cells (rows x columns) accepted
     :param max_size: the largest table accepted, in bytes of its JSON cell
     """
 
     type_name = "dataframe"
+    #: Gradio's keywords of the table's look, which have no effect here
+    gradio_keywords = frozenset(
+        {
+            "col_count",
+            "column_count",
+            "column_limits",
+            "column_widths",
+            "datatype",
+            "latex_delimiters",
+            "line_breaks",
+            "max_chars",
+            "max_height",
+            "pinned_columns",
+            "row_count",
+            "row_limits",
+            "show_row_numbers",
+            "show_search",
+            "static_columns",
+            "wrap",
+        }
+    )
+
     shortcuts = ("dataframe",)
     page_style = """
 table.dataframe { border-collapse: collapse; font-size: .9rem; }
@@ -96,6 +120,8 @@ table.dataframe th, table.dataframe td { border: 1px solid #ccc; padding: .25rem
   text-align: left; min-width: 3rem; }
 table.dataframe th { background: #f3f4f6; }
 table.dataframe td[contenteditable=true] { background: #fff; }
+.table-tools { display: flex; flex-wrap: wrap; gap: .3rem; margin-top: .3rem; }
+.table-tools button { font-size: .8rem; padding: .2rem .5rem; margin: 0; }
 """
     page_script = """(() => {
   function table(value, editable) {
@@ -119,10 +145,68 @@ table.dataframe td[contenteditable=true] { background: #fff; }
     }
     return t;
   }
+  function newCell(tr, kind) {
+    const td = tr.insertCell();
+    td.dataset.kind = kind || "string";
+    td.contentEditable = "true";
+    return td;
+  }
+  // The input's tools, as Gradio's table: add a row, remove the row of the cell last
+  // focused (else the last one); with headers not fixed, the same for columns (the new
+  // column named by its number, as Gradio's), headers editable. One row and one column
+  // always stay.
+  function tools(el, t) {
+    let focused = null;
+    t.addEventListener("focusin", event => {
+      if (event.target.matches("td, th")) focused = event.target;
+    });
+    const body = t.tBodies[0];
+    const headRow = t.tHead.rows[0];
+    const bar = document.createElement("div");
+    bar.className = "table-tools";
+    const button = (text, action) => {
+      const b = document.createElement("button");
+      b.type = "button"; b.textContent = text;
+      b.addEventListener("click", () => { action(); focused = null; });
+      bar.append(b);
+    };
+    const rowOf = () => focused && focused.tagName === "TD" ? focused.parentElement : null;
+    const columnOf = () => focused ? focused.cellIndex : headRow.cells.length - 1;
+    button("+ row", () => {
+      const last = body.rows[body.rows.length - 1];
+      const tr = body.insertRow();
+      for (let i = 0; i < headRow.cells.length; i++)
+        newCell(tr, last ? last.cells[i].dataset.kind : "string");
+    });
+    button("\u2212 row", () => {
+      if (body.rows.length <= 1) return;
+      (rowOf() || body.rows[body.rows.length - 1]).remove();
+    });
+    if (el.dataset.columns !== "fixed") {
+      for (const th of headRow.cells) th.contentEditable = "true";
+      button("+ column", () => {
+        const th = document.createElement("th");
+        th.textContent = String(headRow.cells.length + 1);
+        th.contentEditable = "true";
+        headRow.append(th);
+        for (const tr of body.rows) newCell(tr, "string");
+      });
+      button("\u2212 column", () => {
+        if (headRow.cells.length <= 1) return;
+        const index = columnOf();
+        headRow.cells[index].remove();
+        for (const tr of body.rows) tr.cells[index].remove();
+      });
+    }
+    el.append(bar);
+  }
   asyncflag.register("dataframe", {
     setup(el) {
       const start = JSON.parse(el.dataset.start);
-      el.append(table(start, true));
+      const editable = !el.closest("fieldset[disabled]");
+      const t = table(start, editable);
+      el.append(t);
+      if (editable) tools(el, t);
     },
     read(el) {
       const t = el.querySelector("table");
@@ -360,7 +444,9 @@ table.dataframe td[contenteditable=true] { background: #fff; }
             "headers": self.headers or ["1"],
             "data": [[""] * len(self.headers or ["1"])],
         }
-        return f'<div data-start="{html.escape(json.dumps(start))}" {attributes}></div>'
+        # headers given: the columns are fixed (the page adds and removes rows only)
+        fixed = ' data-columns="fixed"' if self.headers is not None else ""
+        return f'<div data-start="{html.escape(json.dumps(start))}"{fixed} {attributes}></div>'
 
     def config(self) -> dict[str, Any]:
         return {

@@ -8,11 +8,11 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Literal, cast
 
 import msgspec
 
-from ..checks import positive_int, positive_int_or_none, writable_text
+from ..checks import one_of, positive_int, positive_int_or_none, writable_text
 from ..errors import FlagValueError
 from ..escaping import escape, escape_many, unescape
 from .base import MAX_LABEL_LENGTH, Cell, Component, ComponentSpec, Limit
@@ -35,10 +35,26 @@ class Textbox(Component):
     :param placeholder: a hint shown in the empty box
     :param max_length: the longest text accepted, in characters (checked at the call,
         and the page's box takes no more)
+    :param type: the page's box, as Gradio's: ``"text"``, ``"password"`` (the typing is
+        hidden) or ``"email"`` (a one-line box each, for the last two); what ``fn`` gets
+        and what is stored is the text either way
     """
 
     type_name = "textbox"
     shortcuts = ("text", "textbox")
+    #: Gradio's keywords of the box's look and behaviour, which have no effect here
+    gradio_keywords = frozenset(
+        {
+            "autofocus",
+            "autoscroll",
+            "html_attributes",
+            "max_lines",
+            "rtl",
+            "stop_btn",
+            "submit_btn",
+            "text_align",
+        }
+    )
     page_script = """asyncflag.register("textbox", {
   setup(el) {
     if (el.tagName !== "INPUT") return;
@@ -51,7 +67,7 @@ class Textbox(Component):
   },
 });"""
 
-    page_style = """input[type=text][data-type=textbox] { font: inherit; padding: .4rem;
+    page_style = """input[data-type=textbox] { font: inherit; padding: .4rem;
   border: 1px solid #bbb; border-radius: 4px; }"""
 
     class Spec(ComponentSpec):
@@ -66,9 +82,11 @@ class Textbox(Component):
         lines: int = 1,
         placeholder: str | None = None,
         max_length: int | None = None,
+        type: Literal["text", "password", "email"] = "text",
     ) -> None:
         super().__init__(label)
         self.max_length = positive_int_or_none("max_length", max_length)
+        self.type = one_of("type", type, ("text", "password", "email"))
         positive_int("lines", lines)
         if lines > MAX_LINES:
             raise FlagValueError(f"lines must be at most {MAX_LINES}, got {lines}")
@@ -90,6 +108,7 @@ class Textbox(Component):
             "lines": self.lines,
             "placeholder": self.placeholder,
             "max_length": self.max_length,
+            "text_type": self.type,
         }
 
     def control_html(self, attributes: str) -> str:
@@ -98,6 +117,8 @@ class Textbox(Component):
             extra += f' placeholder="{html.escape(self.placeholder)}"'
         if self.max_length is not None:
             extra += f' maxlength="{self.max_length}"'
+        if self.type != "text":
+            return f'<input type="{self.type}"{extra} {attributes}>'
         if self.lines == 1:
             return f'<input type="text"{extra} {attributes}>'
         return f'<textarea rows="{self.lines}"{extra} {attributes}></textarea>'
@@ -159,6 +180,9 @@ class HighlightedText(Component):
     """
 
     type_name = "highlightedtext"
+    #: Gradio's keywords of the display, which have no effect here
+    gradio_keywords = frozenset({"rtl", "show_inline_category", "show_legend", "show_whitespaces"})
+
     shortcuts = ("highlightedtext",)
     page_style = """
 .highlighted { line-height: 2; white-space: pre-wrap; }
