@@ -1,0 +1,428 @@
+"""Richer flags on Interface: a comment, a correction of the outputs, idempotency keys.
+
+The comment and correction columns exist only when turned on (a plain folder stays
+Gradio's), are checked at the call, written by components (so the sinks and the Redis
+wire carry them unchanged) and read back by ``load_flagged`` as ``FlaggedRow.comment``
+and ``.correction``. A key makes a repeated flag (a double click, a retried request)
+write one row and return the first call's count.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image as PILImage
+
+from asyncflag import (
+    CSVLogger,
+    FlagDroppedError,
+    FlaggingDisabledError,
+    FlaggingError,
+    FlagRow,
+    FlagValueError,
+    FlagWriteError,
+    Interface,
+    load_flagged,
+)
+from asyncflag.components import Chatbot, Image, Number, Textbox
+
+Messages = list[dict[str, str]]
+
+
+def shout(text: str, times: float) -> tuple[str, float]:
+    return text.upper(), times * 2
+
+
+def rich(tmp_path: Path, **kwargs: Any) -> Interface:
+    kwargs.setdefault("flagging_comment", True)
+    kwargs.setdefault("flagging_correction", True)
+    return Interface(
+        shout,
+        [Textbox(label="text"), Number(label="times")],
+        [Textbox(label="loud"), Number(label="double")],
+        flagging_dir=tmp_path,
+        **kwargs,
+    )
+
+
+def read_rows(path: Path) -> list[list[str]]:
+    with path.open(newline="", encoding="utf-8") as file:
+        return list(csv.reader(file))
+
+
+def png() -> bytes:
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (2, 2), (200, 10, 10)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+# -- the columns -----------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_a_plain_folder_stays_gradios(tmp_path: Path) -> None:
+    iface = rich(tmp_path, flagging_comment=False, flagging_correction=False)
+    async with iface:
+        prediction = await iface.submit("hi", 2)
+        assert await iface.flag(prediction, "bad") == 1
+        with pytest.raises(FlagValueError, match=r"flagging_comment=True"):
+            await iface.flag(prediction, comment="why")
+        with pytest.raises(FlagValueError, match=r"flagging_correction=True"):
+            await iface.flag(prediction, correction=["HELLO", None])
+    header = read_rows(tmp_path / "dataset1.csv")[0]
+    assert header == ["text", "times", "loud", "double", "flag", "username", "timestamp"]
+    assert iface.dataset_components == iface.components
+    (row,) = load_flagged(tmp_path, iface.components)
+    assert (row.comment, row.correction) == (None, None)
+
+
+@pytest.mark.anyio
+async def test_columns_order_and_reading_back(tmp_path: Path) -> None:
+    iface = rich(tmp_path)
+    async with iface:
+        prediction = await iface.submit("hi", 2)
+        await iface.flag(prediction, "a", "ada", comment="=SUM(A1) naïve 🙂")
+        await iface.flag(prediction.id, correction=["HELLO", None])
+        await iface.flag(prediction, correction=[None, 5], comment="five")
+        await iface.flag(prediction, comment="")  # an empty comment is no comment
+    rows = read_rows(tmp_path / "dataset1.csv")
+    assert rows[0] == [
+        "text", "times", "loud", "double",
+        "loud (correction)", "double (correction)", "comment",
+        "flag", "username", "timestamp",
+    ]  # fmt: skip
+    assert rows[1][4:8] == ["", "", "'=SUM(A1) naïve 🙂", "a"]  # escaped for spreadsheets
+    read = load_flagged(tmp_path, iface.components)
+    assert [row.values for row in read] == [("hi", 2, "HI", 4)] * 4
+    assert [row.labels for row in read] == [("text", "times", "loud", "double")] * 4
+    assert [row.comment for row in read] == ["=SUM(A1) naïve 🙂", None, "five", None]
+    assert [row.correction for row in read] == [None, ("HELLO", None), (None, 5), None]
+    assert [row.flag for row in read] == ["a", None, None, None]
+    assert read[0].username == "ada"
+    # without components, every column is a value, as in any folder
+    assert load_flagged(tmp_path)[0].values[4:] == ("", "", "=SUM(A1) naïve 🙂")
+    # with fewer components than the file has, the extra columns stay values
+    assert load_flagged(tmp_path, iface.input_components)[0].comment is None
+
+
+@pytest.mark.anyio
+async def test_only_comments_or_only_corrections(tmp_path: Path) -> None:
+    comments = rich(tmp_path / "c", flagging_correction=False)
+    corrections = rich(tmp_path / "k", flagging_comment=False)
+    async with comments, corrections:
+        await comments.flag(await comments.submit("a", 1), comment="c")
+        await corrections.flag(await corrections.submit("a", 1), correction=[None, 3])
+        with pytest.raises(FlagValueError, match="flagging_correction=True"):
+            await comments.flag(await comments.submit("a", 1), correction=[None, 3])
+    assert read_rows(tmp_path / "c" / "dataset1.csv")[0][4] == "comment"
+    assert read_rows(tmp_path / "k" / "dataset1.csv")[0][4:6] == [
+        "loud (correction)",
+        "double (correction)",
+    ]
+    assert load_flagged(tmp_path / "c", comments.components)[0].comment == "c"
+    assert load_flagged(tmp_path / "k", corrections.components)[0].correction == (None, 3)
+
+
+@pytest.mark.anyio
+async def test_auto_rows_have_empty_extra_columns(tmp_path: Path) -> None:
+    iface = rich(tmp_path, flagging_mode="auto")
+    async with iface:
+        prediction = await iface.submit("hi", 2)
+        assert await iface.flag(prediction, comment="flagged too") == 2
+    read = load_flagged(tmp_path, iface.components)
+    assert [(r.values, r.comment, r.correction) for r in read] == [
+        (("hi", 2, "HI", 4), None, None),
+        (("hi", 2, "HI", 4), "flagged too", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"comment": 3}, "comment must be a string or None, got 3"),
+        ({"comment": "x" * 10_001}, "10,001 characters, over the limit of 10,000"),
+        ({"comment": "a\ud800"}, "the comment 'a\\\\ud800'.*lone surrogate"),
+        ({"correction": "HELLO"}, "correction must be a list of 2 values"),
+        ({"correction": ["HELLO"]}, "correction must hold 2 values .* got 1"),
+        ({"correction": [None, "five"]}, "Number 'double \\(correction\\)' stores an int"),
+        ({"correction": [7, None]}, "Textbox 'loud \\(correction\\)'"),
+        ({"correction": ["", None]}, "would read back as no correction: pass None"),
+    ],
+)
+@pytest.mark.anyio
+async def test_bad_comments_and_corrections_fail_at_the_call(
+    tmp_path: Path, kwargs: dict[str, Any], message: str
+) -> None:
+    iface = rich(tmp_path)
+    async with iface:
+        prediction = await iface.submit("hi", 2)
+        with pytest.raises(FlagValueError, match=message):
+            await iface.flag(prediction, **kwargs)
+        with pytest.raises(FlagValueError, match=message):
+            iface.flag_nowait(prediction, **kwargs)
+    assert not (tmp_path / "dataset1.csv").exists()
+
+
+def test_max_comment_length_and_switches_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(FlagValueError, match="flagging_comment must be True or False"):
+        rich(tmp_path, flagging_comment="yes")
+    with pytest.raises(FlagValueError, match="max_comment_length must be a positive int"):
+        rich(tmp_path, max_comment_length=0)
+
+
+def test_labels_of_the_extra_columns_are_not_taken(tmp_path: Path) -> None:
+    with pytest.raises(FlagValueError, match=r"labelled 'comment'.*flagging_comment=True"):
+        Interface(shout, ["text", "number"], ["text", Textbox("comment")], flagging_comment=True)
+    with pytest.raises(FlagValueError, match=r"labelled 'loud \(correction\)'"):
+        Interface(
+            shout,
+            [Textbox("loud (correction)"), "number"],
+            [Textbox("loud"), "number"],
+            flagging_correction=True,
+        )
+
+
+@pytest.mark.anyio
+async def test_the_no_correction_cell_of_components_that_write_none(tmp_path: Path) -> None:
+    """A Chatbot writes None as ``[]``: that is its column's "no correction" cell, and an
+    empty conversation cannot be told from it, so it is refused; any other reads back."""
+
+    def echo(history: Messages) -> Messages:
+        return history
+
+    iface = Interface(
+        echo, Chatbot(label="in"), Chatbot(label="out"), flagging_dir=tmp_path,
+        flagging_correction=True,
+    )  # fmt: skip
+    fixed = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
+    async with iface:
+        prediction = await iface.submit([{"role": "user", "content": "hi"}])
+        with pytest.raises(FlagValueError, match="no correction"):
+            await iface.flag(prediction, correction=[[]])
+        await iface.flag(prediction, correction=[None])
+        await iface.flag(prediction, correction=[fixed])
+    assert read_rows(tmp_path / "dataset1.csv")[1][2] == "[]"  # Chatbot's cell of None
+    read = load_flagged(tmp_path, iface.components)
+    assert [row.correction for row in read] == [None, (fixed,)]
+
+
+@pytest.mark.anyio
+async def test_a_file_output_is_corrected_with_a_file(tmp_path: Path) -> None:
+    def draw(text: str) -> bytes:
+        return png()
+
+    iface = Interface(
+        draw, "text", Image(label="picture", type="filepath"), flagging_dir=tmp_path,
+        flagging_correction=True,
+    )  # fmt: skip
+    fixed = PILImage.new("RGB", (3, 1), (0, 0, 255))
+    async with iface:
+        prediction = await iface.submit("red")
+        await iface.flag(prediction, correction=[fixed])
+        await iface.flag(prediction, correction=[None])
+    rows = read_rows(tmp_path / "dataset1.csv")
+    assert rows[0][:3] == ["text", "picture", "picture (correction)"]
+    # saved as the output's files are, in the folder of the column's label (made safe)
+    assert rows[1][2].startswith("picture _correction_/") and rows[2][2] == ""
+    first, second = load_flagged(tmp_path, iface.components)
+    assert first.correction is not None and second.correction is None
+    (path,) = first.correction
+    assert Path(path).is_file() and Path(path).is_relative_to(tmp_path)
+    with PILImage.open(path) as saved:
+        assert saved.size == (3, 1)
+
+
+# -- idempotency keys ----------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_a_hundred_concurrent_duplicates_write_one_row(tmp_path: Path) -> None:
+    iface = rich(tmp_path)
+    counts: list[int] = []
+    async with iface:
+        prediction = await iface.submit("hi", 2)
+        await iface.flag(prediction)  # the dataset already has a row
+
+        async def flag() -> None:
+            counts.append(await iface.flag(prediction.id, "x", comment="once", key="k1"))
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(100):
+                tg.start_soon(flag)
+        receipt = iface.flag_nowait(prediction, key="k1")
+        assert await receipt.wait() == 2
+        assert iface.flag_nowait(prediction, key="k2") is iface.flag_nowait(prediction, key="k2")
+    assert counts == [2] * 100
+    rows = load_flagged(tmp_path, iface.components)
+    assert [(row.flag, row.comment) for row in rows] == [(None, None), ("x", "once"), (None, None)]
+
+
+@pytest.mark.anyio
+async def test_a_key_whose_first_call_failed_may_be_retried(tmp_path: Path) -> None:
+    class FailsOnce(CSVLogger):
+        failed = False
+
+        async def flag_batch(self, rows: Sequence[FlagRow]) -> list[int | Exception]:
+            if not self.failed:
+                self.failed = True
+                return [OSError("disk full")] * len(rows)
+            return await super().flag_batch(rows)
+
+    iface = rich(tmp_path, flagging_callback=FailsOnce())
+    async with iface:
+        prediction = await iface.submit("hi", 2)
+        with pytest.raises(FlagValueError):  # refused at the call: the key is not taken
+            await iface.flag(prediction, "x", correction=[1, None], key="k")
+        with pytest.raises(FlagWriteError, match="disk full"):
+            await iface.flag(prediction, "x", key="k")
+        assert await iface.flag(prediction, "x", key="k") == 1  # retried, written
+        assert await iface.flag(prediction, "x", key="k") == 1  # and now known
+    assert len(load_flagged(tmp_path, iface.components)) == 1
+
+
+@pytest.mark.anyio
+async def test_a_dropped_first_call_may_be_retried(tmp_path: Path) -> None:
+    iface = rich(tmp_path, overflow="drop", max_pending=1)
+    async with iface:
+        prediction = await iface.submit("hi", 2)
+        first = iface.flag_nowait(prediction, key="a")
+        dropped = iface.flag_nowait(prediction, key="b")  # the queue holds one
+        with pytest.raises(FlagDroppedError):
+            await dropped.wait()
+        assert await first.wait() == 1
+        assert await iface.flag(prediction, key="b") == 2
+        assert await iface.flag(prediction, key="a") == 1
+
+
+@pytest.mark.anyio
+async def test_keys_are_remembered_as_long_as_the_cache_size(tmp_path: Path) -> None:
+    iface = rich(tmp_path, cache_size=2)
+    async with iface:
+        prediction = await iface.submit("hi", 2)
+        for key in ("a", "b", "a", "c"):  # "a" used again: it is the most recent
+            await iface.flag(prediction, key=key)
+        assert await iface.flag(prediction, key="a") == 1
+        assert await iface.flag(prediction, key="b") == 4  # forgotten: written again
+
+
+@pytest.mark.parametrize("key", ["", "x" * 1001, 3, b"k"])
+@pytest.mark.anyio
+async def test_bad_keys_are_refused(tmp_path: Path, key: Any) -> None:
+    iface = rich(tmp_path)
+    async with iface:
+        prediction = await iface.submit("hi", 2)
+        with pytest.raises(FlagValueError, match="key must be a non-empty string of at most"):
+            await iface.flag(prediction, key=key)
+        with pytest.raises(FlagValueError, match="key must be a non-empty string"):
+            iface.flag_nowait(prediction, key=key)
+
+
+@pytest.mark.anyio
+async def test_a_key_does_not_bypass_the_mode(tmp_path: Path) -> None:
+    iface = rich(tmp_path, flagging_mode="never")
+    async with iface:
+        prediction = await iface.submit("hi", 2)
+        with pytest.raises(FlaggingDisabledError):
+            await iface.flag(prediction, key="k")
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_first_call_wakes_its_duplicates(tmp_path: Path) -> None:
+    """The first call waits for room in a full queue and is cancelled: nothing was queued,
+    so the duplicates waiting on its key fail (and do not hang), and the key is free."""
+    gate = anyio.Event()
+
+    class Slow(CSVLogger):
+        async def flag_batch(self, rows: Sequence[FlagRow]) -> list[int | Exception]:
+            await gate.wait()
+            return await super().flag_batch(rows)
+
+    iface = rich(tmp_path, flagging_callback=Slow(), max_pending=1)
+    errors: list[BaseException] = []
+    async with iface:
+        prediction = await iface.submit("hi", 2)
+        iface.flag_nowait(prediction)  # taken by the writer, which waits on the gate
+        await anyio.sleep(0.05)
+        iface.flag_nowait(prediction)  # fills the queue
+
+        async def duplicate() -> None:
+            try:
+                await iface.flag(prediction, key="k")
+            except FlaggingError as exc:
+                errors.append(exc)
+
+        async with anyio.create_task_group() as tg:
+            first = anyio.CancelScope()
+
+            async def first_call() -> None:
+                with first:
+                    await iface.flag(prediction, key="k")  # waits for room
+
+            tg.start_soon(first_call)
+            await anyio.sleep(0.05)
+            tg.start_soon(duplicate)  # waits for the first call's receipt
+            await anyio.sleep(0.05)
+            first.cancel()
+        gate.set()
+        assert len(errors) == 1 and "was not queued" in str(errors[0])
+        assert await iface.flag(prediction, key="k") == 3  # the key was freed: written
+    assert len(load_flagged(tmp_path, iface.components)) == 3
+
+
+# -- the hypothesis round trip -------------------------------------------------------------
+
+TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
+FORMULAS = st.sampled_from(["=1+1", "+A1", "-3", "@SUM(1)", "'quoted", "\t=x", "\uff1dcmd|x", ""])
+COMMENT = st.one_of(st.none(), TEXT, st.builds(lambda f, t: f + t, FORMULAS, TEXT))
+CORRECTION = st.one_of(
+    st.none(),
+    st.tuples(
+        st.one_of(st.none(), TEXT.filter(bool), st.builds(lambda f, t: f + t, FORMULAS, TEXT)),
+        st.one_of(st.none(), st.integers(-(10**9), 10**9)),
+    ),
+)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(
+    flags=st.lists(st.tuples(COMMENT, CORRECTION), min_size=1, max_size=6),
+    backend=st.sampled_from(["asyncio", "trio"]),
+)
+def test_comments_and_corrections_read_back(
+    flags: list[tuple[str | None, tuple[str | None, int | None] | None]], backend: str
+) -> None:
+    flags = [
+        (comment, None if correction is None or correction[0] == "" else correction)
+        for comment, correction in flags
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        iface = rich(Path(tmp))
+
+        async def flag_all() -> None:
+            async with iface:
+                prediction = await iface.submit("x", 1)
+                for comment, correction in flags:
+                    fixed = None if correction is None else list(correction)
+                    await iface.flag(prediction, comment=comment, correction=fixed)
+
+        anyio.run(flag_all, backend=backend)
+        read = load_flagged(tmp, iface.components)
+    expected = [
+        (comment or None, None if correction == (None, None) else correction)
+        for comment, correction in flags
+    ]
+    assert [(row.comment, row.correction) for row in read] == expected
