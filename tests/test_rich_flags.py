@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -426,3 +428,183 @@ def test_comments_and_corrections_read_back(
         for comment, correction in flags
     ]
     assert [(row.comment, row.correction) for row in read] == expected
+
+
+# -- through Redis -------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_through_the_redis_transport(redis_url: str, tmp_path: Path) -> None:
+    """The extra columns are data columns: they travel and are checked again as any."""
+    from asyncflag import RedisConsumer, RedisStream
+
+    replica = rich(tmp_path / "unused", transport=RedisStream(redis_url, stream="rich"))
+    consumer = RedisConsumer(redis_url, stream="rich", flagging_dir=tmp_path)
+    async with consumer, replica:
+        prediction = await replica.submit("é,=x", 2)
+        assert await replica.flag(prediction, "bad", comment="=1+1 ünï", key="k") == 1
+        assert await replica.flag(prediction, correction=["FIXED", 5], key="j") == 2
+        assert await replica.flag(prediction, "bad", comment="again", key="k") == 1
+        assert await replica.flag(prediction) == 3
+    read = load_flagged(tmp_path, replica.components)
+    assert [(r.values, r.flag, r.comment, r.correction) for r in read] == [
+        (("é,=x", 2, "É,=X", 4), "bad", "=1+1 ünï", None),
+        (("é,=x", 2, "É,=X", 4), None, None, ("FIXED", 5)),
+        (("é,=x", 2, "É,=X", 4), None, None, None),
+    ]
+    header = read_rows(tmp_path / "dataset1.csv")[0]
+    assert header[4:7] == ["loud (correction)", "double (correction)", "comment"]
+
+
+# -- the web API ---------------------------------------------------------------------------
+
+
+def client_of(app: Any, auth: tuple[str, str] | None = None) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t", auth=auth)
+
+
+@pytest.mark.anyio
+async def test_web_config_and_page_show_only_what_is_on(tmp_path: Path) -> None:
+    plain = rich(tmp_path / "p", flagging_comment=False, flagging_correction=False)
+    full = rich(tmp_path / "f", flagging_options=["wrong"])
+    async with plain, full, client_of(plain.app()) as p, client_of(full.app()) as f:
+        config = (await p.get("/api/config")).json()
+        assert (config["flagging_comment"], config["flagging_correction"]) == (False, False)
+        config = (await f.get("/api/config")).json()
+        assert (config["flagging_comment"], config["flagging_correction"]) == (True, True)
+        assert config["max_comment_length"] == 10_000
+        page = (await p.get("/")).text
+        assert 'id="flag-comment"' not in page and 'class="correction"' not in page
+        page = (await f.get("/")).text
+        assert '<textarea id="flag-comment" rows="2" maxlength="10000"' in page
+        assert page.count('class="correction"') == 2
+        assert 'data-key="0"' in page
+
+
+@pytest.mark.anyio
+async def test_web_flag_with_comment_correction_and_key(tmp_path: Path) -> None:
+    iface = rich(tmp_path, flagging_options=["wrong", "rude"])
+    async with iface, client_of(iface.app()) as client:
+        made = (await client.post("/api/predict", json={"data": ["hi", 2]})).json()
+        other = (await client.post("/api/predict", json={"data": ["yo", 1]})).json()
+        flag = {
+            "id": made["id"],
+            "option": "wrong",
+            "comment": "=2+2 is not 'HI'",
+            "correction": ["HELLO", None],
+            "key": f"{made['id']}:0",
+            "username": "mallory",  # never taken from the body
+        }
+        responses = [await client.post("/api/flag", json=flag) for _ in range(3)]
+        assert [r.json() for r in responses] == [{"count": 1}] * 3
+        # the same key for another prediction is another flag
+        moved = {**flag, "id": other["id"], "correction": None}
+        assert (await client.post("/api/flag", json=moved)).json() == {"count": 2}
+        plain = {"id": made["id"], "option": "rude"}
+        assert (await client.post("/api/flag", json=plain)).json() == {"count": 3}
+        assert (await client.post("/api/flag", json=plain)).json() == {"count": 4}  # no key
+    read = load_flagged(tmp_path, iface.components)
+    assert [(r.flag, r.username, r.comment, r.correction) for r in read] == [
+        ("wrong", None, "=2+2 is not 'HI'", ("HELLO", None)),
+        ("wrong", None, "=2+2 is not 'HI'", None),
+        ("rude", None, None, None),
+        ("rude", None, None, None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("extra", "status", "message"),
+    [
+        ({"comment": 3}, 400, '"comment" must be a string or null'),
+        ({"comment": "x" * 10_001}, 400, "over the limit of 10,000"),
+        ({"correction": "HELLO"}, 400, '"correction" must be a list of 2 values'),
+        ({"correction": ["HELLO"]}, 400, '"correction" must be a list of 2 values'),
+        ({"correction": [None, "five"]}, 400, "stores an int or a float"),
+        ({"correction": ["", None]}, 400, "would read back as no correction"),
+        ({"key": 5}, 400, '"key" must be a string of 1 to 200 characters'),
+        ({"key": ""}, 400, '"key" must be a string of 1 to 200 characters'),
+        ({"key": "k" * 201}, 400, '"key" must be a string of 1 to 200 characters'),
+    ],
+)
+@pytest.mark.anyio
+async def test_web_bad_flags_get_a_400(
+    tmp_path: Path, extra: dict[str, Any], status: int, message: str
+) -> None:
+    iface = rich(tmp_path)
+    async with iface, client_of(iface.app()) as client:
+        made = (await client.post("/api/predict", json={"data": ["hi", 2]})).json()
+        response = await client.post("/api/flag", json={"id": made["id"], **extra})
+        assert response.status_code == status
+        assert message in response.json()["error"]
+        assert iface.stats.published == 0
+    assert not (tmp_path / "dataset1.csv").exists()
+
+
+@pytest.mark.anyio
+async def test_web_comment_refused_when_off(tmp_path: Path) -> None:
+    iface = rich(tmp_path, flagging_comment=False, flagging_correction=False)
+    async with iface, client_of(iface.app()) as client:
+        made = (await client.post("/api/predict", json={"data": ["hi", 2]})).json()
+        refused: list[tuple[dict[str, Any], str]] = [
+            ({"comment": "why"}, "flagging_comment=True"),
+            ({"correction": ["A", 1]}, "flagging_correction=True"),
+        ]
+        for extra, message in refused:
+            response = await client.post("/api/flag", json={"id": made["id"], **extra})
+            assert response.status_code == 400 and message in response.json()["error"]
+        # a plain flag stays JSON only
+        form = await client.post("/api/flag", data={"data": "{}"}, files={"x": ("a", b"b")})
+        assert form.status_code == 415
+
+
+@pytest.mark.anyio
+async def test_web_keys_are_kept_apart_per_user(tmp_path: Path) -> None:
+    iface = rich(tmp_path)
+    app = iface.app(auth=[("ada", "a"), ("bob", "b")])
+    async with iface, client_of(app, ("ada", "a")) as ada, client_of(app, ("bob", "b")) as bob:
+        mine = (await ada.post("/api/predict", json={"data": ["hi", 2]})).json()
+        theirs = (await bob.post("/api/predict", json={"data": ["hi", 2]})).json()
+        assert (await ada.post("/api/flag", json={"id": mine["id"], "key": "k"})).json() == {
+            "count": 1
+        }
+        assert (await bob.post("/api/flag", json={"id": theirs["id"], "key": "k"})).json() == {
+            "count": 2
+        }
+    assert [r.username for r in load_flagged(tmp_path, iface.components)] == ["ada", "bob"]
+
+
+@pytest.mark.anyio
+async def test_web_file_output_corrected_by_upload(tmp_path: Path) -> None:
+    def draw(text: str) -> tuple[bytes, str]:
+        return png(), text
+
+    iface = Interface(
+        draw,
+        "text",
+        [Image(label="picture", type="filepath"), Textbox(label="caption")],
+        flagging_dir=tmp_path,
+        flagging_correction=True,
+    )
+    async with iface, client_of(iface.app()) as client:
+        page = (await client.get("/")).text
+        assert page.count('class="correction"') == 1  # the page corrects the caption only
+        made = (await client.post("/api/predict", json={"data": ["red"]})).json()
+        fixed = io.BytesIO()
+        PILImage.new("RGB", (5, 1), (0, 0, 255)).save(fixed, format="PNG")
+        data = json.dumps({"id": made["id"], "correction": [None, "blue"], "key": "k"})
+        sent = await client.post(
+            "/api/flag",
+            data={"data": data},
+            files={"correction0": ("blue.png", fixed.getvalue(), "image/png")},
+        )
+        assert sent.json() == {"count": 1}
+        path_sent = {"id": made["id"], "correction": ["/etc/passwd", None]}
+        refused = await client.post("/api/flag", json=path_sent)
+        assert refused.status_code == 400
+        assert "takes its correction as a file upload" in refused.json()["error"]
+    (row,) = load_flagged(tmp_path, iface.components)
+    assert row.correction is not None
+    picture, caption = row.correction
+    assert caption == "blue"
+    with PILImage.open(picture) as saved:
+        assert saved.size == (5, 1)
