@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from conftest import CHROMIUM, chromium_page, served_in_thread
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image as PILImage
@@ -608,3 +610,63 @@ async def test_web_file_output_corrected_by_upload(tmp_path: Path) -> None:
     assert caption == "blue"
     with PILImage.open(picture) as saved:
         assert saved.size == (5, 1)
+
+
+# -- in the real browser -------------------------------------------------------------------
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")
+@pytest.mark.parametrize("width", [1000, 390])
+def test_comment_and_correction_in_the_browser(tmp_path: Path, width: int) -> None:
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    expect = playwright_api.expect
+    ARTIFACTS.mkdir(exist_ok=True)
+    iface = rich(tmp_path, flagging_options=["wrong", "rude"])
+    with served_in_thread(iface.app()) as url, chromium_page(width, 800) as p:
+        p.goto(url + "/")
+        expect(p.locator("#flag-comment")).to_be_visible()
+        expect(p.locator(".correction-box").first).to_be_hidden()  # nothing to correct yet
+        p.fill("#in0", "hi there")
+        p.fill("#in1", "3")
+        p.click("#submit")
+        expect(p.locator(".output").first).to_have_text("HI THERE")
+        loud, double = p.locator("textarea.correction").all()
+        expect(loud).to_have_value("HI THERE")
+        expect(double).to_have_value("6")
+        loud.fill("Hi there!")
+        p.fill("#flag-comment", "=should keep the case, ünïcode")
+        p.screenshot(path=str(ARTIFACTS / f"rich-flag-before-{width}.png"), full_page=True)
+        p.dblclick("text=Flag as wrong")  # a double click: one row
+        expect(p.locator("#flag-status")).to_contain_text("1 flagged")
+        expect(p.locator("text=Flag as wrong ✓ saved (#1)")).to_be_disabled()
+        # the request retried (a lost response): the page's key makes it the same flag
+        retried = p.evaluate(
+            """async () => {
+                const button = document.querySelector("button.flag");
+                const id = predictionId;
+                const body = JSON.stringify({ id, option: "wrong", key: `${id}:0` });
+                const response = await fetch("/api/flag", { method: "POST",
+                    headers: { "content-type": "application/json" }, body });
+                return await response.json();
+            }"""
+        )
+        assert retried == {"count": 1}
+        double.fill("not json")
+        p.click("text=Flag as rude")
+        expect(p.locator("#error")).to_contain_text("not valid JSON")
+        double.fill("7")
+        p.click("text=Flag as rude")
+        expect(p.locator("#flag-status")).to_contain_text("2 flagged")
+        expect(p.locator("#error")).to_be_empty()
+        p.screenshot(path=str(ARTIFACTS / f"rich-flag-saved-{width}.png"), full_page=True)
+        # a new prediction clears the comment and the corrections
+        p.click("#submit")
+        expect(loud).to_have_value("HI THERE")
+        expect(p.locator("#flag-comment")).to_have_value("")
+    read = load_flagged(tmp_path, iface.components)
+    assert [(r.flag, r.comment, r.correction) for r in read] == [
+        ("wrong", "=should keep the case, ünïcode", ("Hi there!", None)),
+        ("rude", "=should keep the case, ünïcode", ("Hi there!", 7)),
+    ]
