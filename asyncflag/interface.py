@@ -321,6 +321,7 @@ class Interface:
             await self._pipeline.__aexit__(exc_type, exc, traceback)
         finally:
             self._cache.clear()
+            self._keys.clear()
             run_dir, self._run_dir = self._run_dir, None
             if run_dir is not None:  # after the writer: it may still copy files from there
                 await anyio.to_thread.run_sync(
@@ -536,7 +537,8 @@ class Interface:
             checked by its output's component as an output value is
         :param key: an idempotency key: a later call with a key already seen (among the
             last ``cache_size`` keys of this interface, in this process: not across
-            restarts or replicas) writes nothing and returns the first call's count,
+            restarts, replicas or another ``async with``) writes nothing and returns the
+            first call's count,
             waiting for it if needed; its other arguments are not looked at. A key whose
             first call failed (refused, dropped, not written) may be used again
         :return: the number of data rows in the dataset file once this row was added
@@ -868,6 +870,9 @@ class _FlagKeys:
     def forget(self, key: str, receipt: FlagReceipt) -> None:
         if self._receipts.get(key) is receipt:
             del self._receipts[key]
+
+    def clear(self) -> None:
+        self._receipts.clear()
 
 
 #: values that hold nothing beyond their own small object

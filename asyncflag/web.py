@@ -19,7 +19,8 @@ Clients that are not browsers send neither header and are not affected; a browse
 too old to send either (before about 2020) is not protected by this check. The
 routes also take JSON only as ``Content-Type: application/json`` (415 otherwise),
 which a form on another site cannot send without a CORS preflight that this app
-never grants.
+never grants; multipart bodies, which such a form can send, are taken only where files
+are: by ``/api/predict``, and by ``/api/flag`` only when a file output can be corrected.
 """
 
 from __future__ import annotations

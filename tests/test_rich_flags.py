@@ -440,16 +440,21 @@ async def test_through_the_redis_transport(redis_url: str, tmp_path: Path) -> No
     """The extra columns are data columns: they travel and are checked again as any."""
     from asyncflag import RedisConsumer, RedisStream
 
-    replica = rich(tmp_path / "unused", transport=RedisStream(redis_url, stream="rich"))
+    replica = rich(
+        tmp_path / "unused",
+        transport=RedisStream(redis_url, stream="rich"),
+        flagging_mode="auto",  # predictions travel too, their extra columns empty
+    )
     consumer = RedisConsumer(redis_url, stream="rich", flagging_dir=tmp_path)
     async with consumer, replica:
         prediction = await replica.submit("é,=x", 2)
-        assert await replica.flag(prediction, "bad", comment="=1+1 ünï", key="k") == 1
-        assert await replica.flag(prediction, correction=["FIXED", 5], key="j") == 2
-        assert await replica.flag(prediction, "bad", comment="again", key="k") == 1
-        assert await replica.flag(prediction) == 3
+        assert await replica.flag(prediction, "bad", comment="=1+1 ünï", key="k") == 2
+        assert await replica.flag(prediction, correction=["FIXED", 5], key="j") == 3
+        assert await replica.flag(prediction, "bad", comment="again", key="k") == 2
+        assert await replica.flag(prediction) == 4
     read = load_flagged(tmp_path, replica.components)
     assert [(r.values, r.flag, r.comment, r.correction) for r in read] == [
+        (("é,=x", 2, "É,=X", 4), None, None, None),
         (("é,=x", 2, "É,=X", 4), "bad", "=1+1 ünï", None),
         (("é,=x", 2, "É,=X", 4), None, None, ("FIXED", 5)),
         (("é,=x", 2, "É,=X", 4), None, None, None),
