@@ -44,7 +44,7 @@ from .pipeline import (
     PipelineState,
     Subscription,
 )
-from .read import load_flagged
+from .read import COMMENT_LABEL, CORRECTION_SUFFIX, load_flagged
 from .sinks import CSVLogger, FlaggingCallback, RowResult, flag_rows
 from .transport import RedisStream, StreamPublisher
 from .transport.wire import schema_of
@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 
     from .web import Auth
 
-__all__ = ["CORRECTION_SUFFIX", "MAX_KEY_LENGTH", "Interface"]
+__all__ = ["MAX_KEY_LENGTH", "Interface"]
 
 logger = logging.getLogger("asyncflag")
 
@@ -67,10 +67,6 @@ SUBSCRIBED_KINDS: dict[FlaggingMode, tuple[type, ...]] = {
 
 ComponentSpec = Component | str
 
-#: what the label of an output's correction column adds to the output's label
-CORRECTION_SUFFIX = " (correction)"
-#: the label of the comment column
-COMMENT_LABEL = "comment"
 #: the longest idempotency key :meth:`Interface.flag` takes, in characters
 MAX_KEY_LENGTH = 1_000
 
@@ -538,9 +534,9 @@ class Interface:
         :param key: an idempotency key: a later call with a key already seen (among the
             last ``cache_size`` keys of this interface, in this process: not across
             restarts, replicas or another ``async with``) writes nothing and returns the
-            first call's count,
-            waiting for it if needed; its other arguments are not looked at. A key whose
-            first call failed (refused, dropped, not written) may be used again
+            first call's count, waiting for it if needed; its other arguments are not
+            looked at. A key whose first call failed (refused, dropped, not written) may
+            be used again
         :return: the number of data rows in the dataset file once this row was added
         :raises FlagValueError: for an unknown option, id or value, a comment or
             correction the interface does not take, or a bad key

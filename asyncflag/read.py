@@ -22,7 +22,7 @@ from .escaping import unescape, unescape_optional
 from .sinks.datasets import METADATA_COLUMNS, SIMPLE_LOG_NAME, dataset_files, read_schema
 from .sinks.records import read_records
 
-__all__ = ["FlaggedRow", "load_flagged"]
+__all__ = ["COMMENT_LABEL", "CORRECTION_SUFFIX", "FlaggedRow", "load_flagged"]
 
 
 #: what the label of an output's correction column adds to the output's label
@@ -239,7 +239,9 @@ def _decode(
         comment = correction = None
         if extras is not _NO_EXTRAS:
             try:
-                values, correction, comment = _split_extras(values, cells, extras, root)
+                values, correction, comment = _split_extras(
+                    values, cells, len(value_labels), extras, root
+                )
             except UnsafePathError as exc:
                 if unsafe_paths == "skip":
                     continue
@@ -267,11 +269,10 @@ def _decode(
 
 
 def _split_extras(
-    values: tuple[Any, ...], cells: list[str], extras: _Extras, root: Path
+    values: tuple[Any, ...], cells: list[str], count: int, extras: _Extras, root: Path
 ) -> tuple[tuple[Any, ...], tuple[Any, ...] | None, str | None]:
-    """The components' values, the correction (decoded) and the comment of a row whose
-    extra columns were read as plain text."""
-    count = len(values) - len(extras.corrections) - extras.comment
+    """The components' values (the first ``count``), the correction (decoded) and the
+    comment of a row whose extra columns were read as plain text."""
     start = count
     corrected: list[Any] = []
     for component, empty in zip(extras.corrections, extras.empty_cells, strict=True):

@@ -35,6 +35,7 @@ from asyncflag import (
     FlagValueError,
     FlagWriteError,
     Interface,
+    UnsafePathError,
     load_flagged,
 )
 from asyncflag.components import Chatbot, Image, Number, Textbox
@@ -675,3 +676,26 @@ def test_comment_and_correction_in_the_browser(tmp_path: Path, width: int) -> No
         ("wrong", "=should keep the case, ünïcode", ("Hi there!", None)),
         ("rude", "=should keep the case, ünïcode", ("Hi there!", 7)),
     ]
+
+
+@pytest.mark.anyio
+async def test_a_forged_file_correction_is_refused_on_reading(tmp_path: Path) -> None:
+    def draw(text: str) -> bytes:
+        return png()
+
+    iface = Interface(
+        draw, "text", Image(label="picture"), flagging_dir=tmp_path, flagging_correction=True
+    )
+    async with iface:
+        prediction = await iface.submit("red")
+        await iface.flag(prediction, correction=[png()])
+        await iface.flag(prediction)
+    dataset = tmp_path / "dataset1.csv"
+    rows = read_rows(dataset)
+    rows[1][2] = "../../../etc/passwd"
+    with dataset.open("w", newline="", encoding="utf-8") as file:
+        csv.writer(file).writerows(rows)
+    with pytest.raises(UnsafePathError, match="row 1, a correction column"):
+        load_flagged(tmp_path, iface.components)
+    (kept,) = load_flagged(tmp_path, iface.components, unsafe_paths="skip")
+    assert kept.correction is None
