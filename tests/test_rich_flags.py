@@ -345,9 +345,11 @@ async def test_a_cancelled_first_call_wakes_its_duplicates(tmp_path: Path) -> No
     """The first call waits for room in a full queue and is cancelled: nothing was queued,
     so the duplicates waiting on its key fail (and do not hang), and the key is free."""
     gate = anyio.Event()
+    entered = anyio.Event()
 
     class Slow(CSVLogger):
         async def flag_batch(self, rows: Sequence[FlagRow]) -> list[int | Exception]:
+            entered.set()
             await gate.wait()
             return await super().flag_batch(rows)
 
@@ -356,7 +358,7 @@ async def test_a_cancelled_first_call_wakes_its_duplicates(tmp_path: Path) -> No
     async with iface:
         prediction = await iface.submit("hi", 2)
         iface.flag_nowait(prediction)  # taken by the writer, which waits on the gate
-        await anyio.sleep(0.05)
+        await entered.wait()
         iface.flag_nowait(prediction)  # fills the queue
 
         async def duplicate() -> None:
@@ -365,18 +367,19 @@ async def test_a_cancelled_first_call_wakes_its_duplicates(tmp_path: Path) -> No
             except FlaggingError as exc:
                 errors.append(exc)
 
-        async with anyio.create_task_group() as tg:
-            first = anyio.CancelScope()
+        with anyio.fail_after(30):  # a duplicate left waiting would hang here
+            async with anyio.create_task_group() as tg:
+                first = anyio.CancelScope()
 
-            async def first_call() -> None:
-                with first:
-                    await iface.flag(prediction, key="k")  # waits for room
+                async def first_call() -> None:
+                    with first:
+                        await iface.flag(prediction, key="k")  # waits for room
 
-            tg.start_soon(first_call)
-            await anyio.sleep(0.05)
-            tg.start_soon(duplicate)  # waits for the first call's receipt
-            await anyio.sleep(0.05)
-            first.cancel()
+                tg.start_soon(first_call)
+                await anyio.wait_all_tasks_blocked()
+                tg.start_soon(duplicate)  # waits for the first call's receipt
+                await anyio.wait_all_tasks_blocked()
+                first.cancel()
         gate.set()
         assert len(errors) == 1 and "was not queued" in str(errors[0])
         assert await iface.flag(prediction, key="k") == 3  # the key was freed: written
