@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any, cast
 import anyio
 
 from .checks import is_async_callable, one_of, positive_int, writable_text
-from .components import Component, FileData, component_from
+from .components import Component, FileData, Textbox, component_from
+from .components.values import short_repr
 from .errors import (
     FlaggingDisabledError,
     FlaggingError,
@@ -43,7 +44,7 @@ from .pipeline import (
     PipelineState,
     Subscription,
 )
-from .read import load_flagged
+from .read import COMMENT_LABEL, CORRECTION_SUFFIX, load_flagged
 from .sinks import CSVLogger, FlaggingCallback, RowResult, flag_rows
 from .transport import RedisStream, StreamPublisher
 from .transport.wire import schema_of
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
 
     from .web import Auth
 
-__all__ = ["Interface"]
+__all__ = ["MAX_KEY_LENGTH", "Interface"]
 
 logger = logging.getLogger("asyncflag")
 
@@ -65,6 +66,9 @@ SUBSCRIBED_KINDS: dict[FlaggingMode, tuple[type, ...]] = {
 }
 
 ComponentSpec = Component | str
+
+#: the longest idempotency key :meth:`Interface.flag` takes, in characters
+MAX_KEY_LENGTH = 1_000
 
 
 class Interface:
@@ -111,6 +115,19 @@ class Interface:
         :class:`~asyncflag.RedisStream`, written to a dataset by ``asyncflag consume``.
         Leaving ``async with`` then hands what is queued to Redis and waits (within
         ``shutdown_timeout``) for the rows whose receipts are still held to be confirmed
+    :param flagging_comment: whether a flag may carry a free-text ``comment``: the
+        dataset then has a ``comment`` column (a :class:`~asyncflag.Textbox`; an empty
+        cell is no comment) after the outputs (and their corrections)
+    :param flagging_correction: whether a flag may carry a ``correction`` of the
+        outputs: the dataset then has a column ``"<output label> (correction)"`` per
+        output, written and read back by a copy of that output's component (files are
+        saved as the output's are, under the column's label). A column's "no
+        correction" cell is what its component writes for ``None``: empty for most
+        components, ``""`` for a Textbox, ``[]`` for a Chatbot or CheckboxGroup,
+        ``null`` for JSON; so a correction to the value a component stores for ``None``
+        (an empty text, an empty conversation...) cannot be told from no correction
+        and is refused at the call
+    :param max_comment_length: the longest comment, in characters
     """
 
     def __init__(
@@ -133,6 +150,9 @@ class Interface:
         cache_bytes: int = 64 * 2**20,
         shutdown_timeout: float | None = 30.0,
         transport: RedisStream | None = None,
+        flagging_comment: bool = False,
+        flagging_correction: bool = False,
+        max_comment_length: int = 10_000,
     ) -> None:
         if not callable(fn):
             raise FlagValueError(f"fn must be callable, got {fn!r}")
@@ -140,6 +160,30 @@ class Interface:
         self._fn_is_async = is_async_callable(fn)
         self.input_components = _labelled(_as_list(inputs), _parameter_names(fn), "input")
         self.output_components = _labelled(_as_list(outputs), [], "output")
+        for name, flag in (
+            ("flagging_comment", flagging_comment),
+            ("flagging_correction", flagging_correction),
+        ):
+            if not isinstance(flag, bool):
+                raise FlagValueError(f"{name} must be True or False, got {flag!r}")
+        positive_int("max_comment_length", max_comment_length)
+        self.flagging_comment = flagging_comment
+        self.flagging_correction = flagging_correction
+        self.max_comment_length = max_comment_length
+        #: the components of the correction columns: a copy of each output's, labelled
+        #: ``"<output label> (correction)"`` (empty without ``flagging_correction``)
+        self.correction_components: list[Component] = (
+            [_correction_of(c) for c in self.output_components] if flagging_correction else []
+        )
+        #: the component of the comment column, or ``None`` without ``flagging_comment``
+        self.comment_component: Component | None = (
+            Textbox(COMMENT_LABEL) if flagging_comment else None
+        )
+        _refuse_taken_labels(
+            [*self.input_components, *self.output_components],
+            self.correction_components,
+            self.comment_component,
+        )
         self.flagging_mode: FlaggingMode = resolve_flagging_mode(flagging_mode)
         self.flagging_options = resolve_flagging_options(flagging_options)
         self._option_values = (
@@ -161,8 +205,8 @@ class Interface:
         self.flagging_callback = flagging_callback if flagging_callback is not None else CSVLogger()
         self.transport = transport
         if transport is not None:
-            _cap_files(self.components, transport.max_file_size)
-            schema_of(self.components)  # only registered components travel: say so now
+            _cap_files(self.dataset_components, transport.max_file_size)
+            schema_of(self.dataset_components)  # only registered components travel: say so now
         self.title = title
         self.description = description
         for name, value in (
@@ -213,11 +257,36 @@ class Interface:
         self._input_checks = self._checks[: len(self.input_components)]
         self._output_checks = self._checks[len(self.input_components) :]
         self._new_id = _IdSource()
+        self._correction_checks = [c.check for c in self.correction_components]
+        #: the value of each correction column that means "no correction", and its cell
+        self._no_corrections = tuple(c.check(None) for c in self.correction_components)
+        self._no_correction_cells = [
+            None if c.holds_files else c.to_cell(value)
+            for c, value in zip(self.correction_components, self._no_corrections, strict=True)
+        ]
+        #: the values of the extra columns of a row without comment or correction
+        self._no_extras: tuple[Any, ...] = self._no_corrections + (
+            ("",) if self.comment_component is not None else ()
+        )
+        self._keys = _FlagKeys(cache_size)
 
     @property
     def components(self) -> list[Component]:
         """The input components, then the output components."""
         return [*self.input_components, *self.output_components]
+
+    @property
+    def dataset_components(self) -> list[Component]:
+        """The components of the dataset's value columns: :attr:`components`, then the
+        correction columns (with ``flagging_correction``), then the comment column
+        (with ``flagging_comment``). Without either, the same as :attr:`components`."""
+        extra = [] if self.comment_component is None else [self.comment_component]
+        return [
+            *self.input_components,
+            *self.output_components,
+            *self.correction_components,
+            *extra,
+        ]
 
     @property
     def running(self) -> bool:
@@ -248,6 +317,7 @@ class Interface:
             await self._pipeline.__aexit__(exc_type, exc, traceback)
         finally:
             self._cache.clear()
+            self._keys.clear()
             run_dir, self._run_dir = self._run_dir, None
             if run_dir is not None:  # after the writer: it may still copy files from there
                 await anyio.to_thread.run_sync(
@@ -271,14 +341,14 @@ class Interface:
 
     async def _setup_callback(self) -> None:
         await _call_maybe_async(
-            self.flagging_callback.setup, self.components, str(self.flagging_dir)
+            self.flagging_callback.setup, self.dataset_components, str(self.flagging_dir)
         )
 
     def _drainer(self, subscription: Subscription) -> Drainer:
         """What drains the pipeline's queue: a publisher to the transport, or the writer."""
         if self.transport is not None:
             return StreamPublisher(
-                self.transport, subscription, self.components, max_batch=self.max_batch
+                self.transport, subscription, self.dataset_components, max_batch=self.max_batch
             )
         return FlagWriter(subscription, self._batch_flagger(), max_batch=self.max_batch)
 
@@ -397,7 +467,18 @@ class Interface:
             datetime.now(UTC),
         )
         self._cache.put(prediction)
-        await pipeline.bus.publish(prediction)  # logged if the mode subscribed to predictions
+        if self._no_extras and self.flagging_mode == "auto":
+            # the row of a prediction has the extra columns too, with nothing in them
+            await pipeline.bus.publish(
+                FlagEvent(
+                    checked_inputs + prediction.outputs + self._no_extras,
+                    None,
+                    None,
+                    prediction.created_at,
+                )
+            )
+        else:
+            await pipeline.bus.publish(prediction)  # logged if the mode subscribes to them
         return prediction
 
     def _preprocess(self, checked: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -431,6 +512,10 @@ class Interface:
         target: Prediction | str | Sequence[Any],
         option: str | None = None,
         username: str | None = None,
+        *,
+        comment: str | None = None,
+        correction: Sequence[Any] | None = None,
+        key: str | None = None,
     ) -> int:
         """Flag a prediction, the id of a recent one, or a list of values, and wait for the row.
 
@@ -441,8 +526,20 @@ class Interface:
         :param option: one of the flagging options' values, when options were given;
             without them, any text (the web API then takes no option at all)
         :param username: who flagged it
+        :param comment: free text stored with the flag (``flagging_comment=True`` only);
+            ``None`` and ``""`` both mean no comment
+        :param correction: what the outputs should have been (``flagging_correction=True``
+            only): one value per output, ``None`` for an output not corrected, each
+            checked by its output's component as an output value is
+        :param key: an idempotency key: a later call with a key already seen (among the
+            last ``cache_size`` keys of this interface, in this process: not across
+            restarts, replicas or another ``async with``) writes nothing and returns the
+            first call's count, waiting for it if needed; its other arguments are not
+            looked at. A key whose first call failed (refused, dropped, not written) may
+            be used again
         :return: the number of data rows in the dataset file once this row was added
-        :raises FlagValueError: for an unknown option, id or value
+        :raises FlagValueError: for an unknown option, id or value, a comment or
+            correction the interface does not take, or a bad key
         :raises FlaggingDisabledError: in ``never`` mode
         :raises FlagWriteError: if the row could not be written
         :raises WrongThreadError: outside the event loop thread running the interface
@@ -454,8 +551,29 @@ class Interface:
             self._refuse_other_thread("flag")
         if in_writer.get():
             raise FlaggingError(AWAITED_IN_WRITER)
+        if key is not None:
+            first = self._first_receipt(key)
+            if first is not None:
+                return await first.wait()
         receipt = FlagReceipt()
-        await pipeline.bus.publish(self._flag_event(target, option, username, receipt))
+        event = self._flag_event(target, option, username, receipt, comment, correction)
+        if key is None:
+            await pipeline.bus.publish(event)
+            return await receipt.wait()
+        self._keys.put(key, receipt)
+        try:
+            await pipeline.bus.publish(event)
+        except BaseException as exc:
+            # Not queued: the calls waiting on this key learn it, and a later one retries.
+            self._keys.forget(key, receipt)
+            if not receipt.done():
+                receipt.set_error(
+                    FlaggingError(
+                        f"the first flag with this key was not queued ({type(exc).__name__}): "
+                        "nothing was written; call again with the same key to retry"
+                    )
+                )
+            raise
         return await receipt.wait()
 
     def flag_nowait(
@@ -463,10 +581,15 @@ class Interface:
         target: Prediction | str | Sequence[Any],
         option: str | None = None,
         username: str | None = None,
+        *,
+        comment: str | None = None,
+        correction: Sequence[Any] | None = None,
+        key: str | None = None,
     ) -> FlagReceipt:
         """Like :meth:`flag`, but return a receipt at once.
 
-        ``await receipt.wait()`` then gives what :meth:`flag` returns.
+        ``await receipt.wait()`` then gives what :meth:`flag` returns. A ``key`` already
+        seen returns the first call's receipt (nothing is queued).
 
         :raises QueueFullError: if the queue is full and ``overflow="wait"``; with
             ``overflow="drop"`` the receipt fails with :class:`FlagDroppedError` instead
@@ -475,9 +598,29 @@ class Interface:
         pipeline = self._pipeline
         if get_ident() != pipeline.loop_thread:
             self._refuse_other_thread("flag_nowait")
+        if key is not None:
+            first = self._first_receipt(key)
+            if first is not None:
+                return first
         receipt = FlagReceipt()
-        pipeline.bus.publish_nowait(self._flag_event(target, option, username, receipt))
+        event = self._flag_event(target, option, username, receipt, comment, correction)
+        pipeline.bus.publish_nowait(event)
+        if key is not None:
+            self._keys.put(key, receipt)
         return receipt
+
+    def _first_receipt(self, key: Any) -> FlagReceipt | None:
+        """The receipt of the first call with ``key``, unless it failed; checks the key
+        and, as a call without one would, that flagging is on and the interface runs."""
+        if self.flagging_mode == "never":
+            raise FlaggingDisabledError("flagging is disabled: this interface's mode is 'never'")
+        self._pipeline.require_running()
+        if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
+            raise FlagValueError(
+                f"key must be a non-empty string of at most {MAX_KEY_LENGTH:,} characters "
+                f"(an idempotency key: the same key for the same flag), got {short_repr(key)}"
+            )
+        return self._keys.get(key)
 
     def _flag_event(
         self,
@@ -485,6 +628,8 @@ class Interface:
         option: str | None,
         username: str | None,
         receipt: FlagReceipt,
+        comment: str | None = None,
+        correction: Sequence[Any] | None = None,
     ) -> FlagEvent:
         if self.flagging_mode == "never":
             raise FlaggingDisabledError("flagging is disabled: this interface's mode is 'never'")
@@ -499,6 +644,11 @@ class Interface:
         for name, text in (("the option", option), ("the username", username)):
             if text is not None:
                 writable_text(name, text)
+        extras = (
+            self._extras(comment, correction)
+            if comment is not None or correction is not None
+            else self._no_extras
+        )
         target_type = type(target)
         if target_type is list or target_type is tuple:  # the hot path, before any ABC check
             data = self._check_values(tuple(cast("Sequence[Any]", target)))
@@ -523,7 +673,65 @@ class Interface:
                 "flag() takes a Prediction, a prediction id or a list of values, "
                 f"got {type(target).__name__}"
             )
+        if extras:
+            data = data + extras
         return FlagEvent(data, option, username, datetime.now(UTC), receipt)
+
+    def _extras(self, comment: Any, correction: Any) -> tuple[Any, ...]:
+        """The checked values of the correction and comment columns of one flag."""
+        corrections = self._no_corrections
+        if correction is not None:
+            if not self.flagging_correction:
+                raise FlagValueError(
+                    "a correction was given, but this interface does not store corrections: "
+                    "create it with Interface(..., flagging_correction=True)"
+                )
+            corrections = self._check_correction(correction)
+        if comment is None:
+            return corrections + self._no_extras[len(corrections) :]
+        if self.comment_component is None:
+            raise FlagValueError(
+                "a comment was given, but this interface does not store comments: create "
+                "it with Interface(..., flagging_comment=True)"
+            )
+        if not isinstance(comment, str):
+            raise FlagValueError(f"comment must be a string or None, got {short_repr(comment)}")
+        if len(comment) > self.max_comment_length:
+            raise FlagValueError(
+                f"the comment has {len(comment):,} characters, over the limit of "
+                f"{self.max_comment_length:,} (max_comment_length): shorten it"
+            )
+        writable_text("the comment", comment)
+        return (*corrections, comment)
+
+    def _check_correction(self, correction: Any) -> tuple[Any, ...]:
+        outputs = self.output_components
+        if isinstance(correction, str | bytes | bytearray) or not isinstance(correction, Sequence):
+            raise FlagValueError(
+                f"correction must be a list of {len(outputs)} values (one per output, None "
+                f"for an output not corrected), got {short_repr(correction)}"
+            )
+        if len(correction) != len(outputs):
+            raise FlagValueError(
+                f"correction must hold {len(outputs)} values (one per output, None for an "
+                f"output not corrected), got {len(correction)}"
+            )
+        checked = []
+        for index, value in enumerate(correction):
+            if value is None:
+                checked.append(self._no_corrections[index])
+                continue
+            value = self._correction_checks[index](value)
+            empty = self._no_correction_cells[index]
+            if empty is not None and self.correction_components[index].to_cell(value) == empty:
+                label = outputs[index].label
+                raise FlagValueError(
+                    f"the correction of output {label!r} ({short_repr(value)}) is what "
+                    f"{type(outputs[index]).__name__} stores for no value, so it would read "
+                    "back as no correction: pass None for an output not corrected"
+                )
+            checked.append(value)
+        return tuple(checked)
 
     def _check_values(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
         checks = self._checks
@@ -625,6 +833,44 @@ class _PredictionCache:
         self.size = 0
 
 
+class _FlagKeys:
+    """The receipts of the recent idempotency keys, the oldest forgotten past ``max_count``.
+
+    Kept in memory, so a key is known within one process's recent keys: not across a
+    restart, nor between replicas.
+    """
+
+    def __init__(self, max_count: int) -> None:
+        self.max_count = max_count
+        self._receipts: OrderedDict[str, FlagReceipt] = OrderedDict()
+
+    def get(self, key: str) -> FlagReceipt | None:
+        """The first receipt of ``key``, if it has not failed (a failed one is forgotten)."""
+        receipt = self._receipts.get(key)
+        if receipt is None:
+            return None
+        if receipt.done():
+            try:
+                receipt.result()
+            except Exception:
+                del self._receipts[key]
+                return None
+        self._receipts.move_to_end(key)
+        return receipt
+
+    def put(self, key: str, receipt: FlagReceipt) -> None:
+        self._receipts[key] = receipt
+        if len(self._receipts) > self.max_count:
+            self._receipts.popitem(last=False)
+
+    def forget(self, key: str, receipt: FlagReceipt) -> None:
+        if self._receipts.get(key) is receipt:
+            del self._receipts[key]
+
+    def clear(self) -> None:
+        self._receipts.clear()
+
+
 #: values that hold nothing beyond their own small object
 _SMALL = frozenset({int, float, bool, type(None), complex})
 _TEXT = frozenset({str, bytes, bytearray, memoryview})
@@ -710,6 +956,27 @@ def _labelled(components: list[Component], names: list[str], kind: str) -> list[
                 component.label = "output" if len(components) == 1 else f"output {index}"
         labelled.append(component)
     return labelled
+
+
+def _correction_of(output: Component) -> Component:
+    """The component of an output's correction column: a copy, relabelled."""
+    component = copy.copy(output)
+    component.label = f"{output.label}{CORRECTION_SUFFIX}"
+    return component
+
+
+def _refuse_taken_labels(
+    components: list[Component], corrections: list[Component], comment: Component | None
+) -> None:
+    """Refuse an input or output whose label is that of a correction or comment column."""
+    taken = {c.label for c in components}
+    for extra in [*corrections, *([comment] if comment is not None else [])]:
+        if extra.label in taken:
+            what = "flagging_comment" if extra is comment else "flagging_correction"
+            raise FlagValueError(
+                f"an input or output is labelled {extra.label!r}, the label of the column "
+                f"{what}=True adds: give that component another label"
+            )
 
 
 def _cap_files(components: list[Component], cap: int) -> None:

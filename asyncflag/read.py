@@ -7,6 +7,7 @@ by the components given.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -15,13 +16,19 @@ from typing import Any, Literal
 import msgspec
 
 from .checks import one_of
-from .components import Component, component_from
+from .components import Cell, Component, component_from
 from .errors import FlagValueError, UnsafePathError
 from .escaping import unescape, unescape_optional
 from .sinks.datasets import METADATA_COLUMNS, SIMPLE_LOG_NAME, dataset_files, read_schema
 from .sinks.records import read_records
 
-__all__ = ["FlaggedRow", "load_flagged"]
+__all__ = ["COMMENT_LABEL", "CORRECTION_SUFFIX", "FlaggedRow", "load_flagged"]
+
+
+#: what the label of an output's correction column adds to the output's label
+CORRECTION_SUFFIX = " (correction)"
+#: the label of the comment column
+COMMENT_LABEL = "comment"
 
 
 class FlaggedRow(msgspec.Struct, frozen=True):
@@ -36,6 +43,15 @@ class FlaggedRow(msgspec.Struct, frozen=True):
     timestamp: datetime | None
     #: the dataset file the row is in
     file: str
+    #: the flag's comment (``Interface(flagging_comment=True)``), or ``None`` for none
+    #: (an empty cell) or when the file has no comment column or was read without
+    #: components
+    comment: str | None = None
+    #: the flag's correction of the outputs (``Interface(flagging_correction=True)``):
+    #: one value per correction column, that is per output, in the order of the last
+    #: ``len(correction)`` values, ``None`` for an output not corrected; ``None`` as a
+    #: whole when no output was corrected, or the file has no correction columns
+    correction: tuple[Any, ...] | None = None
 
 
 def load_flagged(
@@ -50,6 +66,15 @@ def load_flagged(
     ``log.csv`` of :class:`~asyncflag.SimpleCSVLogger`. With ``components``, the
     first ``len(components)`` values of each row are decoded by them (numbers,
     booleans, JSON, absolute paths of saved files); other values stay strings.
+
+    Comments and corrections (``Interface(..., flagging_comment=True,
+    flagging_correction=True)``): a dataset file whose header has, after the columns of
+    ``components``, a ``"<label> (correction)"`` column for each of the last components
+    (the outputs, when ``components`` is ``iface.components``) and/or a last
+    ``comment`` column, gives them as :attr:`FlaggedRow.correction` (decoded by those
+    components) and :attr:`FlaggedRow.comment`, and its ``values`` hold only the
+    components' values, as a plain file's do. Read without components, or from a
+    headerless ``log.csv``, those columns are plain values.
 
     A file column only ever yields paths inside ``flagging_dir``: a cell that is
     absolute, climbs out with ``..``, holds a NUL byte or leads out through a symlink
@@ -70,14 +95,17 @@ def load_flagged(
     decoders = [component_from(c) for c in components] if components is not None else None
     rows: list[FlaggedRow] = []
     for _, path in dataset_files(root):
-        if decoders and not _files_where_expected(path, decoders, unsafe_paths):
-            continue
         records = read_records(path)
         if not records:
             continue
         header = [unescape(cell) for cell in records[0]]
         labels = tuple(header[: len(header) - len(METADATA_COLUMNS)])
-        rows.extend(_decode(records[1:], labels, decoders, root, path, unsafe_paths))
+        extras = _extra_columns(labels, decoders)
+        if decoders and not _files_where_expected(
+            path, decoders + extras.corrections, unsafe_paths
+        ):
+            continue
+        rows.extend(_decode(records[1:], labels, decoders, root, path, unsafe_paths, extras))
     log = root / SIMPLE_LOG_NAME
     if (
         log.is_file()
@@ -122,6 +150,47 @@ def _files_where_expected(path: Path, decoders: list[Component], unsafe_paths: s
     return True
 
 
+class _Extras(msgspec.Struct, frozen=True):
+    """The correction and comment columns a header has after the components' columns."""
+
+    #: the components decoding the correction columns (copies of the last components)
+    corrections: list[Component] = msgspec.field(default_factory=list)
+    #: each correction column's "no correction" cell: its component's cell of ``None``
+    #: (``None`` for a file component: its empty cell)
+    empty_cells: list[Cell | None] = msgspec.field(default_factory=list)
+    comment: bool = False
+
+
+_NO_EXTRAS = _Extras()
+
+
+def _extra_columns(labels: tuple[str, ...], decoders: list[Component] | None) -> _Extras:
+    """The correction and comment columns after the decoders' columns, if exactly those
+    follow them (nothing else: the extra columns of a file read with fewer components
+    than it has stay plain values)."""
+    if not decoders or len(labels) <= len(decoders):
+        return _NO_EXTRAS
+    extra = list(labels[len(decoders) :])
+    comment = extra[-1] == COMMENT_LABEL
+    if comment:
+        extra.pop()
+    count = len(extra)
+    if count > len(decoders):
+        return _NO_EXTRAS
+    corrected = decoders[len(decoders) - count :]
+    expected = [f"{c.label}{CORRECTION_SUFFIX}" for c in corrected]
+    if extra != expected:
+        return _NO_EXTRAS
+    corrections = []
+    empty_cells: list[Cell | None] = []
+    for component, label in zip(corrected, expected, strict=True):
+        copied = copy.copy(component)
+        copied.label = label
+        corrections.append(copied)
+        empty_cells.append(None if copied.holds_files else copied.to_cell(copied.check(None)))
+    return _Extras(corrections, empty_cells, comment)
+
+
 def _decode(
     records: list[list[str]],
     labels: tuple[str, ...],
@@ -129,6 +198,7 @@ def _decode(
     root: Path,
     path: Path,
     unsafe_paths: str,
+    extras: _Extras = _NO_EXTRAS,
 ) -> list[FlaggedRow]:
     width = len(labels)
     if decoders is not None and len(decoders) > width:
@@ -136,6 +206,8 @@ def _decode(
             f"{path.name} has {width} value columns, "
             f"fewer than the {len(decoders)} components given"
         )
+    # the labels of the values a row gives: without the correction and comment columns
+    value_labels = labels[: width - len(extras.corrections) - extras.comment]
     rows = []
     for number, record in enumerate(records, start=1):
         cells = record[:width]
@@ -162,16 +234,54 @@ def _decode(
             if len(decoded) < len(cells):
                 continue  # skipped: a file cell outside the flagging directory
             values = tuple(decoded)
+        comment = correction = None
+        if extras is not _NO_EXTRAS:
+            try:
+                values, correction, comment = _split_extras(
+                    values, cells, len(value_labels), extras, root
+                )
+            except UnsafePathError as exc:
+                if unsafe_paths == "skip":
+                    continue
+                raise UnsafePathError(
+                    f"{path.name}, row {number}, a correction column: {exc}; pass "
+                    "unsafe_paths='skip' to leave such rows out",
+                    file=str(path),
+                    row=number,
+                ) from None
         meta = record[width : width + 3]
         flag, username, stamp = meta + [""] * (3 - len(meta))
         rows.append(
             FlaggedRow(
                 values=values,
-                labels=labels,
+                labels=value_labels,
                 flag=unescape_optional(flag),
                 username=unescape_optional(username),
                 timestamp=datetime.fromisoformat(stamp) if stamp else None,
                 file=str(path),
+                comment=comment,
+                correction=correction,
             )
         )
     return rows
+
+
+def _split_extras(
+    values: tuple[Any, ...], cells: list[str], count: int, extras: _Extras, root: Path
+) -> tuple[tuple[Any, ...], tuple[Any, ...] | None, str | None]:
+    """The components' values (the first ``count``), the correction (decoded) and the
+    comment of a row whose extra columns were read as plain text."""
+    start = count
+    corrected: list[Any] = []
+    for component, empty in zip(extras.corrections, extras.empty_cells, strict=True):
+        cell = cells[start] if start < len(cells) else ""
+        start += 1
+        if cell == "" or cell == empty:
+            corrected.append(None)
+        else:
+            corrected.append(component.from_cell(cell, root))
+    comment = None
+    if extras.comment and start < len(cells):
+        comment = unescape(cells[start]) or None
+    correction = tuple(corrected) if any(v is not None for v in corrected) else None
+    return values[:count], correction, comment

@@ -19,13 +19,15 @@ Clients that are not browsers send neither header and are not affected; a browse
 too old to send either (before about 2020) is not protected by this check. The
 routes also take JSON only as ``Content-Type: application/json`` (415 otherwise),
 which a form on another site cannot send without a CORS preflight that this app
-never grants.
+never grants; multipart bodies, which such a form can send, are taken only where files
+are: by ``/api/predict``, and by ``/api/flag`` only when a file output can be corrected.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import html
 import itertools
 import json
@@ -197,12 +199,7 @@ class _API:
     async def flag(self, request: Request) -> Response:
         try:
             _refuse_cross_site(request, self.trusted_origins)
-            if _media_type(request) != "application/json":
-                raise _not_json(request)
-            body = await _read_body(request, self.max_body_size)
-            payload = _decode_json(body, self.json_limits)
-            if not isinstance(payload, dict):
-                raise _HTTPError(400, 'expected a JSON object {"id": ..., "option": ...}')
+            payload, uploads = await self._flag_payload(request)
             prediction_id = payload.get("id")
             option = payload.get("option")
             if not isinstance(prediction_id, str):
@@ -211,6 +208,16 @@ class _API:
                 raise _HTTPError(400, '"option" must be a string or null')
             if option not in self.options:
                 raise _HTTPError(400, _unknown_option(option, self.options))
+            comment = payload.get("comment")
+            if comment is not None and not isinstance(comment, str):
+                raise _HTTPError(400, '"comment" must be a string or null')
+            correction = self._correction(payload.get("correction"), uploads)
+            key = payload.get("key")
+            if key is not None and (not isinstance(key, str) or not 0 < len(key) <= 200):
+                raise _HTTPError(
+                    400,
+                    '"key" must be a string of 1 to 200 characters (an idempotency key) or null',
+                )
             username = _username(request)
             owner = self.owners.get(prediction_id)
             if owner is not None and owner != username:
@@ -219,10 +226,94 @@ class _API:
                     "this prediction was made by another user: only the user who made a "
                     "prediction can flag it",
                 )
-            count = await self.iface.flag(prediction_id, option=option, username=username)
+            if key is not None:
+                # a client's key holds for its own flags of this prediction only
+                scope = json.dumps([username, prediction_id, key]).encode()
+                key = "web:" + hashlib.sha256(scope).hexdigest()
+            count = await self.iface.flag(
+                prediction_id,
+                option=option,
+                username=username,
+                comment=comment,
+                correction=correction,
+                key=key,
+            )
         except (_HTTPError, FlaggingError) as exc:
             return _error_response(exc)
         return JSONResponse({"count": count})
+
+    async def _flag_payload(self, request: Request) -> tuple[dict[str, Any], dict[int, FileData]]:
+        """The JSON object of a flag request, and the uploaded corrections of file outputs
+        (multipart: the object as a ``data`` field, files as ``correction<N>`` fields)."""
+        media_type = _media_type(request)
+        # files only when a file output can be corrected: a plain flag is JSON only
+        files = self.iface.flagging_correction and any(
+            c.takes_upload for c in self.iface.output_components
+        )
+        if media_type != "application/json" and not (files and media_type == "multipart/form-data"):
+            raise _not_json(request, files=files)
+        body = await _read_body(request, self.max_body_size)
+        uploads: dict[int, FileData] = {}
+        if media_type == "multipart/form-data":
+            outputs = self.iface.output_components
+            try:
+                form = await _replayed(request, body).form(
+                    max_files=len(outputs) + 1,
+                    max_fields=len(outputs) + 1,
+                    max_part_size=self.max_body_size,
+                )
+            except (HTTPException, MultiPartException) as exc:
+                detail = exc.detail if isinstance(exc, HTTPException) else exc.message
+                raise _HTTPError(
+                    400,
+                    f"the multipart/form-data body could not be read: {detail} (send the "
+                    'flag as a "data" field holding a JSON object, and correction<N> fields '
+                    "for the corrected files of outputs 0..N)",
+                ) from None
+            try:
+                raw = form.get("data")
+                payload = _decode_json(
+                    raw.encode() if isinstance(raw, str) else b"{}", self.json_limits
+                )
+                for index in range(len(outputs)):
+                    upload = form.get(f"correction{index}")
+                    if isinstance(upload, UploadFile):
+                        uploads[index] = FileData(await upload.read(), upload.filename or "")
+            finally:
+                await form.close()
+        else:
+            payload = _decode_json(body, self.json_limits)
+        if not isinstance(payload, dict):
+            raise _HTTPError(400, 'expected a JSON object {"id": ..., "option": ...}')
+        return payload, uploads
+
+    def _correction(self, sent: Any, uploads: dict[int, FileData]) -> list[Any] | None:
+        """The correction to pass to ``flag``: the JSON values, with the uploads of file
+        outputs (never a path from the client); ``None`` when nothing was sent."""
+        outputs = self.iface.output_components
+        if sent is None and not uploads:
+            return None
+        if sent is None:
+            sent = [None] * len(outputs)
+        if not isinstance(sent, list) or len(sent) != len(outputs):
+            raise _HTTPError(
+                400,
+                f'"correction" must be a list of {len(outputs)} values (one per output, null '
+                "for an output not corrected) or null",
+            )
+        correction = []
+        for index, (component, value) in enumerate(zip(outputs, sent, strict=True)):
+            if component.takes_upload:
+                if value is not None:
+                    raise _HTTPError(
+                        400,
+                        f"output {component.label!r} takes its correction as a file upload "
+                        f"(multipart field correction{index}), and null in the JSON",
+                    )
+                correction.append(uploads.get(index))
+            else:
+                correction.append(value)
+        return correction
 
     async def _input_values(self, request: Request) -> list[Any]:
         components = self.iface.input_components
@@ -508,6 +599,9 @@ def interface_config(iface: Interface) -> dict[str, Any]:
         "outputs": [c.config() for c in iface.output_components],
         "flagging_mode": iface.flagging_mode,
         "flagging_options": [[label, value] for label, value in iface.flagging_options],
+        "flagging_comment": iface.flagging_comment,
+        "flagging_correction": iface.flagging_correction,
+        "max_comment_length": iface.max_comment_length,
     }
 
 
@@ -593,14 +687,27 @@ def render_page(
     """
     title = html.escape(str(iface.title or getattr(iface.fn, "__name__", "asyncflag")))
     inputs = "\n".join(c.input_html(i) for i, c in enumerate(iface.input_components))
-    outputs = "\n".join(c.output_html(i) for i, c in enumerate(iface.output_components))
+    outputs = "\n".join(
+        _output_html(c, i, iface.flagging_correction and iface.flagging_mode == "manual")
+        for i, c in enumerate(iface.output_components)
+    )
     if iface.flagging_mode == "manual":
         buttons = "\n".join(
-            '<button type="button" class="flag" disabled '
+            f'<button type="button" class="flag" disabled data-key="{index}" '
             f'data-option="{html.escape(json.dumps(value))}">{html.escape(label)}</button>'
-            for label, value in iface.flagging_options
+            for index, (label, value) in enumerate(iface.flagging_options)
         )
-        flagging = f'<div id="flagging">{buttons}<p id="flag-status" role="status"></p></div>'
+        comment = (
+            '<label for="flag-comment">Comment (optional)</label>'
+            f'<textarea id="flag-comment" rows="2" maxlength="{iface.max_comment_length}" '
+            'placeholder="Why are you flagging this?"></textarea>'
+            if iface.flagging_comment
+            else ""
+        )
+        flagging = (
+            f'<div id="flagging">{comment}<div class="flag-buttons">{buttons}</div>'
+            '<p id="flag-status" role="status"></p></div>'
+        )
     elif iface.flagging_mode == "auto":
         flagging = (
             '<p id="auto-notice">Every submission is logged automatically '
@@ -628,6 +735,21 @@ def render_page(
 
 
 _PLACEHOLDER = re.compile(r"\{\{([a-z]+)\}\}")
+
+
+def _output_html(component: Component, index: int, correctable: bool) -> str:
+    """An output's field; with corrections, and for an output that is not a file (the
+    page sends no file corrections), a box where the user edits it after a prediction."""
+    field = component.output_html(index)
+    if not correctable or component.takes_upload:
+        return field
+    label = html.escape(f"Correct {component.label or f'output {index}'}")
+    return (
+        f'<div class="correctable">{field}<div class="correction-box" hidden>'
+        f'<label for="correction{index}">{label} (edit, then flag)</label>'
+        f'<textarea id="correction{index}" class="correction" rows="2" '
+        f'data-index="{index}"></textarea></div></div>'
+    )
 
 
 def _component_assets(components: Iterable[Component]) -> tuple[list[str], list[str]]:
