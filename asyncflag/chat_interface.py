@@ -121,6 +121,8 @@ class Feedback(msgspec.Struct, frozen=True):
     value: str
     comment: str | None
     username: str | None
+    #: when it was given (UTC): taken as the call was accepted, a few microseconds
+    #: before the row's own timestamp; after a restart, the row's
     timestamp: datetime
 
 
@@ -458,8 +460,9 @@ class ChatInterface:
             message_id = f"{conversation.id}{_MESSAGE_ID_SEPARATOR}{index}"
             content: str | None = None
             try:
-                async for content in self._run_fn(message, history, extras):
-                    yield ChatUpdate(message_id, index, content, False)
+                async with aclosing(self._run_fn(message, history, extras)) as steps:
+                    async for content in steps:
+                        yield ChatUpdate(message_id, index, content, False)
             except BaseException:
                 if content is not None:  # stopped while streaming: keep what came
                     self._answer(conversation, content, extras)
