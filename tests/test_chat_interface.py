@@ -698,3 +698,30 @@ async def test_feedback_objects(tmp_path: Path) -> None:
     (row,) = load_flagged(tmp_path)
     assert feedback.timestamp.tzinfo is not None
     assert (row.flag, row.values[2]) == (feedback.value, feedback.comment)
+
+
+@pytest.mark.anyio
+async def test_additional_values_reach_fn_as_their_components_hand_them_over(
+    tmp_path: Path,
+) -> None:
+    import pandas as pd
+
+    from asyncflag import Dataframe
+
+    got: list[Any] = []
+
+    def look(message: str, history: Messages, table: Any) -> str:
+        got.append(table)
+        return str(len(table))
+
+    async with chat_in(tmp_path, look, additional_inputs=[Dataframe(headers=["a"])]) as chat:
+        conversation = chat.start()
+        reply = await chat.send(conversation, "rows?", [[1], [2]])
+        await chat.feedback(reply.message_id, "Like")
+    assert isinstance(got[0], pd.DataFrame) and got[0]["a"].tolist() == [1, 2]
+    (row,) = load_flagged(tmp_path, chat.components)
+    assert row.values[2]["a"].tolist() == [1, 2]
+    async with chat_in(tmp_path, look, additional_inputs=[Dataframe(headers=["a"])]) as again:
+        assert (await again.feedback(reply.message_id, "Dislike")) == 2  # values restored
+    last = load_flagged(tmp_path, chat.components)[-1]
+    assert (last.flag, last.values[2]["a"].tolist()) == ("Dislike", [1, 2])
