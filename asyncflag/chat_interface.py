@@ -720,9 +720,9 @@ class ChatInterface:
 
     def _conversation(self, conversation_id: str, username: str | None) -> _Conversation:
         _check_username(username)
-        if not isinstance(conversation_id, str):
+        if not isinstance(conversation_id, str) or len(conversation_id) > 64:
             raise UnknownConversationError(
-                f"a conversation id is a str, got {type(conversation_id).__name__}"
+                "not a conversation id: a conversation id is the text start() returned"
             )
         conversation = self._conversations.get(conversation_id)
         if conversation is None:

@@ -261,6 +261,8 @@ async def test_unknown_conversations_and_messages(tmp_path: Path) -> None:
         reply = await chat.send(conversation, "hi")
         with pytest.raises(UnknownConversationError, match="no conversation has the id"):
             chat.history("0" * 32)
+        with pytest.raises(UnknownConversationError, match="not a conversation id"):
+            chat.history("0" * 10_000_000)
         for message_id in ("nonsense", f"{conversation}:x", f"{conversation}:9", "x" * 500):
             with pytest.raises(UnknownConversationError):
                 await chat.feedback(message_id, "Like")
