@@ -438,6 +438,7 @@ class ChatInterface:
         :raises ConversationAccessError: for another user's conversation
         :raises FlagValueError: for a message or values that cannot be taken
         """
+        self._writer_running()
         conversation = self._conversation(conversation_id, username)
         if not isinstance(message, str):
             raise FlagValueError(f"the message must be text (a str), got {type(message).__name__}")
