@@ -85,6 +85,10 @@ __all__ = [
     "ChatReply",
     "ChatUpdate",
     "Feedback",
+    "conversation_key",
+    "feedback_id",
+    "message_id",
+    "resolve_chat_flagging_mode",
 ]
 
 #: the environment variables read, in order, when ``flagging_mode`` is ``None``
@@ -154,6 +158,12 @@ def conversation_key(conversation_id: str, username: str | None) -> str:
     owner = "n" if username is None else "u" + username
     digest = hashlib.sha256(f"{conversation_id}\0{owner}".encode("utf-8", "surrogatepass"))
     return digest.hexdigest()[:32]
+
+
+def message_id(conversation_id: str, index: int) -> str:
+    """The id of the message at ``index`` of a conversation, as :class:`ChatReply` and
+    :class:`ChatUpdate` give it: ``<conversation id>:<index>``."""
+    return f"{conversation_id}{_MESSAGE_ID_SEPARATOR}{index}"
 
 
 def feedback_id(conversation_id: str, index: int, username: str | None) -> str:
@@ -477,12 +487,12 @@ class ChatInterface:
             history = [dict(m) for m in conversation.messages]
             self._append(conversation, {"role": "user", "content": message})
             index = len(conversation.messages)
-            message_id = f"{conversation.id}{_MESSAGE_ID_SEPARATOR}{index}"
+            reply_id = message_id(conversation.id, index)
             content: str | None = None
             try:
                 async with aclosing(self._run_fn(message, history, extras)) as steps:
                     async for content in steps:
-                        yield ChatUpdate(message_id, index, content, False)
+                        yield ChatUpdate(reply_id, index, content, False)
             except BaseException:
                 if content is not None:  # stopped while streaming: keep what came
                     with suppress(FlagValueError):  # past max_bytes: then not kept
@@ -492,7 +502,7 @@ class ChatInterface:
             self._answer(conversation, content, extras)
             if self.flagging_mode == "auto":
                 await self._log_exchange(conversation, index, extras, username)
-            yield ChatUpdate(message_id, index, content, True)
+            yield ChatUpdate(reply_id, index, content, True)
         finally:
             conversation.busy = False
 

@@ -40,7 +40,7 @@ from asyncflag import (
     UnknownConversationError,
     load_flagged,
 )
-from asyncflag.chat_interface import feedback_id
+from asyncflag.chat_interface import feedback_id, message_id
 
 Messages = list[dict[str, str]]
 
@@ -87,8 +87,9 @@ async def test_send_gives_the_reply_and_keeps_the_conversation(tmp_path: Path, f
         conversation = chat.start()
         first = await chat.send(conversation, "hello there")
         second = await chat.send(conversation, "again")
-        assert first == ChatReply(f"{conversation}:1", 1, "0: hello there")
-        assert second == ChatReply(f"{conversation}:3", 3, "2: again")
+        assert first == ChatReply(message_id(conversation, 1), 1, "0: hello there")
+        assert second == ChatReply(message_id(conversation, 3), 3, "2: again")
+        assert first.message_id == f"{conversation}:1"  # the form chat_web relies on
         assert chat.history(conversation) == [
             {"role": "user", "content": "hello there"},
             {"role": "assistant", "content": "0: hello there"},
