@@ -196,9 +196,16 @@ class ChatInterface:
     A streamed reply the caller stops reading is kept as far as it went (as Gradio's
     stop button keeps it).
 
+    On start (default :class:`~asyncflag.CSVLogger`, no transport), the feedback rows of
+    ``flagging_dir`` are read back: a conversation known there (by the hash of its id
+    and its user) comes back on its first use after a restart, with its feedback state
+    and its messages as far as its longest feedback row; the most recent
+    ``max_conversations`` are kept. The whole dataset is read once, in a worker thread.
+
     :param fn: the chat function
     :param additional_inputs: components (or shortcut strings) whose values follow
-        ``message`` and ``history`` in ``fn``'s arguments; their values are stored with
+        ``message`` and ``history`` in ``fn``'s arguments, each as its component hands
+        it over (a Dataframe as a pandas table...); the checked values are stored with
         the feedback on the exchange. File components are not supported here
     :param flagging_mode: ``"never"`` (no feedback: :meth:`feedback` raises
         :class:`~asyncflag.errors.FlaggingDisabledError`), ``"manual"`` (feedback rows)
