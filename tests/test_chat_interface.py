@@ -796,3 +796,20 @@ async def test_memory_stays_bounded_by_max_bytes(tmp_path: Path) -> None:
         grown = (process.memory_info().rss - before) / 2**20
         assert len(chat.history(conversation)) == 2
     assert grown < 16, f"RSS grew by {grown:.1f} MiB"
+
+
+@pytest.mark.anyio
+async def test_show_counts_every_row_of_a_chat_dataset(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from asyncflag.cli import main
+
+    async with chat_in(tmp_path) as chat:
+        reply = await chat.send(chat.start(), "hi")
+        await chat.feedback(reply.message_id, "Like")
+        await chat.undo(reply.message_id)
+        await chat.feedback(reply.message_id, "Dislike")
+    assert main(["show", str(tmp_path)]) == 0
+    shown = capsys.readouterr().out
+    assert "3 rows in 1 dataset file(s)" in shown
+    assert "Like: 1" in shown and "Dislike: 1" in shown and "(no option): 1" in shown
