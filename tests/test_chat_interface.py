@@ -813,3 +813,23 @@ async def test_show_counts_every_row_of_a_chat_dataset(
     shown = capsys.readouterr().out
     assert "3 rows in 1 dataset file(s)" in shown
     assert "Like: 1" in shown and "Dislike: 1" in shown and "(no option): 1" in shown
+
+
+@pytest.mark.anyio
+async def test_the_chat_dataset_reads_in_pandas(tmp_path: Path) -> None:
+    import pandas as pd
+
+    async with chat_in(tmp_path, flagging_mode="auto") as chat:
+        conversation = chat.start(username="ada")
+        reply = await chat.send(conversation, '=HYPERLINK("x"), "quoted"\nline', username="ada")
+        await chat.feedback(reply.message_id, "Like", comment="é ✓", username="ada")
+    frame = pd.read_csv(tmp_path / "dataset1.csv", keep_default_na=False)
+    assert list(frame.columns) == [
+        "conversation", "index", "comment", "feedback_id", "flag", "username", "timestamp"
+    ]  # fmt: skip
+    assert frame["flag"].tolist() == ["", "Like"]
+    assert frame["comment"].tolist() == ["", "é ✓"]
+    messages = json.loads(frame["conversation"][1])
+    assert messages[0]["content"] == [
+        {"text": '=HYPERLINK("x"), "quoted"\nline', "type": "text"}
+    ]  # Gradio's messages JSON; the cell starts with "[", never a formula
