@@ -8,6 +8,9 @@ that validate input generically.
 from __future__ import annotations
 
 __all__ = [
+    "ChatReplyError",
+    "ConversationAccessError",
+    "ConversationBusyError",
     "FlagDroppedError",
     "FlagValueError",
     "FlagWriteError",
@@ -15,6 +18,7 @@ __all__ = [
     "FlaggingError",
     "NotRunningError",
     "QueueFullError",
+    "UnknownConversationError",
     "UnknownPredictionError",
     "UnsafePathError",
     "WrongThreadError",
@@ -109,3 +113,25 @@ def as_write_error(exc: Exception) -> Exception:
     error = FlagWriteError(f"the row was not written: {exc!r}")
     error.__cause__ = exc
     return error
+
+
+class UnknownConversationError(FlagValueError):
+    """Raised for a conversation id or a message id that a :class:`~asyncflag.ChatInterface`
+    does not know: never started here, forgotten (the oldest conversations go past
+    ``max_conversations`` or ``max_bytes``), or mistyped."""
+
+
+class ConversationAccessError(FlaggingError):
+    """Raised when a user reads, writes to or gives feedback on another user's conversation."""
+
+
+class ConversationBusyError(FlaggingError):
+    """Raised when a message is sent to a conversation whose previous reply is still coming."""
+
+
+class ChatReplyError(FlaggingError):
+    """The chat function failed (raised, or returned something that is not text).
+
+    The original exception is chained as ``__cause__``. The user's message stays in
+    the conversation, as in Gradio; no assistant message is added.
+    """

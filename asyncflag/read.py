@@ -16,19 +16,23 @@ from typing import Any, Literal
 import msgspec
 
 from .checks import one_of
-from .components import Cell, Component, component_from
+from .components import Cell, Chatbot, Component, component_from
 from .errors import FlagValueError, UnsafePathError
 from .escaping import unescape, unescape_optional
 from .sinks.datasets import METADATA_COLUMNS, SIMPLE_LOG_NAME, dataset_files, read_schema
 from .sinks.records import read_records
 
-__all__ = ["COMMENT_LABEL", "CORRECTION_SUFFIX", "FlaggedRow", "load_flagged"]
+__all__ = ["CHAT_LOG_HEADER", "COMMENT_LABEL", "CORRECTION_SUFFIX", "FlaggedRow", "load_flagged"]
 
 
 #: what the label of an output's correction column adds to the output's label
 CORRECTION_SUFFIX = " (correction)"
 #: the label of the comment column
 COMMENT_LABEL = "comment"
+#: the header of the chat ``log.csv`` (Gradio's ``ChatCSVLogger``, asyncflag's too)
+CHAT_LOG_HEADER = ("conversation", "index", "value", "flag", "timestamp")
+#: the column of a chat dataset's feedback ids (see :mod:`asyncflag.chat_interface`)
+FEEDBACK_ID_LABEL = "feedback_id"
 
 
 class FlaggedRow(msgspec.Struct, frozen=True):
@@ -59,8 +63,9 @@ def load_flagged(
     components: Sequence[Component | str] | None = None,
     *,
     unsafe_paths: Literal["raise", "skip"] = "raise",
+    history: bool = False,
 ) -> list[FlaggedRow]:
-    """Read back every row of a flagging directory.
+    """Read back the rows of a flagging directory.
 
     Rows come from ``dataset1.csv``, ``dataset2.csv``... in order, then from the
     ``log.csv`` of :class:`~asyncflag.SimpleCSVLogger`. With ``components``, the
@@ -84,8 +89,18 @@ def load_flagged(
     shows that a column decoded here as files was written by another component (a
     Textbox under the same label): its cells are not saved files.
 
+    A chat dataset (a ``feedback_id`` column, written by
+    :class:`~asyncflag.ChatInterface`) holds every feedback event: by default only the
+    current state is returned, that is the last row of each ``feedback_id`` unless it
+    withdrew the feedback (an empty ``flag``: an undo), in the place of that last row;
+    rows without a ``feedback_id`` (``auto`` mode's exchange rows) are all returned.
+    ``history=True`` returns every row as written. A chat ``log.csv``
+    (:class:`~asyncflag.ChatCSVLogger`'s, or Gradio's own with its four-field rows)
+    gives rows with the values ``(conversation, index, value)``.
+
     :param unsafe_paths: ``"skip"`` leaves such rows (and such dataset files) out
         instead of raising
+    :param history: every row of a chat dataset, not only the current feedback
     :raises UnsafePathError: for a file cell naming a path outside ``flagging_dir``
     :raises FlagValueError: if a file has fewer value columns than ``components``,
         or ``log.csv`` is read without components
@@ -107,18 +122,76 @@ def load_flagged(
             continue
         rows.extend(_decode(records[1:], labels, decoders, root, path, unsafe_paths, extras))
     log = root / SIMPLE_LOG_NAME
-    if (
-        log.is_file()
-        and not log.is_symlink()
-        and (not decoders or _files_where_expected(log, decoders, unsafe_paths))
-        and (records := read_records(log))
-    ):
+    records = read_records(log) if log.is_file() and not log.is_symlink() else []
+    if records and tuple(records[0]) == CHAT_LOG_HEADER:
+        rows.extend(_chat_log(records[1:], root, log))
+    elif records and (not decoders or _files_where_expected(log, decoders, unsafe_paths)):
         width = len(records[0]) - len(METADATA_COLUMNS)
         labels = tuple(
             (decoders[i].label if decoders and i < len(decoders) else None) or f"component {i}"
             for i in range(width)
         )
         rows.extend(_decode(records, labels, decoders, root, log, unsafe_paths))
+    return rows if history else _current(rows)
+
+
+def _feedback_id(row: FlaggedRow) -> str | None:
+    if FEEDBACK_ID_LABEL not in row.labels:
+        return None
+    value = row.values[row.labels.index(FEEDBACK_ID_LABEL)]
+    return value if isinstance(value, str) and value else None
+
+
+def _current(rows: list[FlaggedRow]) -> list[FlaggedRow]:
+    """The current state of chat feedback: the last row of each ``feedback_id``, left out
+    when it withdrew the feedback (no flag); rows without a ``feedback_id`` as they are."""
+    ids = [_feedback_id(row) for row in rows]
+    if not any(ids):
+        return rows
+    last = {fid: number for number, fid in enumerate(ids) if fid is not None}
+    return [
+        row
+        for number, (row, fid) in enumerate(zip(rows, ids, strict=True))
+        if fid is None or (last[fid] == number and row.flag)
+    ]
+
+
+def _chat_log(records: list[list[str]], root: Path, path: Path) -> list[FlaggedRow]:
+    """The rows of a chat ``log.csv``: five fields (conversation, index, value, flag,
+    timestamp), or Gradio's four (no value: it is taken from the conversation)."""
+    chatbot = Chatbot("conversation")
+    rows = []
+    for record in records:
+        if len(record) >= 5:
+            conversation_cell, index_cell, value, flag, stamp = record[:5]
+        else:
+            conversation_cell, index_cell, flag, stamp = (record + [""] * 4)[:4]
+            value = None
+        conversation: Any
+        try:
+            conversation = chatbot.from_cell(conversation_cell, root)
+        except ValueError:  # a message Gradio wrote that is not text: keep the JSON
+            conversation = unescape(conversation_cell)
+        index: Any = int(index_cell) if index_cell.isdigit() else unescape(index_cell)
+        if value is None:
+            if isinstance(conversation, list) and isinstance(index, int):
+                value = conversation[index]["content"] if index < len(conversation) else ""
+        else:
+            value = unescape(value)
+        try:
+            timestamp = datetime.fromisoformat(stamp) if stamp else None
+        except ValueError:
+            timestamp = None
+        rows.append(
+            FlaggedRow(
+                values=(conversation, index, value),
+                labels=("conversation", "index", "value"),
+                flag=unescape_optional(flag),
+                username=None,
+                timestamp=timestamp,
+                file=str(path),
+            )
+        )
     return rows
 
 
