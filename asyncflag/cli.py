@@ -26,6 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--dir", type=Path, default=Path("flagged"), help="flagging directory")
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=7860)
+    demo.add_argument(
+        "--chat",
+        action="store_true",
+        help="serve the chat demo (a small rule-based bot that streams; feedback in manual mode)",
+    )
 
     serve = commands.add_parser("serve", help="serve an Interface: asyncflag serve module:attr")
     serve.add_argument("target", help="module:attribute naming an Interface")
@@ -74,10 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         import uvicorn
 
-        from .demos import demo_app
+        from .demos import chat_demo_app, demo_app
 
+        app = chat_demo_app(args.mode, args.dir) if args.chat else demo_app(args.mode, args.dir)
         print(f"asyncflag demo on http://{args.host}:{args.port}/ - flags go to {args.dir}/")
-        uvicorn.run(demo_app(args.mode, args.dir), host=args.host, port=args.port)
+        uvicorn.run(app, host=args.host, port=args.port)
         return 0
     if args.command == "serve":
         _load_interface(args.target, parser).launch(host=args.host, port=args.port)
