@@ -549,3 +549,37 @@ async def test_the_embedding_example(tmp_path: Path, monkeypatch: pytest.MonkeyP
             )
             assert rated.json() == {"count": 1}
     assert rows(tmp_path / "flagged" / "dataset1.csv")[1][4] == "Off topic"
+
+
+def test_asyncflag_demo_chat_serves_the_bot(tmp_path: Path) -> None:
+    """``asyncflag demo --chat`` in a child process: the page, a streamed reply, a flag;
+    Ctrl-C then ends it with the row written."""
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import free_port, wait_until_serving
+
+    port = free_port()
+    command = [sys.executable, "-m", "asyncflag", "demo", "--chat", "--port", str(port)]
+    process = subprocess.Popen(
+        [*command, "--dir", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_serving(url, process)
+        with httpx.Client(base_url=url, timeout=30) as client:
+            assert "Rule-based chat" in client.get("/").text
+            conversation_id = client.post("/api/start").json()["conversation_id"]
+            payload = {"conversation_id": conversation_id, "message": "reverse stressed"}
+            updates = events(client.post("/api/send", json=payload).text)
+            assert len(updates) > 1 and updates[-1][1]["content"] == "Reversed: desserts"
+            message_id = updates[-1][1]["message_id"]
+            liked = client.post("/api/feedback", json={"message_id": message_id, "value": "Like"})
+            assert liked.json() == {"count": 1}
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+        if process.stdout:
+            process.stdout.close()
+    assert rows(tmp_path / "dataset1.csv")[1][4] == "Like"
