@@ -33,11 +33,13 @@ import functools
 import hashlib
 import inspect
 import io
+import logging
 import os
 import secrets
+import tempfile
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
-from contextlib import aclosing, asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Sequence
+from contextlib import aclosing, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,6 +67,7 @@ from .escaping import escape, escape_optional
 from .events import FlagReceipt
 from .interface import Interface
 from .modes import FlaggingMode, resolve_flagging_options
+from .pipeline import FlagStatistics
 from .read import CHAT_LOG_HEADER, load_flagged
 from .sinks import CSVLogger, FlaggingCallback
 from .sinks.records import read_records
@@ -72,6 +75,8 @@ from .transport import RedisStream
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
+
+logger = logging.getLogger("asyncflag")
 
 __all__ = [
     "CHAT_LOG_HEADER",
@@ -121,6 +126,8 @@ class Feedback(msgspec.Struct, frozen=True):
     value: str
     comment: str | None
     username: str | None
+    #: when it was given (UTC): taken as the call was accepted, a few microseconds
+    #: before the row's own timestamp; after a restart, the row's
     timestamp: datetime
 
 
@@ -257,6 +264,12 @@ class ChatInterface:
         self.description = description
         self.flagging_dir = Path(flagging_dir)
         self._conversation_component = Chatbot(CONVERSATION)
+        #: the additional inputs that hand ``fn`` something else than the checked value
+        self._preprocessors = [
+            (index, component)
+            for index, component in enumerate(self.additional_inputs)
+            if type(component).preprocess is not Component.preprocess
+        ]
         #: the dataset's value columns: conversation, index, additional inputs, comment, id
         self.components: list[Component] = [
             self._conversation_component,
@@ -296,13 +309,21 @@ class ChatInterface:
         return self._writer.running
 
     @property
-    def stats(self) -> Any:
-        """The row writer's :class:`~asyncflag.FlagStatistics`."""
+    def stats(self) -> FlagStatistics:
+        """The row writer's counts of published, written, failed and pending rows."""
         return self._writer.stats
 
     async def __aenter__(self) -> ChatInterface:
         if self._restore:
-            self._restored = await anyio.to_thread.run_sync(self._read_feedback)
+            try:
+                self._restored = await anyio.to_thread.run_sync(self._read_feedback)
+            except (OSError, ValueError) as exc:  # unreadable: start without it, say why
+                logger.warning(
+                    "asyncflag: the feedback in %s was not read back (%r): feedback given "
+                    "before this start is not shown",
+                    self.flagging_dir,
+                    exc,
+                )
         await self._writer.__aenter__()
         return self
 
@@ -458,11 +479,13 @@ class ChatInterface:
             message_id = f"{conversation.id}{_MESSAGE_ID_SEPARATOR}{index}"
             content: str | None = None
             try:
-                async for content in self._run_fn(message, history, extras):
-                    yield ChatUpdate(message_id, index, content, False)
+                async with aclosing(self._run_fn(message, history, extras)) as steps:
+                    async for content in steps:
+                        yield ChatUpdate(message_id, index, content, False)
             except BaseException:
                 if content is not None:  # stopped while streaming: keep what came
-                    self._answer(conversation, content, extras)
+                    with suppress(FlagValueError):  # past max_bytes: then not kept
+                        self._answer(conversation, content, extras)
                 raise
             content = content or ""
             self._answer(conversation, content, extras)
@@ -477,6 +500,8 @@ class ChatInterface:
     ) -> AsyncGenerator[str, None]:
         """The reply so far, after each step of ``fn``; checked text."""
         fn = self.fn
+        if self._preprocessors:
+            extras = await self._preprocess(extras)
         try:
             if inspect.isasyncgenfunction(fn) or inspect.isasyncgenfunction(
                 getattr(fn, "__call__", None)  # noqa: B004 - a callable object's method
@@ -492,7 +517,7 @@ class ChatInterface:
                     functools.partial(fn, message, history, *extras)
                 )
             if inspect.isgenerator(result):
-                generator = cast("Iterator[Any]", result)
+                generator = cast("Generator[Any, None, None]", result)
                 try:
                     while True:
                         step = await anyio.to_thread.run_sync(next, generator, _END)
@@ -500,7 +525,7 @@ class ChatInterface:
                             break
                         yield self._text(step)
                 finally:
-                    generator.close()  # type: ignore[attr-defined]
+                    generator.close()
                 return
             yield self._text(result)
         except (ChatReplyError, anyio.get_cancelled_exc_class(), GeneratorExit):
@@ -509,6 +534,20 @@ class ChatInterface:
             raise ChatReplyError(
                 f"the chat function failed: {type(exc).__name__}: {exc}"[:1000]
             ) from exc
+
+    async def _preprocess(self, extras: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The additional values as their components hand them to ``fn`` (a Dataframe's
+        as a pandas table...), as :class:`~asyncflag.Interface` does."""
+        values = list(extras)
+        for index, component in self._preprocessors:
+            if values[index] is None:
+                continue
+            call = functools.partial(component.preprocess, values[index], _TEMP)
+            if component.preprocess_in_thread:
+                values[index] = await anyio.to_thread.run_sync(call)
+            else:
+                values[index] = call()
+        return tuple(values)
 
     def _text(self, value: Any) -> str:
         if value is None:
@@ -681,9 +720,9 @@ class ChatInterface:
 
     def _conversation(self, conversation_id: str, username: str | None) -> _Conversation:
         _check_username(username)
-        if not isinstance(conversation_id, str):
+        if not isinstance(conversation_id, str) or len(conversation_id) > 64:
             raise UnknownConversationError(
-                f"a conversation id is a str, got {type(conversation_id).__name__}"
+                "not a conversation id: a conversation id is the text start() returned"
             )
         conversation = self._conversations.get(conversation_id)
         if conversation is None:
@@ -790,6 +829,10 @@ class ChatInterface:
 
 class _End:
     pass
+
+
+#: where a preprocess could write (no additional input does: file components are refused)
+_TEMP = Path(tempfile.gettempdir())
 
 
 _END = _End()

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import (
+    chat,
     files,
     latency,
     openloop,
@@ -40,6 +41,7 @@ CASES: dict[str, Callable[[Settings], Awaitable[list[Result]]]] = {
     "peers": peers.run,
     "soak": soak.run,
     "redis": streams.run,
+    "chat": chat.run,
 }
 
 #: names that select several cases, so ``--cases throughput`` keeps working
