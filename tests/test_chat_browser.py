@@ -198,3 +198,50 @@ def test_a_forgotten_conversation_starts_anew(served: tuple[str, Path], page: Pa
     page.press("#message", "Enter")
     expect(page.locator(".turn.assistant .bubble")).to_have_text("Let me think... you said: again")
     assert page.evaluate("localStorage.getItem('asyncflag-chat:/')") != "forgotten"
+
+
+def test_a_double_click_or_a_retried_request_saves_one_row(
+    served: tuple[str, Path], bot: Bot, page: Page
+) -> None:
+    from playwright.sync_api import Route
+
+    url, flagging_dir = served
+    bot.release.set()
+    page.goto(url + "/")
+    page.fill("#message", "hello")
+    page.press("#message", "Enter")
+    bar = page.locator(".feedback").first
+    like, dislike = (
+        bar.locator("button[aria-label=Like]"),
+        bar.locator("button[aria-label=Dislike]"),
+    )
+    note = bar.locator("[role=status]")
+    like.dblclick()
+    expect(like).to_have_attribute("aria-pressed", "true")
+    expect(note).to_have_text("Saved")
+    assert flags(flagging_dir) == [("Like", "")]
+
+    # The answer to the next click is lost on its way back (the row is written): the page
+    # says it failed, the user clicks again, and the retry is saved once.
+    lost: list[int] = []
+
+    def lose_the_first_answer(route: Route) -> None:
+        if lost:
+            route.continue_()
+            return
+        lost.append(route.fetch().status)
+        route.abort()
+
+    page.route("**/api/feedback", lose_the_first_answer)
+    dislike.click()
+    expect(note).to_have_class("failed")
+    expect(dislike).to_have_attribute("aria-pressed", "false")
+    assert lost == [200] and flags(flagging_dir) == [("Like", ""), ("Dislike", "")]
+    dislike.click()
+    expect(note).to_have_text("Saved")
+    expect(dislike).to_have_attribute("aria-pressed", "true")
+    assert flags(flagging_dir) == [("Like", ""), ("Dislike", "")]
+    # a later change of mind is a new action, saved again
+    like.click()
+    expect(like).to_have_attribute("aria-pressed", "true")
+    assert flags(flagging_dir)[-1] == ("Like", "")
