@@ -9,6 +9,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from .chat_interface import ChatInterface
 from .errors import FlagValueError
 from .interface import Interface
 from .read import load_flagged
@@ -32,8 +33,10 @@ def main(argv: list[str] | None = None) -> int:
         help="serve the chat demo (a small rule-based bot that streams; feedback in manual mode)",
     )
 
-    serve = commands.add_parser("serve", help="serve an Interface: asyncflag serve module:attr")
-    serve.add_argument("target", help="module:attribute naming an Interface")
+    serve = commands.add_parser(
+        "serve", help="serve an Interface or a ChatInterface: asyncflag serve module:attr"
+    )
+    serve.add_argument("target", help="module:attribute naming an Interface or a ChatInterface")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=7860)
 
@@ -171,7 +174,7 @@ def run_benchmarks(argv: list[str]) -> int:
     return int(bench_main(argv))
 
 
-def _load_interface(target: str, parser: argparse.ArgumentParser) -> Interface:
+def _load_interface(target: str, parser: argparse.ArgumentParser) -> Interface | ChatInterface:
     module_name, _, attribute = target.partition(":")
     if not module_name or not attribute:
         parser.error("the target must look like module:attribute")
@@ -180,8 +183,10 @@ def _load_interface(target: str, parser: argparse.ArgumentParser) -> Interface:
         value = getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError) as exc:
         parser.error(f"cannot load {target}: {exc}")
-    if not isinstance(value, Interface):
-        parser.error(f"{target} is a {type(value).__name__}, not an asyncflag Interface")
+    if not isinstance(value, Interface | ChatInterface):
+        parser.error(
+            f"{target} is a {type(value).__name__}, not an asyncflag Interface or ChatInterface"
+        )
     return value
 
 

@@ -583,3 +583,40 @@ def test_asyncflag_demo_chat_serves_the_bot(tmp_path: Path) -> None:
         if process.stdout:
             process.stdout.close()
     assert rows(tmp_path / "dataset1.csv")[1][4] == "Like"
+
+
+def test_asyncflag_serve_launches_a_users_chat(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import free_port, wait_until_serving
+
+    (tmp_path / "my_chat.py").write_text(
+        "from asyncflag import ChatInterface\n"
+        "def shout(message, history):\n"
+        "    return message.upper()\n"
+        "chat = ChatInterface(shout, flagging_mode='auto',\n"
+        f"                     flagging_dir={str(tmp_path / 'out')!r})\n"
+    )
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "asyncflag", "serve", "my_chat:chat", "--port", str(port)],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_serving(url, process)
+        with httpx.Client(base_url=url, timeout=10) as client:
+            conversation_id = client.post("/api/start").json()["conversation_id"]
+            for word in ("one", "two"):
+                payload = {"conversation_id": conversation_id, "message": word}
+                updates = events(client.post("/api/send", json=payload).text)
+                assert updates[-1][1]["content"] == word.upper()
+    finally:
+        process.send_signal(signal.SIGINT)  # Ctrl-C: launch() writes every row before exiting
+        assert process.wait(timeout=60) == 0
+    exchanges = [json.loads(row[0]) for row in rows(tmp_path / "out" / "dataset1.csv")[1:]]
+    assert [c[-1]["content"][0]["text"] for c in exchanges] == ["ONE", "TWO"]  # Gradio's cell
