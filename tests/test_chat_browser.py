@@ -245,3 +245,39 @@ def test_a_double_click_or_a_retried_request_saves_one_row(
     like.click()
     expect(like).to_have_attribute("aria-pressed", "true")
     assert flags(flagging_dir)[-1] == ("Like", "")
+
+
+def test_additional_inputs_and_auto_mode(tmp_path: Path, page: Page) -> None:
+    from asyncflag import Dropdown, Slider
+
+    def styled(message: str, history: list[dict[str, str]], tone: str, stars: int) -> str:
+        return f"[{tone}, {stars}] {message}"
+
+    chat = ChatInterface(
+        styled,
+        additional_inputs=[
+            Dropdown(["formal", "casual"], label="tone"),
+            Slider(1, 5, step=1, precision=0, label="stars"),
+        ],
+        flagging_mode="auto",
+        flagging_dir=tmp_path,
+        description="Every reply is logged.",
+    )
+    with served_in_thread(chat.app()) as url:
+        page.set_viewport_size({"width": 390, "height": 760})
+        page.goto(url + "/")
+        expect(page.locator("#notice")).to_have_text(
+            "Every exchange in this chat is logged for review."
+        )
+        page.click("#additional summary")
+        page.select_option("#in0", "casual")
+        page.fill("#message", "hi")
+        page.press("#message", "Enter")
+        expect(page.locator(".turn.assistant .bubble")).to_have_text("[casual, 1] hi")
+        expect(page.locator(".feedback button[aria-label=Like]")).to_be_visible()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the page is {width}px wide at 390px: it scrolls sideways"
+        page.screenshot(path=str(ARTIFACTS / "chat-additional-inputs-390px.png"))
+    with (tmp_path / "dataset1.csv").open(newline="", encoding="utf-8") as file:
+        header, row = list(csv.reader(file))
+    assert header[2:4] == ["tone", "stars"] and row[2:4] == ["casual", "1"]
