@@ -12,9 +12,10 @@
   feedback the user gave, by message index, for a page that reloads.
 - ``POST /api/send``: ``{"conversation_id", "message", "data": [additional values]}``;
   the answer is a stream of Server-Sent Events (``text/event-stream``): one ``update``
-  event per :class:`~asyncflag.ChatUpdate` (``{"message_id", "index", "content",
-  "done"}``, the content being the whole reply so far), or one ``error`` event
-  (``{"error", "status"}``) when the chat function fails, ending the stream.
+  event per :class:`~asyncflag.ChatUpdate`, ``{"message_id", "index", "done"}`` with
+  either ``"content"`` (the whole reply so far) or ``"append"`` (the text that follows the
+  previous update's, when the reply only grew), or one ``error`` event (``{"error",
+  "status"}``) when the chat function fails, ending the stream.
 - ``POST /api/feedback``: ``{"message_id", "value", "comment", "key"}`` → ``{"count"}``.
 - ``POST /api/undo``: ``{"message_id", "key"}`` → ``{"count"}``.
 
@@ -59,7 +60,7 @@ from .web import (
 )
 
 if TYPE_CHECKING:
-    from .chat_interface import ChatInterface
+    from .chat_interface import ChatInterface, ChatUpdate
 
 __all__ = ["THUMBS", "ChatApp", "chat_config", "create_chat_app", "render_chat_page"]
 
@@ -273,15 +274,30 @@ def _event(name: str, data: Any) -> bytes:
     return b"event: " + name.encode() + b"\ndata: " + msgspec.json.encode(data) + b"\n\n"
 
 
-async def _events(updates: AsyncIterator[Any]) -> AsyncIterator[bytes]:
+async def _events(updates: AsyncIterator[ChatUpdate]) -> AsyncIterator[bytes]:
     """The SSE body: an event per update, or an ``error`` event that ends the stream.
+
+    An update whose text continues the previous one's is sent as ``"append"`` (the new
+    text only), so a long reply streamed in many steps costs its length on the wire, not
+    its length times the steps; any other update sends the whole ``"content"``.
 
     Runs wholly in the task that sends the response, so a client that goes away
     cancels it (and the chat's stream, which is closed here) at its next step.
     """
+    sent: str | None = None
     try:
         async for update in updates:
-            yield _event("update", msgspec.to_builtins(update))
+            data: dict[str, Any] = {
+                "message_id": update.message_id,
+                "index": update.index,
+                "done": update.done,
+            }
+            if sent is not None and update.content.startswith(sent):
+                data["append"] = update.content[len(sent) :]
+            else:
+                data["content"] = update.content
+            sent = update.content
+            yield _event("update", data)
     except ChatReplyError as exc:
         # fn's own exception is named, not quoted (its text may hold the server's
         # secrets, as web.py's predictions); asyncflag's checks of the reply are quoted
