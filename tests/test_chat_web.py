@@ -416,13 +416,20 @@ async def test_a_conversation_is_its_users(tmp_path: Path) -> None:
         ):
             assert response.status_code == 403, response.text
             assert "belongs to another user" in response.json()["error"]
-        smuggled = {"message_id": message_id, "value": "Like", "username": "mallory"}
-        assert (await client.post("/api/feedback", json=smuggled, auth=ada)).status_code == 200
-        # the same key from another user is that user's own: it does not stand for ada's
-        assert (
-            await client.get(f"/api/conversation/{conversation_id}", auth=ada)
-        ).status_code == 200
-    assert [row[5] for row in rows(tmp_path / "dataset1.csv")[1:]] == ["ada"]
+        smuggled = {"message_id": message_id, "value": "Like", "username": "mallory", "key": "k"}
+        liked = await client.post("/api/feedback", json=smuggled, auth=ada)
+        assert liked.json() == {"count": 1}
+        # bob's key "k" is bob's own: it does not stand for ada's, his row is written
+        bobs = await start(client, auth=bob)
+        bobs_reply = await reply_id_as(client, bobs, "hi", bob)
+        payload = {"message_id": bobs_reply, "value": "Dislike", "key": "k"}
+        assert (await client.post("/api/feedback", json=payload, auth=bob)).json() == {"count": 2}
+        state = (await client.get(f"/api/conversation/{conversation_id}", auth=ada)).json()
+        assert state["feedback"]["1"]["value"] == "Like"
+    assert [row[4:6] for row in rows(tmp_path / "dataset1.csv")[1:]] == [
+        ["Like", "ada"],
+        ["Dislike", "bob"],
+    ]
 
 
 async def reply_id_as(
