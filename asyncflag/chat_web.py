@@ -179,9 +179,8 @@ class _ChatAPI:
                     400, f'"data" holds {len(values)} values; expected {expected} at most'
                 )
             values = values + [None] * (expected - len(values))
-            # Whose conversation it is, known before the stream starts: a 404 or 403
-            # answer, not an event.
-            self.chat.history(conversation_id, username=username)
+            # checks its arguments now (whose conversation, the message, the values): a
+            # 4xx answer, not an event; a busy conversation is told by an error event
             updates = self.chat.stream(conversation_id, message, *values, username=username)
         except (RequestError, FlaggingError) as exc:
             return _chat_error_response(exc)
