@@ -15,7 +15,8 @@
   event per :class:`~asyncflag.ChatUpdate`, ``{"message_id", "index", "done"}`` with
   either ``"content"`` (the whole reply so far) or ``"append"`` (the text that follows the
   previous update's, when the reply only grew), or one ``error`` event (``{"error",
-  "status"}``) when the chat function fails, ending the stream.
+  "status"}``) ending the stream: 500 when the chat function fails, 409 when another
+  reply of the conversation is still coming.
 - ``POST /api/feedback``: ``{"message_id", "value", "comment", "key"}`` → ``{"count"}``.
 - ``POST /api/undo``: ``{"message_id", "key"}`` → ``{"count"}``.
 
