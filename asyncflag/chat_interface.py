@@ -85,6 +85,10 @@ __all__ = [
     "ChatReply",
     "ChatUpdate",
     "Feedback",
+    "conversation_key",
+    "feedback_id",
+    "message_id",
+    "resolve_chat_flagging_mode",
 ]
 
 #: the environment variables read, in order, when ``flagging_mode`` is ``None``
@@ -156,6 +160,12 @@ def conversation_key(conversation_id: str, username: str | None) -> str:
     return digest.hexdigest()[:32]
 
 
+def message_id(conversation_id: str, index: int) -> str:
+    """The id of the message at ``index`` of a conversation, as :class:`ChatReply` and
+    :class:`ChatUpdate` give it: ``<conversation id>:<index>``."""
+    return f"{conversation_id}{_MESSAGE_ID_SEPARATOR}{index}"
+
+
 def feedback_id(conversation_id: str, index: int, username: str | None) -> str:
     """The ``feedback_id`` of a user's feedback on one message: ``<conversation key>-<index>``.
 
@@ -186,9 +196,16 @@ class ChatInterface:
     A streamed reply the caller stops reading is kept as far as it went (as Gradio's
     stop button keeps it).
 
+    On start (default :class:`~asyncflag.CSVLogger`, no transport), the feedback rows of
+    ``flagging_dir`` are read back: a conversation known there (by the hash of its id
+    and its user) comes back on its first use after a restart, with its feedback state
+    and its messages as far as its longest feedback row; the most recent
+    ``max_conversations`` are kept. The whole dataset is read once, in a worker thread.
+
     :param fn: the chat function
     :param additional_inputs: components (or shortcut strings) whose values follow
-        ``message`` and ``history`` in ``fn``'s arguments; their values are stored with
+        ``message`` and ``history`` in ``fn``'s arguments, each as its component hands
+        it over (a Dataframe as a pandas table...); the checked values are stored with
         the feedback on the exchange. File components are not supported here
     :param flagging_mode: ``"never"`` (no feedback: :meth:`feedback` raises
         :class:`~asyncflag.errors.FlaggingDisabledError`), ``"manual"`` (feedback rows)
@@ -438,6 +455,7 @@ class ChatInterface:
         :raises ConversationAccessError: for another user's conversation
         :raises FlagValueError: for a message or values that cannot be taken
         """
+        self._writer_running()
         conversation = self._conversation(conversation_id, username)
         if not isinstance(message, str):
             raise FlagValueError(f"the message must be text (a str), got {type(message).__name__}")
@@ -476,12 +494,12 @@ class ChatInterface:
             history = [dict(m) for m in conversation.messages]
             self._append(conversation, {"role": "user", "content": message})
             index = len(conversation.messages)
-            message_id = f"{conversation.id}{_MESSAGE_ID_SEPARATOR}{index}"
+            reply_id = message_id(conversation.id, index)
             content: str | None = None
             try:
                 async with aclosing(self._run_fn(message, history, extras)) as steps:
                     async for content in steps:
-                        yield ChatUpdate(message_id, index, content, False)
+                        yield ChatUpdate(reply_id, index, content, False)
             except BaseException:
                 if content is not None:  # stopped while streaming: keep what came
                     with suppress(FlagValueError):  # past max_bytes: then not kept
@@ -491,7 +509,7 @@ class ChatInterface:
             self._answer(conversation, content, extras)
             if self.flagging_mode == "auto":
                 await self._log_exchange(conversation, index, extras, username)
-            yield ChatUpdate(message_id, index, content, True)
+            yield ChatUpdate(reply_id, index, content, True)
         finally:
             conversation.busy = False
 

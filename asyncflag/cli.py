@@ -200,7 +200,7 @@ def show_directory(directory: Path, last: int = 5) -> int:
     if not directory.is_dir():
         print(f"{_shown(directory)} is not a directory", file=sys.stderr)
         return 1
-    rows = load_flagged(directory)
+    rows = load_flagged(directory, history=True)  # every row on disk, a chat's too
     per_file = Counter(Path(row.file).name for row in rows)
     files = [path for _, path in dataset_files(directory)]
     if (directory / SIMPLE_LOG_NAME).is_file():

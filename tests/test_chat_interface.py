@@ -40,7 +40,7 @@ from asyncflag import (
     UnknownConversationError,
     load_flagged,
 )
-from asyncflag.chat_interface import feedback_id
+from asyncflag.chat_interface import feedback_id, message_id
 
 Messages = list[dict[str, str]]
 
@@ -87,8 +87,9 @@ async def test_send_gives_the_reply_and_keeps_the_conversation(tmp_path: Path, f
         conversation = chat.start()
         first = await chat.send(conversation, "hello there")
         second = await chat.send(conversation, "again")
-        assert first == ChatReply(f"{conversation}:1", 1, "0: hello there")
-        assert second == ChatReply(f"{conversation}:3", 3, "2: again")
+        assert first == ChatReply(message_id(conversation, 1), 1, "0: hello there")
+        assert second == ChatReply(message_id(conversation, 3), 3, "2: again")
+        assert first.message_id == f"{conversation}:1"  # the form chat_web relies on
         assert chat.history(conversation) == [
             {"role": "user", "content": "hello there"},
             {"role": "assistant", "content": "0: hello there"},
@@ -727,3 +728,108 @@ async def test_additional_values_reach_fn_as_their_components_hand_them_over(
         assert (await again.feedback(reply.message_id, "Dislike")) == 2  # values restored
     last = load_flagged(tmp_path, chat.components)[-1]
     assert (last.flag, last.values[2]["a"].tolist()) == ("Dislike", [1, 2])
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_reply_keeps_what_came_and_frees_the_conversation(
+    tmp_path: Path,
+) -> None:
+    started = anyio.Event()
+
+    async def hangs(message: str, history: Messages) -> AsyncIterator[str]:
+        yield "partial"
+        started.set()
+        await anyio.sleep_forever()
+        yield "never"
+
+    async with chat_in(tmp_path, hangs, flagging_mode="auto") as chat:
+        conversation = chat.start()
+
+        async def ask() -> None:
+            await chat.send(conversation, "q")
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(ask)
+            await started.wait()
+            group.cancel_scope.cancel()
+        assert chat.history(conversation)[-1] == {"role": "assistant", "content": "partial"}
+        async with aclosing(chat.stream(conversation, "again")) as stream:  # not busy
+            assert (await stream.__anext__()).index == 3
+        assert chat.stats.written == 0  # no exchange row for a reply that did not end
+
+
+@pytest.mark.anyio
+async def test_calls_from_another_thread_or_outside_async_with_are_refused(
+    tmp_path: Path,
+) -> None:
+    from asyncflag import NotRunningError, WrongThreadError
+
+    chat = chat_in(tmp_path)
+    with pytest.raises(NotRunningError, match="async with chat"):
+        chat.stream(chat.start(), "hi")
+    async with chat:
+        conversation = chat.start()
+        reply = await chat.send(conversation, "hi")
+        with pytest.raises(WrongThreadError):
+            await anyio.to_thread.run_sync(
+                lambda: anyio.run(chat.feedback, reply.message_id, "Like")
+            )
+        assert chat.feedback_state(conversation) == {}
+
+
+@pytest.mark.anyio
+async def test_memory_stays_bounded_by_max_bytes(tmp_path: Path) -> None:
+    """4,000 exchanges of 10,000-character messages (~80 MB of text) kept within 4 MiB
+    (measured: RSS grows by 2 MiB; by 42 MiB with max_bytes=1 GB instead)."""
+    import gc
+
+    import psutil
+
+    process = psutil.Process()
+    async with chat_in(tmp_path, echo, max_conversations=10_000, max_bytes=4 * 2**20) as chat:
+        gc.collect()
+        before = process.memory_info().rss
+        for number in range(4_000):
+            conversation = chat.start()
+            await chat.send(conversation, chr(0x41 + number % 26) * 10_000)
+        gc.collect()
+        grown = (process.memory_info().rss - before) / 2**20
+        assert len(chat.history(conversation)) == 2
+    assert grown < 16, f"RSS grew by {grown:.1f} MiB"
+
+
+@pytest.mark.anyio
+async def test_show_counts_every_row_of_a_chat_dataset(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from asyncflag.cli import main
+
+    async with chat_in(tmp_path) as chat:
+        reply = await chat.send(chat.start(), "hi")
+        await chat.feedback(reply.message_id, "Like")
+        await chat.undo(reply.message_id)
+        await chat.feedback(reply.message_id, "Dislike")
+    assert main(["show", str(tmp_path)]) == 0
+    shown = capsys.readouterr().out
+    assert "3 rows in 1 dataset file(s)" in shown
+    assert "Like: 1" in shown and "Dislike: 1" in shown and "(no option): 1" in shown
+
+
+@pytest.mark.anyio
+async def test_the_chat_dataset_reads_in_pandas(tmp_path: Path) -> None:
+    import pandas as pd
+
+    async with chat_in(tmp_path, flagging_mode="auto") as chat:
+        conversation = chat.start(username="ada")
+        reply = await chat.send(conversation, '=HYPERLINK("x"), "quoted"\nline', username="ada")
+        await chat.feedback(reply.message_id, "Like", comment="é ✓", username="ada")
+    frame = pd.read_csv(tmp_path / "dataset1.csv", keep_default_na=False)
+    assert list(frame.columns) == [
+        "conversation", "index", "comment", "feedback_id", "flag", "username", "timestamp"
+    ]  # fmt: skip
+    assert frame["flag"].tolist() == ["", "Like"]
+    assert frame["comment"].tolist() == ["", "é ✓"]
+    messages = json.loads(frame["conversation"][1])
+    assert messages[0]["content"] == [
+        {"text": '=HYPERLINK("x"), "quoted"\nline', "type": "text"}
+    ]  # Gradio's messages JSON; the cell starts with "[", never a formula
