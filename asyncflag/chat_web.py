@@ -43,6 +43,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from .chat_interface import message_id as id_of_message
 from .errors import (
     ChatReplyError,
     ConversationAccessError,
@@ -155,7 +156,7 @@ class _ChatAPI:
         }
         for index, message in enumerate(messages):
             if message.get("role") == "assistant":
-                message["message_id"] = _message_id(conversation_id, index)
+                message["message_id"] = id_of_message(conversation_id, index)
         return JSONResponse(
             {"conversation_id": conversation_id, "messages": messages, "feedback": feedback}
         )
@@ -236,12 +237,6 @@ class ChatApp(Starlette):
         super().__init__(**options)
         #: the :class:`~asyncflag.ChatInterface` this app serves
         self.chat = chat
-
-
-def _message_id(conversation_id: str, index: int) -> str:
-    """The id :meth:`ChatInterface.stream` gave the message at ``index`` (its form:
-    ``<conversation id>:<index>``; ``tests/test_chat_web.py`` gives feedback by it)."""
-    return f"{conversation_id}:{index}"
 
 
 def _object(payload: Any, shape: str) -> dict[str, Any]:
