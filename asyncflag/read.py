@@ -95,19 +95,10 @@ def load_flagged(
         labels = tuple(header[: len(header) - len(METADATA_COLUMNS)])
         rows.extend(_decode(records[1:], labels, decoders, root, path, unsafe_paths))
     log = root / SIMPLE_LOG_NAME
-    if (
-        log.is_file()
-        and not log.is_symlink()
-        and (records := read_records(log))
-        and tuple(records[0]) == CHAT_LOG_HEADER
-    ):
+    records = read_records(log) if log.is_file() and not log.is_symlink() else []
+    if records and tuple(records[0]) == CHAT_LOG_HEADER:
         rows.extend(_chat_log(records[1:], root, log))
-    elif (
-        log.is_file()
-        and not log.is_symlink()
-        and (not decoders or _files_where_expected(log, decoders, unsafe_paths))
-        and (records := read_records(log))
-    ):
+    elif records and (not decoders or _files_where_expected(log, decoders, unsafe_paths)):
         width = len(records[0]) - len(METADATA_COLUMNS)
         labels = tuple(
             (decoders[i].label if decoders and i < len(decoders) else None) or f"component {i}"
