@@ -9,6 +9,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from .chat_interface import ChatInterface
 from .errors import FlagValueError
 from .interface import Interface
 from .read import load_flagged
@@ -26,9 +27,16 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--dir", type=Path, default=Path("flagged"), help="flagging directory")
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=7860)
+    demo.add_argument(
+        "--chat",
+        action="store_true",
+        help="serve the chat demo (a small rule-based bot that streams; feedback in manual mode)",
+    )
 
-    serve = commands.add_parser("serve", help="serve an Interface: asyncflag serve module:attr")
-    serve.add_argument("target", help="module:attribute naming an Interface")
+    serve = commands.add_parser(
+        "serve", help="serve an Interface or a ChatInterface: asyncflag serve module:attr"
+    )
+    serve.add_argument("target", help="module:attribute naming an Interface or a ChatInterface")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=7860)
 
@@ -74,10 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         import uvicorn
 
-        from .demos import demo_app
+        from .demos import chat_demo_app, demo_app
 
+        app = chat_demo_app(args.mode, args.dir) if args.chat else demo_app(args.mode, args.dir)
         print(f"asyncflag demo on http://{args.host}:{args.port}/ - flags go to {args.dir}/")
-        uvicorn.run(demo_app(args.mode, args.dir), host=args.host, port=args.port)
+        uvicorn.run(app, host=args.host, port=args.port)
         return 0
     if args.command == "serve":
         _load_interface(args.target, parser).launch(host=args.host, port=args.port)
@@ -165,7 +174,7 @@ def run_benchmarks(argv: list[str]) -> int:
     return int(bench_main(argv))
 
 
-def _load_interface(target: str, parser: argparse.ArgumentParser) -> Interface:
+def _load_interface(target: str, parser: argparse.ArgumentParser) -> Interface | ChatInterface:
     module_name, _, attribute = target.partition(":")
     if not module_name or not attribute:
         parser.error("the target must look like module:attribute")
@@ -174,8 +183,10 @@ def _load_interface(target: str, parser: argparse.ArgumentParser) -> Interface:
         value = getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError) as exc:
         parser.error(f"cannot load {target}: {exc}")
-    if not isinstance(value, Interface):
-        parser.error(f"{target} is a {type(value).__name__}, not an asyncflag Interface")
+    if not isinstance(value, Interface | ChatInterface):
+        parser.error(
+            f"{target} is a {type(value).__name__}, not an asyncflag Interface or ChatInterface"
+        )
     return value
 
 

@@ -1,18 +1,33 @@
-"""The built-in demos served by ``asyncflag demo``: the guide's calculator, and an image demo."""
+"""The built-in demos served by ``asyncflag demo``: the guide's calculator, an image demo,
+and (``asyncflag demo --chat``) a small rule-based chat bot that streams its replies."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import anyio
 
 from .components import Dropdown, Image, Number
 from .errors import FlagValueError
 from .interface import Interface
 from .modes import FlaggingMode
 
-__all__ = ["MAX_DEMO_PIXELS", "calculator", "demo_app", "image_demo"]
+if TYPE_CHECKING:
+    from .chat_interface import ChatInterface
+
+__all__ = [
+    "MAX_DEMO_PIXELS",
+    "calculator",
+    "chat_demo",
+    "chat_demo_app",
+    "demo_app",
+    "image_demo",
+    "rule_bot",
+]
 
 
 def calculator(mode: FlaggingMode | None = None, flagging_dir: str | Path = "flagged") -> Interface:
@@ -99,3 +114,69 @@ def demo_app(mode: FlaggingMode | None = None, flagging_dir: str | Path = "flagg
             yield
 
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+#: seconds between the words of the chat demo's replies, so that the stream shows
+DEMO_WORD_DELAY = 0.06
+
+
+def rule_bot_reply(message: str, history: list[dict[str, str]]) -> str:
+    """The chat demo's whole reply to ``message``: a few rules, else an echo."""
+    text = message.strip()
+    lowered = text.lower()
+    turns = sum(1 for m in history if m["role"] == "user") + 1
+    sum_match = re.fullmatch(r"(?:what is\s+)?(-?\d{1,12})\s*([+*-])\s*(-?\d{1,12})\s*\??", lowered)
+    if sum_match:
+        a, op, b = int(sum_match[1]), sum_match[2], int(sum_match[3])
+        result = a + b if op == "+" else a - b if op == "-" else a * b
+        return f"{a} {op} {b} = {result}."
+    if re.match(r"(hi|hello|hey)\b", lowered):
+        return (
+            "Hello! I am a tiny rule-based bot. Ask me a sum (2 + 3), to reverse some "
+            "text, or say anything and I will echo it."
+        )
+    if lowered.startswith("reverse "):
+        return f"Reversed: {text[8:][::-1]}"
+    if lowered in ("help", "?"):
+        return (
+            "I know sums (12 * 7), 'reverse <text>', greetings, and 'count': everything "
+            "else I echo."
+        )
+    if lowered == "count":
+        return f"This is message {turns} of yours in this conversation."
+    return f"You said: {text}" if text else "You said nothing at all."
+
+
+async def rule_bot(message: str, history: list[dict[str, str]]) -> AsyncIterator[str]:
+    """The chat demo's function: streams :func:`rule_bot_reply` a word at a time, each
+    step the whole reply so far (Gradio's convention)."""
+    reply = ""
+    for word in re.findall(r"\S+\s*", rule_bot_reply(message, history)):
+        await anyio.sleep(DEMO_WORD_DELAY)
+        reply += word
+        yield reply
+
+
+def chat_demo(
+    mode: FlaggingMode | None = "manual", flagging_dir: str | Path = "flagged"
+) -> ChatInterface:
+    """A :class:`~asyncflag.ChatInterface` around :func:`rule_bot` (no model to download),
+    with thumbs up and down and one more option in the flag menu."""
+    from .chat_interface import ChatInterface
+
+    return ChatInterface(
+        rule_bot,
+        flagging_mode=mode or "manual",
+        flagging_options=["Like", "Dislike", "Inaccurate"],
+        flagging_dir=flagging_dir,
+        title="Rule-based chat",
+        description="A tiny bot that streams its replies: rate them with the thumbs, "
+        "flag one as inaccurate, add a comment, or take your feedback back.",
+    )
+
+
+def chat_demo_app(
+    mode: FlaggingMode | None = "manual", flagging_dir: str | Path = "flagged"
+) -> Any:
+    """The chat demo's app (its page at ``/``), as ``asyncflag demo --chat`` serves it."""
+    return chat_demo(mode, flagging_dir).app()

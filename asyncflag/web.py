@@ -669,6 +669,74 @@ class BasicAuthMiddleware:
         return user if self.check(user, password) else None
 
 
+# -- the same protections for other asyncflag apps (the chat page: chat_web.py) ----------
+
+#: a bad request: ``status`` (4xx) and ``message`` become the ``{"error": ...}`` answer
+RequestError = _HTTPError
+
+
+class RequestGuard:
+    """The checks this module's POST routes make, for another asyncflag app to make too.
+
+    :meth:`read_json` refuses a cross-site request, a body not sent as
+    ``application/json``, one over ``max_body_size`` and JSON over the depth or value
+    limits, each with a :data:`RequestError` (see :func:`create_app` for the limits).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_body_size: int,
+        max_json_depth: int,
+        max_json_values: int,
+        trusted_origins: Sequence[str],
+    ) -> None:
+        for name, value in (
+            ("max_body_size", max_body_size),
+            ("max_json_depth", max_json_depth),
+            ("max_json_values", max_json_values),
+        ):
+            positive_int(name, value)
+        if isinstance(trusted_origins, str):
+            raise FlagValueError(
+                f"trusted_origins must be a list of origins, got {trusted_origins!r}"
+            )
+        self.max_body_size = max_body_size
+        self._limits = _JSONLimits(max_json_depth, max_json_values)
+        self._trusted = frozenset(_normal_origin(origin) for origin in trusted_origins)
+
+    def refuse_cross_site(self, request: Request) -> None:
+        """Raise a 403 :data:`RequestError` for a request a browser says another site made."""
+        _refuse_cross_site(request, self._trusted)
+
+    async def read_json(self, request: Request) -> Any:
+        """The request's JSON body, after every check (cross-site, media type, size, limits)."""
+        _refuse_cross_site(request, self._trusted)
+        if _media_type(request) != "application/json":
+            raise _not_json(request)
+        return _decode_json(await _read_body(request, self.max_body_size), self._limits)
+
+
+def request_username(request: Request) -> str | None:
+    """The authenticated user's name (``request.user``), or ``None``: never from the body."""
+    return _username(request)
+
+
+def error_response(exc: Exception) -> JSONResponse:
+    """The 4xx (or 503) JSON answer for a :data:`RequestError` or a :class:`FlaggingError`."""
+    return _error_response(exc)
+
+
+def add_basic_auth(app: Starlette, auth: Auth) -> None:
+    """Require HTTP Basic auth on every route of ``app`` (``auth`` as :data:`Auth`)."""
+    app.add_middleware(BasicAuthMiddleware, check=_auth_check(auth))
+
+
+def component_assets(components: Iterable[Component]) -> tuple[list[str], list[str]]:
+    """The page scripts and styles of ``components``' types, each once, base types first."""
+    return _component_assets(components)
+
+
 # -- the page ----------------------------------------------------------------------------
 
 
