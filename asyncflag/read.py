@@ -17,7 +17,8 @@ import msgspec
 
 from .checks import one_of
 from .components import Cell, Chatbot, Component, component_from
-from .errors import FlagValueError, UnsafePathError
+from .components.values import short_repr
+from .errors import FlagReadError, UnsafePathError
 from .escaping import unescape, unescape_optional
 from .sinks.datasets import METADATA_COLUMNS, SIMPLE_LOG_NAME, dataset_files, read_schema
 from .sinks.records import iter_records, read_header
@@ -63,6 +64,9 @@ class FlaggedRow(msgspec.Struct, frozen=True):
     #: ``len(correction)`` values, ``None`` for an output not corrected; ``None`` as a
     #: whole when no output was corrected, or the file has no correction columns
     correction: tuple[Any, ...] | None = None
+    #: the timestamp had no zone: Gradio writes its local time without one
+    #: (``2026-11-25 15:43:40.151430``); asyncflag writes UTC (``...+00:00``)
+    timestamp_naive: bool = False
 
 
 #: a row with its number in its file (from 1, after the header)
@@ -144,40 +148,133 @@ def _iter_flagged(
 ) -> Iterator[FlaggedRow]:
     """:func:`iter_flagged` once its arguments are checked (they are checked at the call,
     not at the first row)."""
+    needed = len(decoders) if decoders else 0
     for _, path in dataset_files(root):
         records = iter_records(path)
         header_record = next(records, None)
         if header_record is None:
             continue
-        header = [unescape(cell) for cell in header_record]
-        labels = tuple(header[: len(header) - len(METADATA_COLUMNS)])
-        extras = _extra_columns(labels, decoders)
+        layout = _header_layout(path, [unescape(cell) for cell in header_record], needed)
+        extras = _extra_columns(layout.labels, decoders)
         if decoders and not _files_where_expected(
             path, decoders + extras.corrections, unsafe_paths
         ):
             records.close()
             continue
-        last = None if history else _last_feedback_rows(path, labels)
-        rows = _decode(records, labels, decoders, root, path, unsafe_paths, extras)
+        last = None if history else _last_feedback_rows(path, layout.labels)
+        rows = _decode(records, layout, decoders, root, path, unsafe_paths, extras)
         if last is None:
             yield from (row for _, row in rows)
         else:
             yield from _current(rows, last)
     log = root / SIMPLE_LOG_NAME
     first = read_header(log) if log.is_file() and not log.is_symlink() else None
-    if first is None:
+    if not first:
         return
     records = iter_records(log)
     if tuple(first) == CHAT_LOG_HEADER:
         next(records, None)
         yield from _chat_log(records, root, log)
-    elif not decoders or _files_where_expected(log, decoders, unsafe_paths):
-        width = len(first) - len(METADATA_COLUMNS)
-        labels = tuple(
-            (decoders[i].label if decoders and i < len(decoders) else None) or f"component {i}"
-            for i in range(width)
+        return
+    layout, has_header = _log_layout(log, first, decoders)
+    if has_header:
+        next(records, None)
+    if not decoders or _files_where_expected(log, decoders, unsafe_paths):
+        rows = _decode(records, layout, decoders, root, log, unsafe_paths)
+        yield from (row for _, row in rows)
+
+
+class _Layout(msgspec.Struct, frozen=True):
+    """Where the rows of a file keep their values and their metadata."""
+
+    #: the labels of the value columns (with any correction and comment columns)
+    labels: tuple[str, ...]
+    #: the header has a ``flag`` column
+    flag: bool = True
+    #: the header has a ``username`` column
+    username: bool = True
+    #: rows end with a timestamp (``False``: values only, Gradio's ``SimpleCSVLogger``)
+    timestamp: bool = True
+
+
+def _header_layout(path: Path, header: list[str], needed: int) -> _Layout:
+    """The layout a dataset header gives: the labels, then the metadata columns.
+
+    asyncflag writes ``flag, username, timestamp`` after the labels; Gradio 5/6's
+    ``CSVLogger`` writes ``flag`` only when the first flag had an option and ``username``
+    only when it had a username, and always ``timestamp``. So the header ends with
+    ``timestamp``; ``flag, username, timestamp`` are always metadata; short of that, a
+    ``username`` before ``timestamp`` and a ``flag`` before those are metadata unless
+    they are needed as the columns of the ``needed`` components given (in Gradio's
+    ``x,flag,timestamp`` read with two components, ``flag`` is the second component's).
+
+    :raises FlagReadError: if the header does not end with ``timestamp``
+    """
+    if not header or header[-1] != "timestamp":
+        raise FlagReadError(
+            f"{path.name}, the header: its last column is "
+            f"{short_repr(header[-1] if header else '')}, not 'timestamp', so it is not a "
+            "dataset file asyncflag or Gradio's CSVLogger wrote (their headers end with "
+            "'timestamp'); move it out of the flagging directory, or rename it",
+            file=str(path),
+            row=0,
+            column=header[-1] if header else "",
         )
-        yield from (row for _, row in _decode(records, labels, decoders, root, log, unsafe_paths))
+    if tuple(header[-3:]) == METADATA_COLUMNS:  # asyncflag's, and Gradio's with both
+        return _Layout(tuple(header[:-3]))
+    end = len(header) - 1
+    username = end > needed and header[end - 1] == "username"
+    end -= username
+    flag = end > needed and header[end - 1] == "flag"
+    end -= flag
+    return _Layout(tuple(header[:end]), flag=flag, username=username)
+
+
+def _log_layout(
+    path: Path, first: list[str], decoders: list[Component] | None
+) -> tuple[_Layout, bool]:
+    """The layout of a ``log.csv`` (not a chat log) from its first record, and whether
+    that record is a header.
+
+    Three writers leave a ``log.csv``:
+
+    - Gradio 4's ``CSVLogger`` (5/6's ``ClassicCSVLogger``): a header row (the labels,
+      then ``flag, username, timestamp``), then values, flag, username, timestamp;
+    - asyncflag's :class:`~asyncflag.SimpleCSVLogger`: no header; values, flag,
+      username, timestamp (an ISO 8601 timestamp with its zone);
+    - Gradio 5/6's ``SimpleCSVLogger``: no header; the values alone.
+
+    The first row decides, in this order: a first row whose last cell is ``timestamp``
+    (the word) and which has more cells than the components given is a header (a row of
+    values has exactly one cell per component, and asyncflag's last cell is a date);
+    a first row with exactly one cell per component given is values alone; a first row
+    whose last cell is a date and time (after at least three cells) is asyncflag's;
+    anything else is values alone.
+    """
+    count = len(decoders) if decoders else 0
+    if first[-1] == "timestamp" and len(first) > count:
+        return _header_layout(path, [unescape(cell) for cell in first], count), True
+    if (decoders and len(first) == count) or len(first) < 4 or not _is_timestamp(first[-1]):
+        width = len(first)
+        timestamp = False
+    else:
+        width = len(first) - len(METADATA_COLUMNS)
+        timestamp = True
+    labels = tuple(
+        (decoders[i].label if decoders and i < len(decoders) else None) or f"component {i}"
+        for i in range(width)
+    )
+    if timestamp:
+        return _Layout(labels), False
+    return _Layout(labels, flag=False, username=False, timestamp=False), False
+
+
+def _is_timestamp(cell: str) -> bool:
+    try:
+        datetime.fromisoformat(cell)
+    except ValueError:
+        return False
+    return True
 
 
 def _last_feedback_rows(path: Path, labels: tuple[str, ...]) -> dict[str, int] | None:
@@ -319,23 +416,38 @@ def _extra_columns(labels: tuple[str, ...], decoders: list[Component] | None) ->
 
 def _decode(
     records: Iterable[list[str]],
-    labels: tuple[str, ...],
+    layout: _Layout,
     decoders: list[Component] | None,
     root: Path,
     path: Path,
     unsafe_paths: str,
     extras: _Extras = _NO_EXTRAS,
 ) -> Iterator[_Numbered]:
-    """The rows of ``records`` decoded, each with its number (from 1, after a header)."""
+    """The rows of ``records`` decoded, each with its number (from 1, after a header).
+
+    :raises FlagReadError: naming the file, row and column of a cell that cannot be read
+    """
+    labels = layout.labels
     width = len(labels)
     if decoders is not None and len(decoders) > width:
-        raise FlagValueError(
-            f"{path.name} has {width} value columns, "
-            f"fewer than the {len(decoders)} components given"
+        raise FlagReadError(
+            f"{path.name} has {width} value columns, fewer than the {len(decoders)} "
+            "components given: pass the components that wrote it (iface.components)",
+            file=str(path),
         )
     # the labels of the values a row gives: without the correction and comment columns
     value_labels = labels[: width - len(extras.corrections) - extras.comment]
     for number, record in enumerate(records, start=1):
+        if not record:
+            continue  # a blank line (a hand edit): no row
+        if len(record) < width:
+            raise FlagReadError(
+                f"{path.name}, row {number}: {len(record)} cells, fewer than the {width} "
+                f"value columns ({', '.join(map(repr, labels))}); was the file cut or edited?",
+                file=str(path),
+                row=number,
+                column=labels[len(record)],
+            )
         cells = record[:width]
         if decoders is None:
             values = tuple(unescape(cell) for cell in cells)
@@ -357,6 +469,8 @@ def _decode(
                         row=number,
                         column=labels[i],
                     ) from None
+                except Exception as exc:  # each component raises its own kind
+                    raise _cell_error(path, number, labels[i], exc, decoders[i], cell) from None
             if len(decoded) < len(cells):
                 continue  # skipped: a file cell outside the flagging directory
             values = tuple(decoded)
@@ -375,8 +489,10 @@ def _decode(
                     file=str(path),
                     row=number,
                 ) from None
-        meta = record[width : width + 3]
-        flag, username, stamp = meta + [""] * (3 - len(meta))
+            except Exception as exc:
+                raise _cell_error(path, number, "a correction column", exc) from None
+        flag, username, stamp = _metadata(record, layout, path, number)
+        timestamp = _timestamp(stamp, path, number)
         yield (
             number,
             FlaggedRow(
@@ -384,12 +500,97 @@ def _decode(
                 labels=value_labels,
                 flag=unescape_optional(flag),
                 username=unescape_optional(username),
-                timestamp=datetime.fromisoformat(stamp) if stamp else None,
+                timestamp=timestamp,
                 file=str(path),
                 comment=comment,
                 correction=correction,
+                timestamp_naive=timestamp is not None and timestamp.tzinfo is None,
             ),
         )
+
+
+def _cell_error(
+    path: Path,
+    number: int,
+    column: str,
+    exc: Exception,
+    component: Component | None = None,
+    cell: str | None = None,
+) -> FlagReadError:
+    """The error of a cell that cannot be decoded, saying where it is."""
+    what = ""
+    if component is not None and cell is not None:
+        what = f"a {type(component).__name__} cannot read the cell {short_repr(cell)}: "
+    return FlagReadError(
+        f"{path.name}, row {number}, column {column!r}: {what}{exc} (was the file edited, "
+        "or are these not the components that wrote it?)",
+        file=str(path),
+        row=number,
+        column=column,
+    )
+
+
+def _metadata(record: list[str], layout: _Layout, path: Path, number: int) -> tuple[str, str, str]:
+    """The flag, username and timestamp cells of a row (``""`` for none).
+
+    The timestamp is the last cell. Between the values and it, asyncflag writes the flag
+    and the username; Gradio 5/6 write the flag only if the flag had an option and the
+    username only if it had one, whatever the header holds, so a row can have one cell
+    fewer (or more) than its header: two cells are the flag and the username; one cell is
+    the flag if the header has a ``flag`` column or lacks a ``username`` one, else the
+    username.
+
+    :raises FlagReadError: for a row with more cells than values, flag, username and
+        timestamp
+    """
+    rest = record[len(layout.labels) :]
+    if not layout.timestamp:
+        if rest:
+            raise FlagReadError(
+                f"{path.name}, row {number}: {len(record)} cells, more than the "
+                f"{len(layout.labels)} values of the first row (a log.csv of values only, "
+                "as Gradio's SimpleCSVLogger writes it)",
+                file=str(path),
+                row=number,
+            )
+        return "", "", ""
+    if not rest:
+        return "", "", ""
+    *middle, stamp = rest
+    if len(middle) > 2:
+        raise FlagReadError(
+            f"{path.name}, row {number}: {len(record)} cells, more than the "
+            f"{len(layout.labels)} value columns and the flag, username and timestamp",
+            file=str(path),
+            row=number,
+        )
+    if len(middle) == 2:
+        return middle[0], middle[1], stamp
+    if len(middle) == 1:
+        if layout.flag or not layout.username:
+            return middle[0], "", stamp
+        return "", middle[0], stamp
+    return "", "", stamp
+
+
+def _timestamp(stamp: str, path: Path, number: int) -> datetime | None:
+    """A timestamp cell as a datetime: aware for asyncflag's (UTC), naive for Gradio's.
+
+    :raises FlagReadError: for a cell that is not a date and time
+    """
+    if not stamp:
+        return None
+    try:
+        return datetime.fromisoformat(stamp)
+    except ValueError:
+        raise FlagReadError(
+            f"{path.name}, row {number}, column 'timestamp': {short_repr(stamp)} is not a "
+            "date and time (ISO 8601 as asyncflag writes it, 2026-11-25T15:43:49+00:00, or "
+            "Gradio's 2026-11-25 15:43:40.151430)",
+            file=str(path),
+            row=number,
+            column="timestamp",
+        ) from None
 
 
 def _split_extras(

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
 import pytest
 
 import asyncflag
-from asyncflag import FlagValueError, components, iter_flagged, load_flagged
+from asyncflag import FlagReadError, FlagValueError, components, iter_flagged, load_flagged
 from asyncflag.errors import UnsafePathError
 
 METADATA = ["flag", "username", "timestamp"]
@@ -70,3 +72,232 @@ def test_iter_flagged_streams_a_large_file_in_bounded_memory(tmp_path: Path) -> 
     assert row.values == (f"{text}99999",)
     grown = peak - start
     assert grown < size / 4, f"RSS grew by {grown} bytes reading a {size}-byte file"
+
+
+# -- folders Gradio wrote (issue 15) -----------------------------------------------------
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+GRADIO = FIXTURES / "gradio"
+GRADIO4 = FIXTURES / "gradio4"
+TWO = [components.Textbox(label="text"), components.Number(label="number")]
+
+
+def test_gradio_short_and_long_rows() -> None:
+    """Gradio makes the header at the first flag only: a later flag without a username
+    writes one cell fewer (the flag is kept), one with an option and a username two
+    more than a header without those columns."""
+    short = load_flagged(GRADIO / "layout_short_rows", TWO)
+    assert [(r.values, r.flag, r.username) for r in short] == [
+        (("first", 1), "wrong", "alice"),
+        (("second", 2.5), "wrong", None),
+    ]
+    long = load_flagged(GRADIO / "layout_long_rows", TWO)
+    assert [(r.values, r.flag, r.username) for r in long] == [
+        (("first", 1), None, None),
+        (("second", 2.5), "wrong", "alice"),
+    ]
+    assert all(r.timestamp is not None and r.timestamp_naive for r in short + long)
+
+
+def test_one_extra_cell_is_the_flag_unless_the_header_has_only_a_username(
+    tmp_path: Path,
+) -> None:
+    write_csv(
+        tmp_path / "dataset1.csv",
+        [["x", "username", "timestamp"], ["a", "alice", "2026-01-01 00:00:00"]],
+    )
+    write_csv(
+        tmp_path / "dataset2.csv",
+        [["y", "timestamp"], ["b", "opt", "2026-01-01 00:00:00"]],
+    )
+    rows = load_flagged(tmp_path)
+    assert [(r.values, r.flag, r.username) for r in rows] == [
+        (("a",), None, "alice"),
+        (("b",), "opt", None),
+    ]
+
+
+def test_a_component_labelled_flag_stays_a_value_column(tmp_path: Path) -> None:
+    """Gradio's ``x,flag,timestamp`` (no option given, a component labelled flag) read
+    with two components: ``flag`` is the second component's column."""
+    write_csv(tmp_path / "dataset1.csv", [["x", "flag", "timestamp"], ["a", "b", ""]])
+    (row,) = load_flagged(tmp_path, ["text", "text"])
+    assert (row.values, row.labels, row.flag) == (("a", "b"), ("x", "flag"), None)
+    (row,) = load_flagged(tmp_path)  # without components, the metadata column it looks
+    assert (row.values, row.flag) == (("a",), "b")
+
+
+def test_naive_and_aware_timestamps_are_told_apart(tmp_path: Path) -> None:
+    write_csv(
+        tmp_path / "dataset1.csv",
+        [
+            ["x", *METADATA],
+            ["gradio", "", "", "2026-11-25 15:43:40.151430"],
+            ["asyncflag", "", "", "2026-11-25T15:43:49.785643+00:00"],
+            ["none", "", "", ""],
+        ],
+    )
+    rows = load_flagged(tmp_path)
+    assert [(r.timestamp, r.timestamp_naive) for r in rows] == [
+        (datetime(2026, 11, 25, 15, 43, 40, 151430), True),
+        (datetime(2026, 11, 25, 15, 43, 49, 785643, tzinfo=UTC), False),
+        (None, False),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rows", "components_", "where", "message"),
+    [
+        ([["x", *METADATA], ["a", "", "", "yesterday"]], None, (1, "timestamp"), "not a date"),
+        (
+            [["n", *METADATA], ["1", "", "", ""], ["one", "", "", ""]],
+            ["number"],
+            (2, "n"),
+            "a Number cannot read the cell 'one'",
+        ),
+        ([["c", *METADATA], ["maybe", "", "", ""]], ["checkbox"], (1, "c"), "not a boolean"),
+        (
+            [["j", *METADATA], ["{oops", "", "", ""]],
+            ["json"],
+            (1, "j"),
+            "a JSON cannot read the cell '{oops'",
+        ),
+        ([["x", "y", *METADATA], ["a"]], None, (1, "y"), "fewer than the 2 value columns"),
+        ([["x", *METADATA], ["a", "1", "2", "3", "4"]], None, (1, ""), "more than"),
+        ([["x", "when"], ["a", "b"]], None, (0, "when"), "not 'timestamp'"),
+    ],
+)
+def test_every_read_error_names_the_file_row_and_column(
+    tmp_path: Path,
+    rows: list[list[str]],
+    components_: list[str] | None,
+    where: tuple[int, str],
+    message: str,
+) -> None:
+    write_csv(tmp_path / "dataset1.csv", rows)
+    with pytest.raises(FlagReadError, match=message) as info:
+        load_flagged(tmp_path, components_)
+    error = info.value
+    assert isinstance(error, FlagValueError)
+    assert (error.file, error.row, error.column) == (str(tmp_path / "dataset1.csv"), *where)
+    assert str(error).startswith(f"dataset1.csv, {'the header' if where[0] == 0 else 'row'}")
+    if where[0]:
+        assert f"row {where[0]}" in str(error)
+    if where[1]:
+        assert repr(where[1]) in str(error)
+
+
+def test_gradio4_log_with_its_header() -> None:
+    """Gradio 4's CSVLogger (5/6's ClassicCSVLogger): a header, then values, flag,
+    username and timestamp; ``'`` before a negative number, ``true``/``false``."""
+    three = [*TWO, components.Checkbox(label="check")]
+    rows = load_flagged(GRADIO4 / "log_classic", three)
+    assert [(r.values, r.flag, r.username) for r in rows] == [
+        (("first", 1, True), "wrong", "alice"),
+        (("=second", -2.5, False), "wrong", None),
+        (("third", None, None), None, None),
+    ]
+    assert [r.labels for r in rows] == [("text", "number", "check")] * 3
+    assert all(r.timestamp_naive for r in rows)
+    # without components the header still names the columns
+    assert load_flagged(GRADIO4 / "log_classic")[0].labels == ("text", "number", "check")
+
+
+def test_asyncflag_simple_log_without_a_header(tmp_path: Path) -> None:
+    logger = asyncflag.SimpleCSVLogger()
+    logger.setup(TWO, tmp_path)
+    logger.flag(["timestamp", 3], "opt", "bob")
+    logger.close()
+    for given in (TWO, None):
+        (row,) = load_flagged(tmp_path, given)
+        assert (row.flag, row.username, row.timestamp_naive) == ("opt", "bob", False)
+    assert load_flagged(tmp_path, TWO)[0].values == ("timestamp", 3)
+
+
+def test_a_values_only_log_whose_last_value_is_timestamp(tmp_path: Path) -> None:
+    """The documented rule: with components, a first row of one cell per component is
+    values even when its last cell is ``timestamp``; without, it is taken as a header."""
+    write_csv(tmp_path / "log.csv", [["a", "timestamp"], ["b", "c"]])
+    assert [r.values for r in load_flagged(tmp_path, ["text", "text"])] == [
+        ("a", "timestamp"),
+        ("b", "c"),
+    ]
+    # without components the first row is a header, and "c" no timestamp: a clear error
+    with pytest.raises(FlagReadError, match=r"log\.csv, row 1, column 'timestamp'"):
+        load_flagged(tmp_path)
+
+
+def test_gradio_file_cells_absolute_or_relative_to_the_app(tmp_path: Path) -> None:
+    """A Gradio file cell is ``<its flagging_dir>/<label>/<20 hex>/<name>``: read below
+    the folder given, wherever the app ran; anything else absolute is still refused."""
+    folder = tmp_path / "image" / "3b6f7045cf0e5bfe3f0b"
+    folder.mkdir(parents=True)
+    (folder / "tiny.png").write_bytes(b"png")
+    cells = [
+        ".gradio/flagged/image/3b6f7045cf0e5bfe3f0b/tiny.png",
+        "/srv/app/flagged/image/3b6f7045cf0e5bfe3f0b/tiny.png",
+        "image/3b6f7045cf0e5bfe3f0b/tiny.png",
+    ]
+    write_csv(tmp_path / "dataset1.csv", [["image", "timestamp"], *[[c, ""] for c in cells]])
+    image = [components.File(label="image")]
+    expected = str((folder / "tiny.png").absolute())
+    assert [r.values for r in load_flagged(tmp_path, image)] == [(expected,)] * 3
+    for hostile in ("/etc/passwd", "/x/image/3b6f7045cf0e5bfe3f0b/../../../etc/passwd"):
+        write_csv(tmp_path / "dataset1.csv", [["image", "timestamp"], [hostile, ""]])
+        with pytest.raises(UnsafePathError, match="row 1, column 'image'"):
+            load_flagged(tmp_path, image)
+
+
+def test_a_gradio_file_cell_through_a_symlink_leading_out_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    (outside / "3b6f7045cf0e5bfe3f0b").mkdir(parents=True)
+    (outside / "3b6f7045cf0e5bfe3f0b" / "tiny.png").write_bytes(b"secret")
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    (flags / "image").symlink_to(outside, target_is_directory=True)
+    write_csv(
+        flags / "dataset1.csv",
+        [["image", "timestamp"], [".gradio/flagged/image/3b6f7045cf0e5bfe3f0b/tiny.png", ""]],
+    )
+    with pytest.raises(UnsafePathError, match="symlink"):
+        load_flagged(flags, [components.File(label="image")])
+
+
+def gradio_folders() -> list[Path]:
+    cases = json.loads((GRADIO / "manifest.json").read_text(encoding="utf-8"))["cases"]
+    return [GRADIO / name for name in cases] + [GRADIO4 / "log_classic"]
+
+
+@pytest.mark.parametrize("folder", gradio_folders(), ids=lambda p: p.name)
+def test_interface_examples_accept_every_gradio_folder(folder: Path) -> None:
+    """``Interface(examples=<folder>)`` with the components of each fixture."""
+    manifest = json.loads((folder.parent / "manifest.json").read_text(encoding="utf-8"))
+    case = manifest["cases"][folder.name]
+    inputs = [
+        getattr(components, spec["type"])(label=spec["label"], **spec["kwargs"])
+        for spec in case["components"]
+    ]
+    iface = asyncflag.Interface(lambda *values: None, inputs, [], examples=folder)
+    assert iface.examples is not None
+    assert len(iface.examples) == len(case["rows"])
+    assert all(len(example) == len(inputs) for example in iface.examples)
+
+
+class CSVLogger:
+    """Stands for ``gradio.CSVLogger`` (asyncflag's tests never import Gradio)."""
+
+    __module__ = "gradio.flagging"
+
+    def setup(self, components: object, flagging_dir: object) -> None: ...
+
+    def flag(self, flag_data: object, flag_option: object = None, username: object = None) -> int:
+        return 0
+
+
+def test_gradio_callbacks_are_refused_when_the_interface_is_built(tmp_path: Path) -> None:
+    with pytest.raises(FlagValueError, match=r"Gradio's CSVLogger .*Pass asyncflag\.CSVLogger"):
+        asyncflag.Interface(lambda x: x, "text", "text", flagging_callback=CSVLogger())
+    with pytest.raises(FlagValueError, match="flag\\(\\) method of Gradio's components"):
+        asyncflag.ChatInterface(lambda m, h: m, flagging_callback=CSVLogger())
+    # asyncflag's own are taken
+    asyncflag.Interface(lambda x: x, "text", "text", flagging_callback=asyncflag.CSVLogger())
