@@ -538,13 +538,18 @@ def _metadata(record: list[str], layout: _Layout, path: Path, number: int) -> tu
     username only if it had one, whatever the header holds, so a row can have one cell
     fewer (or more) than its header: two cells are the flag and the username; one cell is
     the flag if the header has a ``flag`` column or lacks a ``username`` one, else the
-    username.
+    username. In a ``log.csv`` of values only (Gradio's ``SimpleCSVLogger``), a row with
+    three more cells, the last a date and time, is one asyncflag's ``SimpleCSVLogger``
+    appended.
 
     :raises FlagReadError: for a row with more cells than values, flag, username and
         timestamp
     """
     rest = record[len(layout.labels) :]
     if not layout.timestamp:
+        if len(rest) == len(METADATA_COLUMNS) and _is_timestamp(rest[-1]):
+            # asyncflag's SimpleCSVLogger appended to Gradio's log of values only
+            return rest[0], rest[1], rest[2]
         if rest:
             raise FlagReadError(
                 f"{path.name}, row {number}: {len(record)} cells, more than the "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -301,3 +302,127 @@ def test_gradio_callbacks_are_refused_when_the_interface_is_built(tmp_path: Path
         asyncflag.ChatInterface(lambda m, h: m, flagging_callback=CSVLogger())
     # asyncflag's own are taken
     asyncflag.Interface(lambda x: x, "text", "text", flagging_callback=asyncflag.CSVLogger())
+
+
+# -- continuing a folder Gradio wrote (issue 15) -------------------------------------------
+
+
+def gradio_copy(case: str, tmp_path: Path) -> Path:
+    folder = tmp_path / case
+    shutil.copytree(GRADIO / case, folder)
+    return folder
+
+
+def records(path: Path) -> list[list[str]]:
+    with path.open(newline="", encoding="utf-8") as file:
+        return list(csv.reader(file))
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("case", "metadata"),
+    [
+        ("layout_default", ["timestamp"]),
+        ("layout_options", ["flag", "timestamp"]),
+        ("layout_options_login", ["flag", "username", "timestamp"]),
+    ],
+)
+async def test_a_gradio_dataset_is_continued_in_its_own_columns(
+    tmp_path: Path, case: str, metadata: list[str]
+) -> None:
+    folder = gradio_copy(case, tmp_path)
+    before = (folder / "dataset1.csv").read_bytes()
+    option = "wrong" if "flag" in metadata else None
+    username = "alice" if "username" in metadata else None
+    iface = asyncflag.Interface(lambda t, n: None, TWO, [], flagging_dir=folder)
+    async with iface:
+        assert await iface.flag(["third", -3], option, username) == 3  # the count goes on
+    assert sorted(p.name for p in folder.glob("dataset*.csv")) == ["dataset1.csv"]
+    data = (folder / "dataset1.csv").read_bytes()
+    assert data.startswith(before)
+    header, *rows = records(folder / "dataset1.csv")
+    assert header == ["text", "number", *metadata]
+    assert all(len(row) == len(header) for row in rows)  # no column Gradio's header lacks
+    assert rows[-1][:2] == ["third", "-3"]
+    read = load_flagged(folder, TWO)
+    assert [(r.values, r.flag, r.username) for r in read][-1] == (("third", -3), option, username)
+    assert [r.timestamp_naive for r in read] == [True, True, False]
+
+
+@pytest.mark.anyio
+async def test_an_option_or_username_without_a_column_starts_the_next_dataset(
+    tmp_path: Path,
+) -> None:
+    """The decision: never squeezed into Gradio's file, never dropped, never refused: the
+    row starts datasetN+1.csv with all three metadata columns, and later rows go there."""
+    folder = gradio_copy("layout_options", tmp_path)
+    iface = asyncflag.Interface(lambda t, n: None, TWO, [], flagging_dir=folder)
+    async with iface:
+        assert await iface.flag(["third", 3], "wrong") == 3  # fits: dataset1.csv
+        assert await iface.flag(["fourth", 4], "wrong", "bob") == 1  # no username column
+        assert await iface.flag(["fifth", 5], "wrong") == 2  # dataset2.csv from now on
+    assert records(folder / "dataset1.csv")[0] == ["text", "number", "flag", "timestamp"]
+    assert len(records(folder / "dataset1.csv")) == 4
+    header, *rows = records(folder / "dataset2.csv")
+    assert header == ["text", "number", *METADATA]
+    assert [row[:4] for row in rows] == [
+        ["fourth", "4", "wrong", "bob"],
+        ["fifth", "5", "wrong", ""],
+    ]
+    read = load_flagged(folder, TWO)
+    assert [(r.values[0], r.flag, r.username, Path(r.file).name) for r in read] == [
+        ("first", "wrong", None, "dataset1.csv"),
+        ("second", "wrong", None, "dataset1.csv"),
+        ("third", "wrong", None, "dataset1.csv"),
+        ("fourth", "wrong", "bob", "dataset2.csv"),
+        ("fifth", "wrong", None, "dataset2.csv"),
+    ]
+
+
+def test_csv_logger_continues_gradio_and_moves_on_for_an_option(tmp_path: Path) -> None:
+    folder = gradio_copy("layout_default", tmp_path)
+    logger = asyncflag.CSVLogger()
+    logger.setup(TWO, folder)
+    assert logger.flag(["third", 3]) == 3
+    assert logger.flag(["fourth", 4], "wrong") == 1
+    logger.close()
+    assert records(folder / "dataset1.csv")[-1][:2] == ["third", "3"]
+    assert len(records(folder / "dataset1.csv")[-1]) == 3
+    assert records(folder / "dataset2.csv")[1][:3] == ["fourth", "4", "wrong"]
+    # continue_gradio=False: all three columns, so the next file at once
+    folder = gradio_copy("layout_options", tmp_path)
+    logger = asyncflag.CSVLogger(continue_gradio=False)
+    logger.setup(TWO, folder)
+    assert logger.flag(["third", 3], "wrong") == 1
+    logger.close()
+    assert records(folder / "dataset2.csv")[0] == ["text", "number", *METADATA]
+
+
+def test_other_labels_do_not_continue_a_gradio_file(tmp_path: Path) -> None:
+    folder = gradio_copy("layout_default", tmp_path)
+    logger = asyncflag.CSVLogger()
+    logger.setup([components.Textbox(label="other")], folder)
+    assert logger.flag(["x"]) == 1
+    logger.close()
+    assert records(folder / "dataset2.csv")[0] == ["other", *METADATA]
+
+
+@pytest.mark.anyio
+async def test_asyncflag_simple_logger_appends_to_gradio_values_only_log(tmp_path: Path) -> None:
+    folder = gradio_copy("layout_simple", tmp_path)
+    iface = asyncflag.Interface(
+        lambda t, n: None,
+        TWO,
+        [],
+        flagging_dir=folder,
+        flagging_callback=asyncflag.SimpleCSVLogger(),
+    )
+    async with iface:
+        assert await iface.flag(["third", 3], "wrong", "bob") == 3
+    read = load_flagged(folder, TWO)
+    assert [(r.values, r.flag, r.username) for r in read] == [
+        (("first", 1), None, None),
+        (("second", 2.5), None, None),
+        (("third", 3), "wrong", "bob"),
+    ]
+    assert read[-1].timestamp is not None and not read[-1].timestamp_naive
