@@ -10,7 +10,7 @@ in its ``manifest.json``). For each case:
   trio) give, cell by cell, the cells Gradio wrote.
 
 Every place where the two differ is listed below as an explicit expectation with its
-reason (``CELL_DIFFERENCES``, ``READ_DIFFERENCES``, the xfails naming issue 15); nothing
+reason (``CELL_DIFFERENCES``, ``READ_DIFFERENCES``); nothing
 is skipped silently. A case whose component class ``asyncflag.components`` does not have
 yet is skipped with "component not built yet", and runs as soon as the class exists.
 ``tests/fixtures/gradio/CELLS.md`` is the table of Gradio's cell formats.
@@ -22,6 +22,7 @@ import csv
 import hashlib
 import json
 import re
+import shutil
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from asyncflag import Interface, components, load_flagged
+from asyncflag import CSVLogger, Interface, SimpleCSVLogger, components, load_flagged
 from asyncflag.components import Component, FileComponent
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "gradio"
@@ -353,6 +354,46 @@ async def test_gallery_cells_differ_only_in_where_the_images_are(tmp_path: Path)
         )
         assert re.fullmatch(r"gallery/[0-9a-f]{40}\.png", mine["image"])
         assert digest(tmp_path / mine["image"]) == digest(gradio_file("gallery", gradios["image"]))
+
+
+# -- every folder: continued by asyncflag (issue 15) ----------------------------------------
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("case_name", list(CASES))
+async def test_asyncflag_continues_each_gradio_folder(case_name: str, tmp_path: Path) -> None:
+    """The first row of the case flagged again through an Interface into a copy of
+    Gradio's folder: appended to Gradio's file (the count goes on from Gradio's rows, no
+    column its header lacks), and every row, Gradio's and asyncflag's, reads back."""
+    case = CASES[case_name]
+    folder = tmp_path / case_name
+    shutil.copytree(FIXTURES / case_name, folder)
+    simple = case["logger"] == "SimpleCSVLogger"
+    name = "log.csv" if simple else "dataset1.csv"
+    before = gradio_records(case_name)
+    built = build(case)
+    kinds = [spec["type"] for spec in case["components"]]
+    row = case["rows"][0]
+    values = [fn_value(kind, v) for kind, v in zip(kinds, row["values"], strict=True)]
+    callback = SimpleCSVLogger() if simple else CSVLogger()
+    iface = Interface(lambda *v: None, built, [], flagging_dir=folder, flagging_callback=callback)
+    async with iface:
+        count = await iface.flag(values, row["flag_option"], row["username"])
+    assert count == len(before) - (0 if simple else 1) + 1
+    assert sorted(p.name for p in folder.glob("*.csv")) == [name]
+    with (folder / name).open(newline="", encoding="utf-8") as file:
+        after = list(csv.reader(file))
+    assert after[: len(before)] == before
+    if not simple:
+        assert len(after[-1]) == len(before[0])  # Gradio's columns, no more
+    read = load_flagged(folder, built)
+    assert len(read) == len(case["rows"]) + 1
+    assert (read[-1].flag, read[-1].username) == (row["flag_option"], row["username"])
+    assert read[-1].timestamp is not None and not read[-1].timestamp_naive  # UTC
+    if simple:  # Gradio's values-only rows have no timestamp
+        assert all(r.timestamp is None for r in read[:-1])
+    else:  # Gradio's local time, without a zone
+        assert all(r.timestamp is not None and r.timestamp_naive for r in read[:-1])
 
 
 # -- every component: writing the same cells -------------------------------------------------

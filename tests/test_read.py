@@ -426,3 +426,24 @@ async def test_asyncflag_simple_logger_appends_to_gradio_values_only_log(tmp_pat
         (("third", 3), "wrong", "bob"),
     ]
     assert read[-1].timestamp is not None and not read[-1].timestamp_naive
+
+
+@pytest.mark.anyio
+async def test_asyncflag_simple_logger_continues_gradio4_log(tmp_path: Path) -> None:
+    folder = tmp_path / "log_classic"
+    shutil.copytree(GRADIO4 / "log_classic", folder)
+    three = [*TWO, components.Checkbox(label="check")]
+    simple = asyncflag.SimpleCSVLogger()
+    iface = asyncflag.Interface(
+        lambda *v: None, three, [], flagging_dir=folder, flagging_callback=simple
+    )
+    async with iface:
+        assert await iface.flag(["fourth", 4, True], "wrong", "bob") == 4
+    read = load_flagged(folder, three)
+    assert [(r.values, r.flag, r.username) for r in read][-1] == (
+        ("fourth", 4, True),
+        "wrong",
+        "bob",
+    )
+    assert len(read) == 4
+    assert records(folder / "log.csv")[-1][2] == "true"

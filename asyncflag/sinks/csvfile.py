@@ -33,6 +33,7 @@ from .datasets import (
     latest_dataset,
 )
 from .disk import Disk
+from .records import read_header
 from .storage import FileStore
 
 __all__ = ["CSVLogger", "Durability", "RowFormatter", "SimpleCSVLogger"]
@@ -203,11 +204,15 @@ class _CSVFileLogger(FlaggingCallback):
         """The dataset rows formatted by the current formatter go to (opened on use)."""
         return Dataset(
             lambda: self._choose_path(),  # looked up per call: a test may replace it
-            self._formatter.header() if self._with_header else b"",
+            self._header(),
             self._formatter.schema(),
             fsync=self.durability == "fsync",
             disk=self.disk,
         )
+
+    def _header(self) -> bytes:
+        """The header a new file starts with, and an existing one must start with."""
+        return self._formatter.header() if self._with_header else b""
 
     def _continued_metadata(self) -> tuple[str, ...]:
         """The metadata columns rows are written with (all three, but see CSVLogger)."""
@@ -399,9 +404,24 @@ class CSVLogger(_CSVFileLogger):
 
 
 class SimpleCSVLogger(_CSVFileLogger):
-    """Logs rows to ``flagging_dir/log.csv``, with no header, as Gradio's simple logger."""
+    """Logs rows to ``flagging_dir/log.csv``, with no header, as Gradio's simple logger.
+
+    Each row is the values, the flag option, the username and the timestamp. A
+    ``log.csv`` Gradio 4's ``CSVLogger`` started (a header of these labels, then
+    ``flag, username, timestamp``) is continued under its header, and the count
+    ``flag`` returns leaves the header out.
+    """
 
     _with_header = False
 
     def _choose_path(self) -> Path:
         return self.flagging_dir / SIMPLE_LOG_NAME
+
+    def _header(self) -> bytes:
+        """Gradio 4's header if ``log.csv`` starts with it for these labels, else none."""
+        path = self.flagging_dir / SIMPLE_LOG_NAME
+        try:
+            first = read_header(path) if path.is_file() and not path.is_symlink() else None
+        except (OSError, ValueError):  # unreadable: the logger's own checks report it on use
+            return b""
+        return self._formatter.header() if first == self._formatter.header_cells() else b""
