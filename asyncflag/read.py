@@ -122,14 +122,14 @@ def iter_flagged(
 
     A chat dataset (a ``feedback_id`` column, written by
     :class:`~asyncflag.ChatInterface`) holds every feedback event: by default only the
-    current state is yielded, that is the last row of each ``feedback_id`` in its file
-    unless it withdrew the feedback (an empty ``flag``: an undo), in the place of that
-    last row; rows without a ``feedback_id`` (``auto`` mode's exchange rows) are all
-    yielded. To know which row is last, such a file is read twice: a first pass keeps
-    only the last row number of each ``feedback_id``. ``history=True`` yields every row
-    as written, in one pass. A chat ``log.csv`` (:class:`~asyncflag.ChatCSVLogger`'s, or
-    Gradio's own with its four-field rows) gives rows with the values
-    ``(conversation, index, value)``.
+    current state is yielded, that is the last row of each ``feedback_id`` (over the
+    folder's dataset files) unless it withdrew the feedback (an empty ``flag``: an
+    undo), in the place of that last row; rows without a ``feedback_id`` (``auto``
+    mode's exchange rows) are all yielded. To know which row is last, such files are
+    read twice: a first pass keeps only where the last row of each ``feedback_id`` is.
+    ``history=True`` yields every row as written, in one pass. A chat ``log.csv``
+    (:class:`~asyncflag.ChatCSVLogger`'s, or Gradio's own with its four-field rows)
+    gives rows with the values ``(conversation, index, value)``.
 
     :param unsafe_paths: ``"skip"`` leaves such rows (and such dataset files) out
         instead of raising
@@ -149,7 +149,9 @@ def _iter_flagged(
     """:func:`iter_flagged` once its arguments are checked (they are checked at the call,
     not at the first row)."""
     needed = len(decoders) if decoders else 0
-    for _, path in dataset_files(root):
+    files = [path for _, path in dataset_files(root)]
+    last = None if history else _last_feedback_rows(files)
+    for index, path in enumerate(files):
         records = iter_records(path)
         header_record = next(records, None)
         if header_record is None:
@@ -161,12 +163,11 @@ def _iter_flagged(
         ):
             records.close()
             continue
-        last = None if history else _last_feedback_rows(path, layout.labels)
         rows = _decode(records, layout, decoders, root, path, unsafe_paths, extras)
-        if last is None:
+        if last is None or FEEDBACK_ID_LABEL not in layout.labels:
             yield from (row for _, row in rows)
         else:
-            yield from _current(rows, last)
+            yield from _current(rows, last, index)
     log = root / SIMPLE_LOG_NAME
     first = read_header(log) if log.is_file() and not log.is_symlink() else None
     if not first:
@@ -277,29 +278,35 @@ def _is_timestamp(cell: str) -> bool:
     return True
 
 
-def _last_feedback_rows(path: Path, labels: tuple[str, ...]) -> dict[str, int] | None:
-    """For a chat dataset (a ``feedback_id`` column), the number of the last row of each
-    feedback id (rows numbered from 1 after the header); ``None`` for any other file.
+def _last_feedback_rows(files: list[Path]) -> dict[str, tuple[int, int]]:
+    """Where the last row of each feedback id is, over the chat datasets (files with a
+    ``feedback_id`` column) among ``files``: ``(file index, row number)``, rows numbered
+    from 1 after the header.
 
-    A first pass over the file that keeps only one number per feedback id."""
-    if FEEDBACK_ID_LABEL not in labels:
-        return None
-    column = labels.index(FEEDBACK_ID_LABEL)
-    last: dict[str, int] = {}
-    records = iter_records(path)
-    next(records, None)  # the header
-    for number, record in enumerate(records, start=1):
-        if column < len(record) and (fid := unescape(record[column])):
-            last[fid] = number
+    A first pass over those files only, keeping one place per feedback id (a feedback
+    given again after a restart may be in a later file)."""
+    last: dict[str, tuple[int, int]] = {}
+    for index, path in enumerate(files):
+        records = iter_records(path)
+        header = [unescape(cell) for cell in next(records, [])]
+        if FEEDBACK_ID_LABEL not in header:
+            records.close()
+            continue
+        column = header.index(FEEDBACK_ID_LABEL)
+        for number, record in enumerate(records, start=1):
+            if column < len(record) and (fid := unescape(record[column])):
+                last[fid] = (index, number)
     return last
 
 
-def _current(rows: Iterator[_Numbered], last: dict[str, int]) -> Iterator[FlaggedRow]:
+def _current(
+    rows: Iterator[_Numbered], last: dict[str, tuple[int, int]], index: int
+) -> Iterator[FlaggedRow]:
     """The current state of chat feedback: the last row of each ``feedback_id``, left out
     when it withdrew the feedback (no flag); rows without a ``feedback_id`` as they are."""
     for number, row in rows:
         fid = _feedback_id(row)
-        if fid is None or (last.get(fid) == number and row.flag):
+        if fid is None or (last.get(fid) == (index, number) and row.flag):
             yield row
 
 

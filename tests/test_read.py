@@ -447,3 +447,22 @@ async def test_asyncflag_simple_logger_continues_gradio4_log(tmp_path: Path) -> 
     )
     assert len(read) == 4
     assert records(folder / "log.csv")[-1][2] == "true"
+
+
+def test_chat_feedback_given_again_in_a_later_file_is_current_there(tmp_path: Path) -> None:
+    """The current state of a feedback id is its last row over the folder's files (a
+    restart with other additional inputs starts the next file)."""
+    write_csv(
+        tmp_path / "dataset1.csv",
+        [["feedback_id", *METADATA], ["a", "up", "", ""], ["b", "up", "", ""]],
+    )
+    write_csv(
+        tmp_path / "dataset2.csv",
+        [["feedback_id", "extra", *METADATA], ["a", "x", "down", "", ""]],
+    )
+    current = list(iter_flagged(tmp_path))
+    assert [(r.values[0], r.flag, Path(r.file).name) for r in current] == [
+        ("b", "up", "dataset1.csv"),
+        ("a", "down", "dataset2.csv"),
+    ]
+    assert len(list(iter_flagged(tmp_path, history=True))) == 3
