@@ -7,8 +7,10 @@ by the components given.
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from collections.abc import Iterable, Iterator, Sequence
+import csv
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -21,7 +23,7 @@ from .components.values import short_repr
 from .errors import FlagReadError, UnsafePathError
 from .escaping import unescape, unescape_optional
 from .sinks.datasets import METADATA_COLUMNS, SIMPLE_LOG_NAME, dataset_files, read_schema
-from .sinks.records import iter_records, read_header
+from .sinks.records import iter_records
 
 __all__ = [
     "CHAT_LOG_HEADER",
@@ -152,7 +154,7 @@ def _iter_flagged(
     files = [path for _, path in dataset_files(root)]
     last = None if history else _last_feedback_rows(files)
     for index, path in enumerate(files):
-        records = iter_records(path)
+        records = _records(path, start=0)
         header_record = next(records, None)
         if header_record is None:
             continue
@@ -169,20 +171,44 @@ def _iter_flagged(
         else:
             yield from _current(rows, last, index)
     log = root / SIMPLE_LOG_NAME
-    first = read_header(log) if log.is_file() and not log.is_symlink() else None
+    if not log.is_file() or log.is_symlink():
+        return
+    with contextlib.closing(_records(log, start=1)) as head:
+        first = next(head, None)
     if not first:
         return
-    records = iter_records(log)
     if tuple(first) == CHAT_LOG_HEADER:
+        records = _records(log, start=0)
         next(records, None)
         yield from _chat_log(records, root, log)
         return
     layout, has_header = _log_layout(log, first, decoders)
+    records = _records(log, start=0 if has_header else 1)
     if has_header:
         next(records, None)
     if not decoders or _files_where_expected(log, decoders, unsafe_paths):
         rows = _decode(records, layout, decoders, root, log, unsafe_paths)
         yield from (row for _, row in rows)
+
+
+def _records(path: Path, *, start: int) -> Generator[list[str], None, None]:
+    """The records of a file, one at a time; ``start``: the row number of the first (0
+    for a header).
+
+    :raises FlagReadError: for text that is not UTF-8 or not CSV, naming the row
+    """
+    number = start - 1  # the row number of the last record given
+    try:
+        for record in iter_records(path):
+            number += 1
+            yield record
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise FlagReadError(
+            f"{path.name}, row {number + 1}: not CSV text in UTF-8 ({exc}); asyncflag and "
+            "Gradio write UTF-8: was the file written or edited by another program?",
+            file=str(path),
+            row=number + 1,
+        ) from None
 
 
 class _Layout(msgspec.Struct, frozen=True):
@@ -287,7 +313,7 @@ def _last_feedback_rows(files: list[Path]) -> dict[str, tuple[int, int]]:
     given again after a restart may be in a later file)."""
     last: dict[str, tuple[int, int]] = {}
     for index, path in enumerate(files):
-        records = iter_records(path)
+        records = _records(path, start=0)
         header = [unescape(cell) for cell in next(records, [])]
         if FEEDBACK_ID_LABEL not in header:
             records.close()

@@ -466,3 +466,13 @@ def test_chat_feedback_given_again_in_a_later_file_is_current_there(tmp_path: Pa
         ("a", "down", "dataset2.csv"),
     ]
     assert len(list(iter_flagged(tmp_path, history=True))) == 3
+
+
+@pytest.mark.parametrize("name", ["dataset1.csv", "log.csv"])
+def test_a_file_that_is_not_utf8_names_the_row(tmp_path: Path, name: str) -> None:
+    header = b"x,flag,username,timestamp\r\n" if name == "dataset1.csv" else b""
+    rows = b"a,,,2026-01-01T00:00:00+00:00\r\n\xff\xfe,,,2026-01-01T00:00:00+00:00\r\n"
+    (tmp_path / name).write_bytes(header + rows)
+    with pytest.raises(FlagReadError, match=rf"{name}, row 2: not CSV text in UTF-8") as info:
+        load_flagged(tmp_path, ["text"])
+    assert (info.value.file, info.value.row) == (str(tmp_path / name), 2)
