@@ -345,9 +345,12 @@ def _feedback_id(row: FlaggedRow) -> str | None:
 
 def _chat_log(records: Iterable[list[str]], root: Path, path: Path) -> Iterator[FlaggedRow]:
     """The rows of a chat ``log.csv``: five fields (conversation, index, value, flag,
-    timestamp), or Gradio's four (no value: it is taken from the conversation)."""
+    timestamp), or Gradio's four (no value: it is taken from the conversation).
+
+    :raises FlagReadError: for a timestamp that is not one, naming the row
+    """
     chatbot = Chatbot("conversation")
-    for record in records:
+    for number, record in enumerate(records, start=1):
         if len(record) >= 5:
             conversation_cell, index_cell, value, flag, stamp = record[:5]
         else:
@@ -364,10 +367,7 @@ def _chat_log(records: Iterable[list[str]], root: Path, path: Path) -> Iterator[
                 value = conversation[index]["content"] if index < len(conversation) else ""
         else:
             value = unescape(value)
-        try:
-            timestamp = datetime.fromisoformat(stamp) if stamp else None
-        except ValueError:
-            timestamp = None
+        timestamp = _timestamp(stamp, path, number)
         yield FlaggedRow(
             values=(conversation, index, value),
             labels=("conversation", "index", "value"),
@@ -375,6 +375,7 @@ def _chat_log(records: Iterable[list[str]], root: Path, path: Path) -> Iterator[
             username=None,
             timestamp=timestamp,
             file=str(path),
+            timestamp_naive=timestamp is not None and timestamp.tzinfo is None,
         )
 
 

@@ -476,3 +476,18 @@ def test_a_file_that_is_not_utf8_names_the_row(tmp_path: Path, name: str) -> Non
     with pytest.raises(FlagReadError, match=rf"{name}, row 2: not CSV text in UTF-8") as info:
         load_flagged(tmp_path, ["text"])
     assert (info.value.file, info.value.row) == (str(tmp_path / name), 2)
+
+
+def test_a_chat_log_row_with_a_bad_timestamp_is_named(tmp_path: Path) -> None:
+    write_csv(
+        tmp_path / "log.csv",
+        [
+            ["conversation", "index", "value", "flag", "timestamp"],
+            ["[]", "0", "", "Like", "2025-01-02 03:04:05"],
+            ["[]", "0", "", "Like", "soon"],
+        ],
+    )
+    rows = iter_flagged(tmp_path)
+    assert next(rows).timestamp_naive
+    with pytest.raises(FlagReadError, match=r"log\.csv, row 2, column 'timestamp'"):
+        next(rows)
