@@ -424,7 +424,7 @@ async def test_asyncflag_writes_the_cells_gradio_wrote(case_name: str, tmp_path:
     kind, label = spec["type"], spec["label"]
     ours = await flag_with_asyncflag(case, tmp_path)
     theirs = gradio_records(case_name)
-    # the header: the same label; asyncflag always writes all three metadata columns
+    # the header: the same label; a file asyncflag starts has all three metadata columns
     assert theirs[0] == [label, "flag", "username", "timestamp"]
     assert ours[0] == theirs[0]
     assert len(ours) == len(theirs)
