@@ -1,8 +1,10 @@
-"""Reading a flagging directory back: :func:`load_flagged`.
+"""Reading a flagging directory back: :func:`iter_flagged` (streaming) and
+:func:`load_flagged` (a list).
 
-Rows come from every layout asyncflag writes (``datasetN.csv`` files with a header,
-the headerless ``log.csv``), cells unescaped by :mod:`asyncflag.escaping` and decoded
-by the components given.
+Rows come from every layout asyncflag and Gradio 4/5/6 write (``datasetN.csv`` files
+with a header whose metadata columns are read from it, Gradio's short rows, the
+``log.csv`` with a header, asyncflag's headerless one, Gradio's of values only, chat
+logs), cells unescaped by :mod:`asyncflag.escaping` and decoded by the components given.
 """
 
 from __future__ import annotations
@@ -133,12 +135,20 @@ def iter_flagged(
     (:class:`~asyncflag.ChatCSVLogger`'s, or Gradio's own with its four-field rows)
     gives rows with the values ``(conversation, index, value)``.
 
+    The layouts of Gradio's folders (metadata columns read from the header, Gradio's
+    short rows, Gradio 4's ``log.csv`` and Gradio's values-only ``log.csv``, how the
+    first row of a ``log.csv`` is decided, naive timestamps, Gradio's file cells) are in
+    the README's "Reading what Gradio wrote".
+
     :param unsafe_paths: ``"skip"`` leaves such rows (and such dataset files) out
         instead of raising
     :param history: every row of a chat dataset, not only the current feedback
     :raises UnsafePathError: for a file cell naming a path outside ``flagging_dir``
-    :raises FlagValueError: if a file has fewer value columns than ``components``,
-        or ``log.csv`` is read without components
+    :raises FlagReadError: naming the file, row and column, for a cell a component
+        cannot read, a timestamp that is not one, a row with too few or too many cells,
+        a header that does not end with ``timestamp``, text that is not UTF-8 CSV, or a
+        file with fewer value columns than ``components``
+    :raises FlagValueError: for an ``unsafe_paths`` other than ``"raise"``/``"skip"``
     """
     one_of("unsafe_paths", unsafe_paths, ("raise", "skip"))
     decoders = [component_from(c) for c in components] if components is not None else None
