@@ -45,6 +45,7 @@ from .errors import (
     FlagDroppedError,
     FlaggingDisabledError,
     FlaggingError,
+    FlagReadError,
     FlagValueError,
     FlagWriteError,
     NotRunningError,
@@ -57,7 +58,7 @@ from .errors import (
 from .events import FlagReceipt, FlagRow, Prediction
 from .interface import Interface
 from .pipeline import FlagStatistics
-from .read import FlaggedRow, load_flagged
+from .read import FlaggedRow, iter_flagged, load_flagged
 from .sinks import CSVLogger, Disk, FlaggingCallback, RowResult, SimpleCSVLogger
 from .transport import ConsumerStatistics, RedisConsumer, RedisStream
 
@@ -85,6 +86,7 @@ __all__ = [
     "File",
     "FileData",
     "FlagDroppedError",
+    "FlagReadError",
     "FlagReceipt",
     "FlagRow",
     "FlagStatistics",
@@ -119,6 +121,7 @@ __all__ = [
     "Video",
     "WrongThreadError",
     "components",
+    "iter_flagged",
     "load_flagged",
 ]
 

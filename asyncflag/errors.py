@@ -12,6 +12,7 @@ __all__ = [
     "ConversationAccessError",
     "ConversationBusyError",
     "FlagDroppedError",
+    "FlagReadError",
     "FlagValueError",
     "FlagWriteError",
     "FlaggingDisabledError",
@@ -38,7 +39,28 @@ class UnknownPredictionError(FlagValueError):
     """Raised when a prediction id is not in the interface's cache of recent predictions."""
 
 
-class UnsafePathError(FlagValueError):
+class FlagReadError(FlagValueError):
+    """A flagging directory's file cannot be read as written: a cell that its component
+    cannot decode, a timestamp that is not one, a row with too few or too many cells, a
+    header that is not a dataset header.
+
+    :func:`~asyncflag.load_flagged` and :func:`~asyncflag.iter_flagged` raise it naming
+    the file, the row and the column in the message and in :attr:`file`, :attr:`row`
+    and :attr:`column`.
+    """
+
+    def __init__(
+        self, message: str, *, file: str | None = None, row: int | None = None, column: str = ""
+    ) -> None:
+        super().__init__(message)
+        #: the dataset file, the data row (1 is the first row after the header; 0 the
+        #: header) and the column label of the cell, when known
+        self.file = file
+        self.row = row
+        self.column = column
+
+
+class UnsafePathError(FlagReadError):
     """A file cell read back from a dataset names a path outside its flagging directory.
 
     asyncflag only ever writes ``<folder>/<file>`` below the flagging directory; a cell

@@ -191,6 +191,7 @@ class Interface:
         )
         self.flagging_dir = Path(flagging_dir)
         if flagging_callback is not None:
+            _refuse_gradio_callback(flagging_callback)
             for method in ("setup", "flag"):
                 if not callable(getattr(flagging_callback, method, None)):
                     raise FlagValueError(
@@ -768,6 +769,41 @@ class Interface:
             f"<Interface {name} inputs={[c.label for c in self.input_components]} "
             f"outputs={[c.label for c in self.output_components]} mode={self.flagging_mode!r}>"
         )
+
+
+#: what to pass instead of each of Gradio's flagging callbacks
+_GRADIO_CALLBACKS = {
+    "CSVLogger": "asyncflag.CSVLogger(): it writes the datasetN.csv Gradio's does, and "
+    "continues a folder Gradio wrote",
+    "SimpleCSVLogger": "asyncflag.SimpleCSVLogger(): it writes log.csv, as Gradio's does",
+    "ClassicCSVLogger": "asyncflag.SimpleCSVLogger() (log.csv) or asyncflag.CSVLogger() "
+    "(datasetN.csv with a header); asyncflag reads Gradio 4's log.csv",
+    "ChatCSVLogger": "asyncflag.ChatCSVLogger(), with a ChatInterface",
+}
+
+
+def _refuse_gradio_callback(callback: Any) -> None:
+    """Refuse one of Gradio's own flagging callbacks (``gradio.CSVLogger()``...).
+
+    Gradio's callbacks call each Gradio component's ``flag`` method, which asyncflag's
+    components do not have, so every flag would fail: they are refused when the
+    interface is built, naming the asyncflag callback to pass instead.
+
+    :raises FlagValueError: for an object of a class defined in the ``gradio`` package
+    """
+    cls = type(callback)
+    if cls.__module__.split(".")[0] != "gradio":
+        return
+    instead = _GRADIO_CALLBACKS.get(
+        cls.__name__,
+        "asyncflag.CSVLogger() (to put the folder on the Hugging Face Hub, upload it with "
+        "huggingface_hub's upload_folder)",
+    )
+    raise FlagValueError(
+        f"flagging_callback is Gradio's {cls.__name__} ({cls.__module__}): Gradio's "
+        "callbacks call the flag() method of Gradio's components, which asyncflag's "
+        f"components do not have, so every flag would fail. Pass {instead}"
+    )
 
 
 def load_examples(

@@ -236,12 +236,17 @@ def test_checkbox() -> None:
     assert box.check(None) is None
     assert box.check(np.bool_(True)) is True
     assert box.check(np.bool_(False)) is False
-    assert [box.to_cell(v) for v in (True, False, None)] == ["True", "False", ""]
-    assert box.to_cells([True, False, None]) == ["True", "False", ""]
+    # issue 15: written as Gradio 5/6 write it; older asyncflag's True/False read too
+    assert [box.to_cell(v) for v in (True, False, None)] == ["true", "false", ""]
+    assert box.to_cells([True, False, None]) == ["true", "false", ""]
     assert box.from_cell("True", HERE) is True
     assert box.from_cell("False", HERE) is False
     assert box.from_cell("false", HERE) is False
+    assert box.from_cell("true", HERE) is True
     assert box.from_cell("", HERE) is None
+    for bad in ("yes", "1", "tru"):
+        with pytest.raises(FlagValueError, match="is not a boolean"):
+            box.from_cell(bad, HERE)
     for value in (True, False, None):
         assert through_csv(box, value) is value
 

@@ -101,7 +101,7 @@ def test_csv_logger_unlabelled_components(tmp_path: Path) -> None:
     rows = read_csv(flagging_dir / "dataset1.csv")
     assert rows[0] == ["a", "component 1", "component 2", "component 3", *METADATA]
     assert [row[:6] for row in rows[1:]] == [
-        ["x", "1", "True", '{"k":[1]}', "", ""],
+        ["x", "1", "true", '{"k":[1]}', "", ""],
         ["y", "-2.5", "", "null", "bad", "bob"],
     ]
     flagged = load_flagged(flagging_dir, logger.components)
@@ -229,8 +229,8 @@ async def test_simple_csv_logger_has_no_header(tmp_path: Path) -> None:
     rows = read_csv(tmp_path / "log.csv")
     assert len(rows) == 3  # no header
     assert [row[:6] for row in rows] == [
-        ["'=a", "-3", "True", '{"echo":"=a"}', "", "u"],
-        ["b", "2.5", "False", "null", "opt", ""],
+        ["'=a", "-3", "true", '{"echo":"=a"}', "", "u"],
+        ["b", "2.5", "false", "null", "opt", ""],
         ["c", "", "", '[1,"-x"]', "", ""],
     ]
     flagged = load_flagged(tmp_path, iface.components)

@@ -223,7 +223,7 @@ def test_pipeline_round_trip(
         text, number, check, _, out = values
         assert cells[0] == escape(text) and cells[4] == escape(out)
         assert cells[1] == ("" if number is None else repr(number))
-        assert cells[2] == {None: "", True: "True", False: "False"}[check]
+        assert cells[2] == {None: "", True: "true", False: "false"}[check]
         for index in (0, 3, 4):
             assert cells[index][:1] not in FORMULA_STARTS
 
@@ -235,9 +235,9 @@ async def test_negative_numbers_stay_numbers_and_text_is_escaped(tmp_path: Path)
         assert await iface.flag(["+1", -2.5, True, {"k": "-v"}, "@x"]) == 2
     text = (tmp_path / "dataset1.csv").read_text(encoding="utf-8")
     lines = text.splitlines()
-    assert lines[1].startswith("'-3,-3,False,'-3,'=cmd(),")
+    assert lines[1].startswith("'-3,-3,false,'-3,'=cmd(),")
     assert ",-3," in lines[1] and "'-3,'-3" not in text
-    assert lines[2].startswith("'+1,-2.5,True,")
+    assert lines[2].startswith("'+1,-2.5,true,")
     assert ",-2.5," in lines[2] and "'-2.5" not in text
     assert [row.values for row in load_flagged(tmp_path, iface.components)] == [
         ("-3", -3, False, -3, "=cmd()"),
@@ -253,7 +253,7 @@ async def test_without_components_cells_read_back_unescaped(tmp_path: Path) -> N
     async with iface:
         await iface.flag(["'quoted", -3, True, "-j", "\tt"], username="=user")
     (row,) = load_flagged(tmp_path)
-    assert row.values == ("'quoted", "-3", "True", '"-j"', "\tt")
+    assert row.values == ("'quoted", "-3", "true", '"-j"', "\tt")
     assert row.username == "=user"
 
 

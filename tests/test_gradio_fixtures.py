@@ -10,7 +10,7 @@ in its ``manifest.json``). For each case:
   trio) give, cell by cell, the cells Gradio wrote.
 
 Every place where the two differ is listed below as an explicit expectation with its
-reason (``CELL_DIFFERENCES``, ``READ_DIFFERENCES``, the xfails naming issue 15); nothing
+reason (``CELL_DIFFERENCES``, ``READ_DIFFERENCES``); nothing
 is skipped silently. A case whose component class ``asyncflag.components`` does not have
 yet is skipped with "component not built yet", and runs as soon as the class exists.
 ``tests/fixtures/gradio/CELLS.md`` is the table of Gradio's cell formats.
@@ -22,6 +22,7 @@ import csv
 import hashlib
 import json
 import re
+import shutil
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from asyncflag import FlagValueError, Interface, components, load_flagged
+from asyncflag import CSVLogger, Interface, SimpleCSVLogger, components, load_flagged
 from asyncflag.components import Component, FileComponent
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "gradio"
@@ -60,14 +61,6 @@ JSON_CELLS = {
 FILE_CELLS = {"Audio", "File", "Image", "Video"}
 #: the components whose Gradio cells name saved files (the path, or paths inside JSON)
 NAMES_FILES = FILE_CELLS | {"Gallery"}
-#: why asyncflag cannot find the files of a Gradio folder (issue 15)
-GRADIO_FILE_PATHS = (
-    "issue 15: Gradio folders: Gradio's file cell is relative to the working directory of "
-    "the Gradio app (it starts with its flagging_dir, '.gradio/flagged/image/<hex>/x.png'), "
-    "asyncflag's is relative to the flagging directory ('image/<sha>.png'), so "
-    "load_flagged returns paths that do not exist"
-)
-
 #: (case, row) -> (Gradio's cell, asyncflag's cell, why they differ)
 CELL_DIFFERENCES: dict[tuple[str, int], tuple[str, str, str]] = {
     ("textbox", 6): (
@@ -97,8 +90,6 @@ CELL_DIFFERENCES: dict[tuple[str, int], tuple[str, str, str]] = {
     ),
     ("number", 4): ("'-0.5", "-0.5", "as row 1: Gradio escapes a negative number"),
     ("slider", 2): ("'-1", "-1", "as Number: Gradio escapes a negative number"),
-    ("checkbox", 0): ("true", "True", "Gradio 6 writes json.dumps(True); asyncflag Python's"),
-    ("checkbox", 1): ("false", "False", "as row 0"),
     ("json", 5): (
         "",
         "null",
@@ -255,19 +246,17 @@ def test_gradio_csvlogger_writes_flag_and_username_columns_only_when_given(
     assert all(GRADIO_TIMESTAMP.match(row[-1]) for row in rows)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=FlagValueError,
-    reason="issue 15: Gradio folders: load_flagged takes the last three columns as flag, "
-    "username and timestamp; Gradio 6 writes the flag and username columns only when "
-    "given, so value columns are taken for metadata",
-)
 @pytest.mark.parametrize("case_name", ["layout_default", "layout_options"])
 def test_reads_gradio_csvlogger_without_all_metadata_columns(case_name: str) -> None:
+    """Issue 15: the trailing columns are read from the header (Gradio writes flag and
+    username only when the first flag had them)."""
     rows = load_flagged(FIXTURES / case_name, ["text", "number"])
     assert [row.values for row in rows] == [("first", 1), ("second", 2.5)]
     option = CASES[case_name]["rows"][0]["flag_option"]
     assert [(row.flag, row.username) for row in rows] == [(option, None)] * 2
+    for row, record in zip(rows, gradio_records(case_name)[1:], strict=True):
+        assert row.timestamp == datetime.fromisoformat(record[-1])
+        assert row.timestamp_naive
 
 
 def test_gradio_simplecsvlogger_writes_values_only() -> None:
@@ -275,34 +264,30 @@ def test_gradio_simplecsvlogger_writes_values_only() -> None:
     assert gradio_records("layout_simple") == [["first", "1"], ["second", "2.5"]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=FlagValueError,
-    reason="issue 15: Gradio folders: asyncflag's log.csv rows end with flag, username and "
-    "timestamp; Gradio's SimpleCSVLogger writes the values alone",
-)
 def test_reads_gradio_simplecsvlogger() -> None:
+    """Issue 15: a log.csv of values alone (one cell per component) is read as such."""
     rows = load_flagged(FIXTURES / "layout_simple", ["text", "number"])
     assert [row.values for row in rows] == [("first", 1), ("second", 2.5)]
+    assert [(row.flag, row.username, row.timestamp) for row in rows] == [(None, None, None)] * 2
+    # without components: the values alone too (the last cell is no timestamp)
+    assert [row.values for row in load_flagged(FIXTURES / "layout_simple")] == [
+        ("first", "1"),
+        ("second", "2.5"),
+    ]
 
 
 # -- every component: reading Gradio's cells -------------------------------------------------
 
 
-def read_params() -> list[Any]:
-    params = []
-    for name in COMPONENT_CASES:
-        kind = CASES[name]["components"][0]["type"]
-        marks = [pytest.mark.xfail(strict=True, reason=GRADIO_FILE_PATHS)]
-        params.append(pytest.param(name, marks=marks if kind in NAMES_FILES else []))
-    return params
-
-
-@pytest.mark.parametrize("case_name", read_params())
+@pytest.mark.parametrize("case_name", COMPONENT_CASES)
 def test_load_flagged_reads_what_gradio_flagged(case_name: str) -> None:
+    """Every case, file cells included (issue 15: Gradio's file cells start with the
+    flagging_dir of the Gradio app; they are read below the folder given)."""
     case = CASES[case_name]
     kind = case["components"][0]["type"]
     built = build(case)
+    if kind in ("Image", "Audio"):  # read as paths (their default type decodes the file)
+        built = [type(built[0])(label=built[0].label, type="filepath")]
     rows = load_flagged(FIXTURES / case_name, built)
     assert len(rows) == len(case["rows"])
     for number, (row, flagged) in enumerate(zip(rows, case["rows"], strict=True)):
@@ -312,7 +297,13 @@ def test_load_flagged_reads_what_gradio_flagged(case_name: str) -> None:
         if (case_name, number) in READ_DIFFERENCES:
             expected = READ_DIFFERENCES[case_name, number][0]
         (value,) = row.values
-        if isinstance(built[0], FileComponent):
+        if kind in NAMES_FILES:  # the saved files, found inside the folder read
+            paths = [value] if kind != "Gallery" else [image for image, _ in value]
+            assert all(Path(p).is_relative_to(FIXTURES / case_name) for p in paths)
+        if isinstance(built[0], FileComponent) and "array" in expected:
+            with PILImage.open(value) as image:  # Gradio saved fn's array as WebP
+                assert image.size == (2, 2)
+        elif isinstance(built[0], FileComponent):
             assert Path(value).read_bytes() == Path(fn_value(kind, expected)).read_bytes()
         elif kind == "Gallery":  # (image, caption) pairs: the images compared by content
             assert [(digest(Path(image)), caption) for image, caption in value] == [
@@ -365,6 +356,46 @@ async def test_gallery_cells_differ_only_in_where_the_images_are(tmp_path: Path)
         assert digest(tmp_path / mine["image"]) == digest(gradio_file("gallery", gradios["image"]))
 
 
+# -- every folder: continued by asyncflag (issue 15) ----------------------------------------
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("case_name", list(CASES))
+async def test_asyncflag_continues_each_gradio_folder(case_name: str, tmp_path: Path) -> None:
+    """The first row of the case flagged again through an Interface into a copy of
+    Gradio's folder: appended to Gradio's file (the count goes on from Gradio's rows, no
+    column its header lacks), and every row, Gradio's and asyncflag's, reads back."""
+    case = CASES[case_name]
+    folder = tmp_path / case_name
+    shutil.copytree(FIXTURES / case_name, folder)
+    simple = case["logger"] == "SimpleCSVLogger"
+    name = "log.csv" if simple else "dataset1.csv"
+    before = gradio_records(case_name)
+    built = build(case)
+    kinds = [spec["type"] for spec in case["components"]]
+    row = case["rows"][0]
+    values = [fn_value(kind, v) for kind, v in zip(kinds, row["values"], strict=True)]
+    callback = SimpleCSVLogger() if simple else CSVLogger()
+    iface = Interface(lambda *v: None, built, [], flagging_dir=folder, flagging_callback=callback)
+    async with iface:
+        count = await iface.flag(values, row["flag_option"], row["username"])
+    assert count == len(before) - (0 if simple else 1) + 1
+    assert sorted(p.name for p in folder.glob("*.csv")) == [name]
+    with (folder / name).open(newline="", encoding="utf-8") as file:
+        after = list(csv.reader(file))
+    assert after[: len(before)] == before
+    if not simple:
+        assert len(after[-1]) == len(before[0])  # Gradio's columns, no more
+    read = load_flagged(folder, built)
+    assert len(read) == len(case["rows"]) + 1
+    assert (read[-1].flag, read[-1].username) == (row["flag_option"], row["username"])
+    assert read[-1].timestamp is not None and not read[-1].timestamp_naive  # UTC
+    if simple:  # Gradio's values-only rows have no timestamp
+        assert all(r.timestamp is None for r in read[:-1])
+    else:  # Gradio's local time, without a zone
+        assert all(r.timestamp is not None and r.timestamp_naive for r in read[:-1])
+
+
 # -- every component: writing the same cells -------------------------------------------------
 
 
@@ -393,7 +424,7 @@ async def test_asyncflag_writes_the_cells_gradio_wrote(case_name: str, tmp_path:
     kind, label = spec["type"], spec["label"]
     ours = await flag_with_asyncflag(case, tmp_path)
     theirs = gradio_records(case_name)
-    # the header: the same label; asyncflag always writes all three metadata columns
+    # the header: the same label; a file asyncflag starts has all three metadata columns
     assert theirs[0] == [label, "flag", "username", "timestamp"]
     assert ours[0] == theirs[0]
     assert len(ours) == len(theirs)

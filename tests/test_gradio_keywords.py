@@ -351,7 +351,7 @@ def test_keywords_in_the_browser(served: tuple[str, Path]) -> None:
         p.screenshot(path=str(ARTIFACTS / "gradio-keywords.png"))
     with (flagging_dir / "dataset1.csv").open(newline="", encoding="utf-8") as file:
         row = list(csv.reader(file))[1]
-    assert row[:6] == ["Ada", "s3cret", "2", "True", "dog", "kept"]
+    assert row[:6] == ["Ada", "s3cret", "2", "true", "dog", "kept"]
 
 
 @pytest.mark.anyio

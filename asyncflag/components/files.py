@@ -233,9 +233,19 @@ def saved_file(component: Component, text: str, flagging_dir: Path) -> str:
     """The absolute path of the saved file ``text`` names (a path relative to
     ``flagging_dir``, as a file cell holds it).
 
+    A cell Gradio wrote names its file as ``<the app's flagging_dir>/<label>/<20 hex
+    digits>/<name>``, relative to the working directory of the Gradio app
+    (``.gradio/flagged/image/52135f39fbb8dbe44690/tiny.png``) or absolute: when the cell
+    does not name an existing file below ``flagging_dir`` as it is, and ends with such a
+    ``<label>/<hex>/<name>``, that ending is read below ``flagging_dir`` (the folder
+    Gradio flagged into, wherever it is now). Any other absolute cell is refused.
+
     :raises UnsafePathError: for a path outside ``flagging_dir`` once ``..`` and symlinks
         are resolved (absolute, ``../``, a symlink leading out, a NUL byte)
     """
+    gradio = _gradio_file_cell(text)
+    if gradio and (os.path.isabs(text) or not (flagging_dir / text).is_file()):
+        text = gradio
     path = flagging_dir / text
     why = _unsafe_cell(text, flagging_dir, path)
     if why:
@@ -979,6 +989,24 @@ def _sniff_suffix(data: bytes) -> str:
     if data[:4] == b"RIFF" and data[8:12] in (b"WAVE", b"WEBP"):
         return ".wav" if data[8:12] == b"WAVE" else ".webp"
     return ""
+
+
+#: the folder Gradio copies each flagged file into: 20 random hex digits
+_GRADIO_FILE_FOLDER = re.compile(r"[0-9a-f]{20}")
+
+
+def _gradio_file_cell(text: str) -> str | None:
+    """``<label>/<hex>/<name>``, the end of a file cell Gradio wrote
+    (``<its flagging_dir>/<label>/<20 hex digits>/<name>``), or ``None`` for any other
+    cell."""
+    if "\x00" in text:
+        return None
+    parts = text.replace("\\", "/").split("/")
+    if len(parts) < 4 or not _GRADIO_FILE_FOLDER.fullmatch(parts[-2]):
+        return None
+    if any(part in ("", ".", "..") for part in parts[-3:]):
+        return None
+    return "/".join(parts[-3:])
 
 
 def _unsafe_cell(text: str, root: Path, path: Path) -> str:

@@ -184,8 +184,9 @@ class Number(Component):
 
 
 class Checkbox(Component):
-    """A boolean, written as ``True`` or ``False`` (Gradio 6 writes ``true``/``false``;
-    :func:`~asyncflag.load_flagged` reads ``True``/``False``)."""
+    """A boolean, written ``true`` or ``false`` as Gradio 5/6 write it;
+    :func:`~asyncflag.load_flagged` reads both that and the ``True``/``False`` of older
+    asyncflag versions (any case); any other text is refused."""
 
     type_name = "checkbox"
     shortcuts = ("checkbox",)
@@ -202,15 +203,21 @@ class Checkbox(Component):
         raise self._reject(value, "a bool")
 
     def to_cell(self, value: Any) -> Cell:
-        return "" if value is None else ("True" if value else "False")
+        return "" if value is None else ("true" if value else "false")
 
     def to_cells(self, values: Sequence[Any]) -> list[Cell]:
-        return ["" if v is None else ("True" if v else "False") for v in values]
+        return ["" if v is None else ("true" if v else "false") for v in values]
 
     def from_cell(self, cell: str, flagging_dir: Path) -> bool | None:
         text = unescape(cell).lower()
         if text == "":
             return None
+        if text not in ("true", "false"):
+            raise FlagValueError(
+                f"Checkbox {self.label!r}: the cell {short_repr(cell)} is not a boolean; "
+                "a Checkbox cell is true or false (True or False from older versions), or "
+                "empty for no value"
+            )
         return text == "true"
 
 

@@ -29,9 +29,11 @@ from .datasets import (
     SIMPLE_LOG_NAME,
     Dataset,
     DatasetSchema,
+    continued_metadata,
     latest_dataset,
 )
 from .disk import Disk
+from .records import read_header
 from .storage import FileStore
 
 __all__ = ["CSVLogger", "Durability", "RowFormatter", "SimpleCSVLogger"]
@@ -44,10 +46,19 @@ class RowFormatter:
     the username and the timestamp.
 
     :param components: the components whose values make the first columns
+    :param metadata: the metadata columns to write after the values: all three
+        (asyncflag's layout), or those of a dataset file Gradio started (``timestamp``,
+        ``flag, timestamp`` or ``username, timestamp``: see :data:`GRADIO_METADATA`)
     """
 
-    def __init__(self, components: Sequence[Component]) -> None:
+    def __init__(
+        self, components: Sequence[Component], metadata: Sequence[str] = METADATA_COLUMNS
+    ) -> None:
         self.components = list(components)
+        #: the metadata columns written after the values
+        self.metadata = tuple(metadata)
+        self._flag = "flag" in self.metadata
+        self._username = "username" in self.metadata
         #: the column labels (a component without a label is ``component <i>``)
         self.columns = [c.label or f"component {i}" for i, c in enumerate(self.components)]
         #: the indexes of the columns whose cells name saved files
@@ -55,7 +66,12 @@ class RowFormatter:
 
     def header_cells(self) -> list[str]:
         """The header record's cells, escaped."""
-        return escape_many([*self.columns, *METADATA_COLUMNS])
+        return escape_many([*self.columns, *self.metadata])
+
+    def fits(self, row: FlagRow) -> bool:
+        """Whether these columns hold the row's flag option and username (a file Gradio
+        started without a ``flag`` or ``username`` column does not hold one)."""
+        return (row.option is None or self._flag) and (row.username is None or self._username)
 
     def header(self) -> bytes:
         """The header record, encoded."""
@@ -92,11 +108,14 @@ class RowFormatter:
                 if len(data) != width:
                     raise FlagValueError(f"expected {width} values, got {len(data)}") from None
             raise
-        options = escape_optionals([r.option for r in rows])
-        usernames = escape_optionals([r.username for r in rows])
-        stamps = [row.timestamp.isoformat() if row.timestamp else "" for row in rows]
+        metadata = []
+        if self._flag:
+            metadata.append(escape_optionals([r.option for r in rows]))
+        if self._username:
+            metadata.append(escape_optionals([r.username for r in rows]))
+        metadata.append([row.timestamp.isoformat() if row.timestamp else "" for row in rows])
         buffer = io.StringIO()
-        csv.writer(buffer).writerows(zip(*columns, options, usernames, stamps, strict=True))
+        csv.writer(buffer).writerows(zip(*columns, *metadata, strict=True))
         return buffer.getvalue()
 
     def encode(
@@ -174,15 +193,43 @@ class _CSVFileLogger(FlaggingCallback):
         self.flagging_dir = Path(flagging_dir)
         self._formatter = RowFormatter(self.components)
         self.columns = self._formatter.columns
+        metadata = self._continued_metadata()
+        if metadata != self._formatter.metadata:
+            self._formatter = RowFormatter(self.components, metadata)
         fsync = self.durability == "fsync"
         self._store = FileStore(self.flagging_dir, fsync=fsync, disk=self.disk)
-        self._dataset = Dataset(
+        self._dataset = self._new_dataset()
+
+    def _new_dataset(self) -> Dataset:
+        """The dataset rows formatted by the current formatter go to (opened on use)."""
+        return Dataset(
             lambda: self._choose_path(),  # looked up per call: a test may replace it
-            self._formatter.header() if self._with_header else b"",
+            self._header(),
             self._formatter.schema(),
-            fsync=fsync,
+            fsync=self.durability == "fsync",
             disk=self.disk,
         )
+
+    def _header(self) -> bytes:
+        """The header a new file starts with, and an existing one must start with."""
+        return self._formatter.header() if self._with_header else b""
+
+    def _continued_metadata(self) -> tuple[str, ...]:
+        """The metadata columns rows are written with (all three, but see CSVLogger)."""
+        return METADATA_COLUMNS
+
+    def _fit(self, rows: Sequence[FlagRow]) -> None:
+        """Move on to the next dataset file, with all three metadata columns, before
+        writing a row with a flag option or username that the continued Gradio file has
+        no column for (nothing is dropped; later rows go there too)."""
+        if self._formatter.metadata == METADATA_COLUMNS:
+            return
+        if all(self._formatter.fits(row) for row in rows):
+            return
+        self._formatter = RowFormatter(self.components)
+        old, self._dataset = self._dataset, self._new_dataset()
+        if old is not None:
+            old.close()
 
     @property
     def dataset_path(self) -> Path | None:
@@ -208,6 +255,7 @@ class _CSVFileLogger(FlaggingCallback):
             raise FlagValueError(f"expected {len(self.components)} values, got {len(flag_data)}")
         data = tuple(c.check(v) for c, v in zip(self.components, flag_data, strict=True))
         row = FlagRow(data, flag_option, username, datetime.now(UTC))
+        self._fit([row])
         saved: dict[tuple[int, int], Any] = {}
         for j in self._formatter.file_columns:
             if data[j] is not None:
@@ -222,6 +270,7 @@ class _CSVFileLogger(FlaggingCallback):
 
     async def flag_batch(self, rows: Sequence[FlagRow]) -> list[RowResult]:
         """Save the rows' files concurrently, then append every row with one write."""
+        self._fit(rows)
         saved: dict[tuple[int, int], Any] = {}
         failed: dict[int, Exception] = {}
         if self._formatter.file_columns:
@@ -307,6 +356,15 @@ class CSVLogger(_CSVFileLogger):
     continued when its labels match, and the record is written then. Files are saved
     under ``flagging_dir/<label>/``, named by their content.
 
+    Gradio 5/6's ``CSVLogger`` writes a ``flag`` column only when the first flag had an
+    option, and a ``username`` column only when it had a username
+    (``x,output,timestamp``). Such a latest file with these labels is continued in its
+    own layout: the rows appended have exactly its columns (none its header lacks), and
+    the count goes on from its rows. The first row with a flag option or a username the
+    file has no column for is not squeezed in and not dropped: it starts the next
+    ``datasetN.csv``, with all three metadata columns, and the rows after it go there
+    too (as Gradio itself starts a new file when its header changes).
+
     A dataset file deleted, emptied or replaced while the logger runs is noticed before
     the next batch: it is created again with its header (or the replacement's rows are
     counted), and the count ``flag`` returns is always the row's place in the file it
@@ -317,16 +375,53 @@ class CSVLogger(_CSVFileLogger):
     :param max_concurrent_saves: how many file saves run at once
     :param disk: the file operations to use; pass a :class:`~asyncflag.Disk` subclass to
         inject faults in tests
+    :param continue_gradio: continue a dataset file Gradio started in its own layout
+        (above); ``False`` always writes all three metadata columns (a Gradio file with
+        fewer is then left as it is and the next ``datasetN.csv`` started)
     """
+
+    def __init__(
+        self,
+        *,
+        durability: Durability = "flush",
+        max_concurrent_saves: int = 8,
+        disk: Disk | None = None,
+        continue_gradio: bool = True,
+    ) -> None:
+        super().__init__(
+            durability=durability, max_concurrent_saves=max_concurrent_saves, disk=disk
+        )
+        self.continue_gradio = continue_gradio
 
     def _choose_path(self) -> Path:
         return latest_dataset(self.flagging_dir, self._formatter.header_cells())
 
+    def _continued_metadata(self) -> tuple[str, ...]:
+        """A dataset file Gradio started with these labels is continued in its layout."""
+        if not self.continue_gradio:
+            return METADATA_COLUMNS
+        return continued_metadata(self.flagging_dir, escape_many(self.columns))
+
 
 class SimpleCSVLogger(_CSVFileLogger):
-    """Logs rows to ``flagging_dir/log.csv``, with no header, as Gradio's simple logger."""
+    """Logs rows to ``flagging_dir/log.csv``, with no header, as Gradio's simple logger.
+
+    Each row is the values, the flag option, the username and the timestamp. A
+    ``log.csv`` Gradio 4's ``CSVLogger`` started (a header of these labels, then
+    ``flag, username, timestamp``) is continued under its header, and the count
+    ``flag`` returns leaves the header out.
+    """
 
     _with_header = False
 
     def _choose_path(self) -> Path:
         return self.flagging_dir / SIMPLE_LOG_NAME
+
+    def _header(self) -> bytes:
+        """Gradio 4's header if ``log.csv`` starts with it for these labels, else none."""
+        path = self.flagging_dir / SIMPLE_LOG_NAME
+        try:
+            first = read_header(path) if path.is_file() and not path.is_symlink() else None
+        except (OSError, ValueError):  # unreadable: the logger's own checks report it on use
+            return b""
+        return self._formatter.header() if first == self._formatter.header_cells() else b""

@@ -25,6 +25,7 @@ from .records import read_header
 from .storage import write_atomically
 
 __all__ = [
+    "GRADIO_METADATA",
     "METADATA_COLUMNS",
     "SIMPLE_LOG_NAME",
     "STATE_DIR",
@@ -32,6 +33,7 @@ __all__ = [
     "Dataset",
     "DatasetSchema",
     "SchemaSidecar",
+    "continued_metadata",
     "dataset_files",
     "dataset_name",
     "latest_dataset",
@@ -42,6 +44,10 @@ __all__ = [
 
 #: the columns every row ends with, after the component values
 METADATA_COLUMNS = ("flag", "username", "timestamp")
+#: the metadata columns other than :data:`METADATA_COLUMNS` a dataset file Gradio 5/6's
+#: ``CSVLogger`` started ends with: it writes ``flag`` only when the first flag had an
+#: option and ``username`` only when it had a username
+GRADIO_METADATA = (("timestamp",), ("flag", "timestamp"), ("username", "timestamp"))
 #: the one file of :class:`~asyncflag.SimpleCSVLogger`
 SIMPLE_LOG_NAME = "log.csv"
 #: the folder of a flagging directory that holds asyncflag's own state
@@ -85,6 +91,26 @@ def latest_dataset(flagging_dir: Path, header: Sequence[str]) -> Path:
     if found is None or found == list(header):
         return latest
     return flagging_dir / dataset_name(number + 1)
+
+
+def continued_metadata(flagging_dir: Path, escaped_labels: Sequence[str]) -> tuple[str, ...]:
+    """The metadata columns to write rows with these labels with: those of the latest
+    dataset file if Gradio started it with these labels and fewer metadata columns
+    (:data:`GRADIO_METADATA`), so that the file is continued in its own layout; else
+    all three (:data:`METADATA_COLUMNS`).
+
+    :param escaped_labels: the labels as the header holds them (escaped)
+    """
+    existing = dataset_files(flagging_dir)
+    try:
+        header = read_header(existing[-1][1]) if existing else None
+    except (OSError, ValueError):  # unreadable: the logger's own checks report it on use
+        return METADATA_COLUMNS
+    if header is not None:
+        for metadata in GRADIO_METADATA:
+            if header == [*escaped_labels, *metadata]:
+                return metadata
+    return METADATA_COLUMNS
 
 
 def next_dataset(path: Path, why: str = "has other column labels") -> Path:

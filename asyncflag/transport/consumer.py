@@ -608,7 +608,9 @@ class RedisConsumer:
         file_logger: CSVLogger | SimpleCSVLogger = (
             SimpleCSVLogger(durability=self.durability)
             if self.simple
-            else CSVLogger(durability=self.durability)
+            # its progress file counts rows per file name: never a mid-run move to the
+            # next file, so never a Gradio layout (which a flag option can leave)
+            else CSVLogger(durability=self.durability, continue_gradio=False)
         )
         file_logger.setup(components, self.flagging_dir)
         path, rows = await anyio.to_thread.run_sync(file_logger.open_dataset)
