@@ -57,7 +57,7 @@ from .errors import (
 from .events import FlagReceipt, FlagRow, Prediction
 from .interface import Interface
 from .pipeline import FlagStatistics
-from .read import FlaggedRow, load_flagged
+from .read import FlaggedRow, iter_flagged, load_flagged
 from .sinks import CSVLogger, Disk, FlaggingCallback, RowResult, SimpleCSVLogger
 from .transport import ConsumerStatistics, RedisConsumer, RedisStream
 
@@ -119,6 +119,7 @@ __all__ = [
     "Video",
     "WrongThreadError",
     "components",
+    "iter_flagged",
     "load_flagged",
 ]
 

@@ -8,7 +8,7 @@ by the components given.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -20,9 +20,16 @@ from .components import Cell, Chatbot, Component, component_from
 from .errors import FlagValueError, UnsafePathError
 from .escaping import unescape, unescape_optional
 from .sinks.datasets import METADATA_COLUMNS, SIMPLE_LOG_NAME, dataset_files, read_schema
-from .sinks.records import read_records
+from .sinks.records import iter_records, read_header
 
-__all__ = ["CHAT_LOG_HEADER", "COMMENT_LABEL", "CORRECTION_SUFFIX", "FlaggedRow", "load_flagged"]
+__all__ = [
+    "CHAT_LOG_HEADER",
+    "COMMENT_LABEL",
+    "CORRECTION_SUFFIX",
+    "FlaggedRow",
+    "iter_flagged",
+    "load_flagged",
+]
 
 
 #: what the label of an output's correction column adds to the output's label
@@ -58,6 +65,10 @@ class FlaggedRow(msgspec.Struct, frozen=True):
     correction: tuple[Any, ...] | None = None
 
 
+#: a row with its number in its file (from 1, after the header)
+_Numbered = tuple[int, FlaggedRow]
+
+
 def load_flagged(
     flagging_dir: str | Path,
     components: Sequence[Component | str] | None = None,
@@ -65,11 +76,27 @@ def load_flagged(
     unsafe_paths: Literal["raise", "skip"] = "raise",
     history: bool = False,
 ) -> list[FlaggedRow]:
-    """Read back the rows of a flagging directory.
+    """Read back the rows of a flagging directory: ``list(iter_flagged(...))``.
+
+    See :func:`iter_flagged` for what is read and how; this holds every row at once.
+    """
+    return list(iter_flagged(flagging_dir, components, unsafe_paths=unsafe_paths, history=history))
+
+
+def iter_flagged(
+    flagging_dir: str | Path,
+    components: Sequence[Component | str] | None = None,
+    *,
+    unsafe_paths: Literal["raise", "skip"] = "raise",
+    history: bool = False,
+) -> Iterator[FlaggedRow]:
+    """Yield the rows of a flagging directory, file by file, one row at a time.
 
     Rows come from ``dataset1.csv``, ``dataset2.csv``... in order, then from the
-    ``log.csv`` of :class:`~asyncflag.SimpleCSVLogger`. With ``components``, the
-    first ``len(components)`` values of each row are decoded by them (numbers,
+    ``log.csv`` of :class:`~asyncflag.SimpleCSVLogger`. No file's rows are held at
+    once (only the record being decoded), so a folder of any size streams in bounded
+    memory; :func:`load_flagged` is ``list(iter_flagged(...))``. With ``components``,
+    the first ``len(components)`` values of each row are decoded by them (numbers,
     booleans, JSON, absolute paths of saved files); other values stay strings.
 
     Comments and corrections (``Interface(..., flagging_comment=True,
@@ -91,12 +118,14 @@ def load_flagged(
 
     A chat dataset (a ``feedback_id`` column, written by
     :class:`~asyncflag.ChatInterface`) holds every feedback event: by default only the
-    current state is returned, that is the last row of each ``feedback_id`` unless it
-    withdrew the feedback (an empty ``flag``: an undo), in the place of that last row;
-    rows without a ``feedback_id`` (``auto`` mode's exchange rows) are all returned.
-    ``history=True`` returns every row as written. A chat ``log.csv``
-    (:class:`~asyncflag.ChatCSVLogger`'s, or Gradio's own with its four-field rows)
-    gives rows with the values ``(conversation, index, value)``.
+    current state is yielded, that is the last row of each ``feedback_id`` in its file
+    unless it withdrew the feedback (an empty ``flag``: an undo), in the place of that
+    last row; rows without a ``feedback_id`` (``auto`` mode's exchange rows) are all
+    yielded. To know which row is last, such a file is read twice: a first pass keeps
+    only the last row number of each ``feedback_id``. ``history=True`` yields every row
+    as written, in one pass. A chat ``log.csv`` (:class:`~asyncflag.ChatCSVLogger`'s, or
+    Gradio's own with its four-field rows) gives rows with the values
+    ``(conversation, index, value)``.
 
     :param unsafe_paths: ``"skip"`` leaves such rows (and such dataset files) out
         instead of raising
@@ -106,33 +135,75 @@ def load_flagged(
         or ``log.csv`` is read without components
     """
     one_of("unsafe_paths", unsafe_paths, ("raise", "skip"))
-    root = Path(flagging_dir)
     decoders = [component_from(c) for c in components] if components is not None else None
-    rows: list[FlaggedRow] = []
+    return _iter_flagged(Path(flagging_dir), decoders, unsafe_paths, history)
+
+
+def _iter_flagged(
+    root: Path, decoders: list[Component] | None, unsafe_paths: str, history: bool
+) -> Iterator[FlaggedRow]:
+    """:func:`iter_flagged` once its arguments are checked (they are checked at the call,
+    not at the first row)."""
     for _, path in dataset_files(root):
-        records = read_records(path)
-        if not records:
+        records = iter_records(path)
+        header_record = next(records, None)
+        if header_record is None:
             continue
-        header = [unescape(cell) for cell in records[0]]
+        header = [unescape(cell) for cell in header_record]
         labels = tuple(header[: len(header) - len(METADATA_COLUMNS)])
         extras = _extra_columns(labels, decoders)
         if decoders and not _files_where_expected(
             path, decoders + extras.corrections, unsafe_paths
         ):
+            records.close()
             continue
-        rows.extend(_decode(records[1:], labels, decoders, root, path, unsafe_paths, extras))
+        last = None if history else _last_feedback_rows(path, labels)
+        rows = _decode(records, labels, decoders, root, path, unsafe_paths, extras)
+        if last is None:
+            yield from (row for _, row in rows)
+        else:
+            yield from _current(rows, last)
     log = root / SIMPLE_LOG_NAME
-    records = read_records(log) if log.is_file() and not log.is_symlink() else []
-    if records and tuple(records[0]) == CHAT_LOG_HEADER:
-        rows.extend(_chat_log(records[1:], root, log))
-    elif records and (not decoders or _files_where_expected(log, decoders, unsafe_paths)):
-        width = len(records[0]) - len(METADATA_COLUMNS)
+    first = read_header(log) if log.is_file() and not log.is_symlink() else None
+    if first is None:
+        return
+    records = iter_records(log)
+    if tuple(first) == CHAT_LOG_HEADER:
+        next(records, None)
+        yield from _chat_log(records, root, log)
+    elif not decoders or _files_where_expected(log, decoders, unsafe_paths):
+        width = len(first) - len(METADATA_COLUMNS)
         labels = tuple(
             (decoders[i].label if decoders and i < len(decoders) else None) or f"component {i}"
             for i in range(width)
         )
-        rows.extend(_decode(records, labels, decoders, root, log, unsafe_paths))
-    return rows if history else _current(rows)
+        yield from (row for _, row in _decode(records, labels, decoders, root, log, unsafe_paths))
+
+
+def _last_feedback_rows(path: Path, labels: tuple[str, ...]) -> dict[str, int] | None:
+    """For a chat dataset (a ``feedback_id`` column), the number of the last row of each
+    feedback id (rows numbered from 1 after the header); ``None`` for any other file.
+
+    A first pass over the file that keeps only one number per feedback id."""
+    if FEEDBACK_ID_LABEL not in labels:
+        return None
+    column = labels.index(FEEDBACK_ID_LABEL)
+    last: dict[str, int] = {}
+    records = iter_records(path)
+    next(records, None)  # the header
+    for number, record in enumerate(records, start=1):
+        if column < len(record) and (fid := unescape(record[column])):
+            last[fid] = number
+    return last
+
+
+def _current(rows: Iterator[_Numbered], last: dict[str, int]) -> Iterator[FlaggedRow]:
+    """The current state of chat feedback: the last row of each ``feedback_id``, left out
+    when it withdrew the feedback (no flag); rows without a ``feedback_id`` as they are."""
+    for number, row in rows:
+        fid = _feedback_id(row)
+        if fid is None or (last.get(fid) == number and row.flag):
+            yield row
 
 
 def _feedback_id(row: FlaggedRow) -> str | None:
@@ -142,25 +213,10 @@ def _feedback_id(row: FlaggedRow) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _current(rows: list[FlaggedRow]) -> list[FlaggedRow]:
-    """The current state of chat feedback: the last row of each ``feedback_id``, left out
-    when it withdrew the feedback (no flag); rows without a ``feedback_id`` as they are."""
-    ids = [_feedback_id(row) for row in rows]
-    if not any(ids):
-        return rows
-    last = {fid: number for number, fid in enumerate(ids) if fid is not None}
-    return [
-        row
-        for number, (row, fid) in enumerate(zip(rows, ids, strict=True))
-        if fid is None or (last[fid] == number and row.flag)
-    ]
-
-
-def _chat_log(records: list[list[str]], root: Path, path: Path) -> list[FlaggedRow]:
+def _chat_log(records: Iterable[list[str]], root: Path, path: Path) -> Iterator[FlaggedRow]:
     """The rows of a chat ``log.csv``: five fields (conversation, index, value, flag,
     timestamp), or Gradio's four (no value: it is taken from the conversation)."""
     chatbot = Chatbot("conversation")
-    rows = []
     for record in records:
         if len(record) >= 5:
             conversation_cell, index_cell, value, flag, stamp = record[:5]
@@ -182,17 +238,14 @@ def _chat_log(records: list[list[str]], root: Path, path: Path) -> list[FlaggedR
             timestamp = datetime.fromisoformat(stamp) if stamp else None
         except ValueError:
             timestamp = None
-        rows.append(
-            FlaggedRow(
-                values=(conversation, index, value),
-                labels=("conversation", "index", "value"),
-                flag=unescape_optional(flag),
-                username=None,
-                timestamp=timestamp,
-                file=str(path),
-            )
+        yield FlaggedRow(
+            values=(conversation, index, value),
+            labels=("conversation", "index", "value"),
+            flag=unescape_optional(flag),
+            username=None,
+            timestamp=timestamp,
+            file=str(path),
         )
-    return rows
 
 
 def _files_where_expected(path: Path, decoders: list[Component], unsafe_paths: str) -> bool:
@@ -265,14 +318,15 @@ def _extra_columns(labels: tuple[str, ...], decoders: list[Component] | None) ->
 
 
 def _decode(
-    records: list[list[str]],
+    records: Iterable[list[str]],
     labels: tuple[str, ...],
     decoders: list[Component] | None,
     root: Path,
     path: Path,
     unsafe_paths: str,
     extras: _Extras = _NO_EXTRAS,
-) -> list[FlaggedRow]:
+) -> Iterator[_Numbered]:
+    """The rows of ``records`` decoded, each with its number (from 1, after a header)."""
     width = len(labels)
     if decoders is not None and len(decoders) > width:
         raise FlagValueError(
@@ -281,7 +335,6 @@ def _decode(
         )
     # the labels of the values a row gives: without the correction and comment columns
     value_labels = labels[: width - len(extras.corrections) - extras.comment]
-    rows = []
     for number, record in enumerate(records, start=1):
         cells = record[:width]
         if decoders is None:
@@ -324,7 +377,8 @@ def _decode(
                 ) from None
         meta = record[width : width + 3]
         flag, username, stamp = meta + [""] * (3 - len(meta))
-        rows.append(
+        yield (
+            number,
             FlaggedRow(
                 values=values,
                 labels=value_labels,
@@ -334,9 +388,8 @@ def _decode(
                 file=str(path),
                 comment=comment,
                 correction=correction,
-            )
+            ),
         )
-    return rows
 
 
 def _split_extras(

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 __all__ = [
     "allow_any_field_size",
     "first_record_end",
+    "iter_records",
     "read_header",
     "read_records",
     "record_ends",
@@ -72,6 +73,27 @@ def read_records(path: Path) -> list[list[str]]:
     data = path.read_bytes()
     _, end = scan_records(data)
     return list(csv.reader(io.StringIO(data[:end].decode("utf-8"), newline="")))
+
+
+def iter_records(path: Path) -> Generator[list[str], None, None]:
+    """The cells of each whole record of a CSV file, one record at a time.
+
+    Only one record is held at once (a torn tail is left out, as by
+    :func:`read_records`): the file is read line by line and a record ends at a line
+    terminator where the number of ``"`` seen since it started is even.
+    """
+    allow_any_field_size()
+    with path.open("rb") as file:
+        pending: list[bytes] = []
+        quotes = 0
+        for line in file:
+            pending.append(line)
+            quotes += line.count(b'"')
+            if quotes % 2 == 0 and line.endswith(b"\n"):
+                text = b"".join(pending).decode("utf-8")
+                pending.clear()
+                quotes = 0
+                yield from csv.reader(io.StringIO(text, newline=""))
 
 
 def allow_any_field_size() -> None:
