@@ -28,7 +28,7 @@ from .checks import one_of
 from .components import Audio, Component, Image, component_from
 from .errors import FlagValueError
 from .escaping import unescape
-from .read import CHAT_LOG_HEADER, COMMENT_LABEL, CORRECTION_SUFFIX, FlaggedRow, load_flagged
+from .read import CHAT_LOG_HEADER, COMMENT_LABEL, CORRECTION_SUFFIX, FlaggedRow, iter_flagged
 from .sinks.datasets import METADATA_COLUMNS, SIMPLE_LOG_NAME, dataset_files
 from .sinks.records import read_header
 
@@ -344,8 +344,8 @@ def _since(since: datetime | str | None, naive: tzinfo) -> datetime | None:
 def _flagged_rows(
     root: Path, decoders: list[Component] | None, unsafe_paths: Literal["raise", "skip"]
 ) -> Iterator[FlaggedRow]:
-    """The rows of a flagging directory, file by file."""
-    yield from load_flagged(root, decoders, unsafe_paths=unsafe_paths)
+    """The rows of a flagging directory, file by file, one at a time."""
+    yield from iter_flagged(root, decoders, unsafe_paths=unsafe_paths)
 
 
 def export(
