@@ -599,3 +599,24 @@ def test_export_streams_in_bounded_memory(big_folder: Path, tmp_path: Path) -> N
     )
     assert grown < 40 * 2**20
     assert held > 2 * grown
+
+
+def test_gradio_folder_exports_typed(tmp_path: Path) -> None:
+    """A folder Gradio 6.31 flagged itself (with an option and a login): typed columns,
+    its naive local timestamps taken as UTC (or the zone given)."""
+    fixture = Path(__file__).parent / "fixtures" / "gradio" / "layout_options_login"
+    comps = [components.Textbox(label="text"), components.Number(label="number")]
+    export(fixture, "parquet", tmp_path / "g.parquet", components=comps)
+    table = pq.read_table(tmp_path / "g.parquet")
+    assert table.column_names == ["text", "number", "flag", "username", "timestamp"]
+    assert table.schema.field("number").type == pa.float64()
+    assert table["text"].to_pylist() == ["first", "second"]
+    assert table["number"].to_pylist() == [1.0, 2.5]
+    assert table["flag"].to_pylist() == ["wrong", "wrong"]
+    assert table["username"].to_pylist() == ["alice", "alice"]
+    cells = [
+        line.rsplit(",", 1)[1] for line in (fixture / "dataset1.csv").read_text().splitlines()[1:]
+    ]
+    assert table["timestamp"].to_pylist() == [
+        datetime.fromisoformat(cell).replace(tzinfo=UTC) for cell in cells
+    ]
