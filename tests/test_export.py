@@ -620,3 +620,23 @@ def test_gradio_folder_exports_typed(tmp_path: Path) -> None:
     assert table["timestamp"].to_pylist() == [
         datetime.fromisoformat(cell).replace(tzinfo=UTC) for cell in cells
     ]
+
+
+def test_progress_bar_counts_the_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "flagged"
+    write_big_dataset(folder, BATCH_ROWS + 5)
+    seen: list[int] = []
+    from rich.progress import Progress
+
+    advance = Progress.advance
+
+    def counting(self: Progress, task: Any, rows: float = 1) -> None:
+        seen.append(int(rows))
+        advance(self, task, rows)
+
+    monkeypatch.setattr(Progress, "advance", counting)
+    result = export(folder, "jsonl", tmp_path / "o.jsonl", progress=True)
+    assert result.rows == BATCH_ROWS + 5
+    assert seen == [BATCH_ROWS, 5]
