@@ -89,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         "--dataset", action="append", help="only this file: dataset2.csv, dataset2 (repeatable)"
     )
     export.add_argument(
+        "--history", action="store_true", help="every row of a chat dataset, not only the current"
+    )
+    export.add_argument(
         "--naive-timezone",
         default="UTC",
         help="the zone of timestamps written without one (Gradio's local time): UTC by default",
@@ -192,9 +195,10 @@ def run_export(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
             since=args.since,
             dataset=args.dataset,
             naive_timezone=zone,
+            history=args.history,
             progress=sys.stderr.isatty(),
         )
-    except (ImportError, FlagValueError, OSError) as exc:
+    except (ImportError, ValueError, OSError) as exc:  # FlagValueError, a cell unreadable
         print(f"asyncflag export: {exc}", file=sys.stderr)
         return 2
     print(f"asyncflag export: {result.rows} rows -> {result.path} ({', '.join(result.columns)})")

@@ -212,13 +212,7 @@ def _plan_rows(rows: Sequence[FlaggedRow], components: Sequence[Component] | Non
         labels = list(row.labels)
         plan.add_file(row.file, labels)
     for row in rows:  # corrections and comments seen in the rows
-        extra = []
-        if row.correction is not None:
-            outputs = row.labels[len(row.labels) - len(row.correction) :]
-            extra = [f"{label}{CORRECTION_SUFFIX}" for label in outputs]
-        if row.comment is not None:
-            extra.append(COMMENT_LABEL)
-        for label in extra:
+        for label in _row_names(row):
             if label not in plan.columns:
                 kind = "comment" if label == COMMENT_LABEL else "correction"
                 plan._add(_Column(label, plan._corrected.get(label), kind), row.file)
@@ -342,10 +336,41 @@ def _since(since: datetime | str | None, naive: tzinfo) -> datetime | None:
 
 
 def _flagged_rows(
-    root: Path, decoders: list[Component] | None, unsafe_paths: Literal["raise", "skip"]
+    root: Path,
+    decoders: list[Component] | None,
+    unsafe_paths: Literal["raise", "skip"],
+    history: bool,
+    plan: _Plan,
+    chosen: set[str],
 ) -> Iterator[FlaggedRow]:
-    """The rows of a flagging directory, file by file, one at a time."""
-    yield from iter_flagged(root, decoders, unsafe_paths=unsafe_paths)
+    """The rows of the ``chosen`` files of a flagging directory, file by file, one at a
+    time; the first row of each file is checked against the columns planned from the
+    file's header."""
+    checked: set[str] = set()
+    for row in iter_flagged(root, decoders, unsafe_paths=unsafe_paths, history=history):
+        if Path(row.file).name not in chosen:
+            continue
+        if row.file not in checked:
+            checked.add(row.file)
+            missing = [name for name in _row_names(row) if name not in plan.columns]
+            if missing:
+                raise FlagValueError(
+                    f"{Path(row.file).name}: its rows have the column {missing[0]!r}, which "
+                    "its header did not announce; export it apart with dataset=... "
+                    "(--dataset) or without components"
+                )
+        yield row
+
+
+def _row_names(row: FlaggedRow) -> list[str]:
+    """The value, correction and comment column names a row fills."""
+    names = list(row.labels)
+    if row.correction is not None:
+        outputs = row.labels[len(row.labels) - len(row.correction) :]
+        names += [f"{label}{CORRECTION_SUFFIX}" for label in outputs]
+    if row.comment is not None and COMMENT_LABEL not in names:
+        names.append(COMMENT_LABEL)
+    return names
 
 
 def export(
@@ -359,6 +384,7 @@ def export(
     dataset: str | int | Sequence[str | int] | None = None,
     naive_timezone: tzinfo = UTC,
     unsafe_paths: Literal["raise", "skip"] = "raise",
+    history: bool = False,
     progress: bool = False,
 ) -> ExportResult:
     """Write the flagged rows of ``flagging_dir`` to ``out``, typed (see :func:`to_arrow`).
@@ -384,10 +410,15 @@ def export(
     :param dataset: only these files (``"dataset2.csv"``, ``"dataset2"``, ``2``, ``"log.csv"``)
     :param naive_timezone: the zone of naive timestamps (Gradio writes local time
         without a zone); UTC by default
+    :param unsafe_paths: ``"skip"`` leaves out rows whose file cells name paths outside
+        ``flagging_dir`` (see :func:`~asyncflag.iter_flagged`) instead of raising
+    :param history: every row of a chat dataset, not only the current feedback
     :param progress: show a progress bar (rich) on the terminal
     :raises ImportError: without pyarrow (``pip install 'asyncflag[export]'``)
     :raises FlagValueError: for an unknown format or dataset, an ``out`` that exists
-        (a non-empty folder for ``hf``), or columns an export cannot hold
+        (a non-empty folder for ``hf``), or columns an export cannot hold (nothing is
+        left at ``out`` then)
+    :raises ValueError: for a cell its component cannot read (as ``iter_flagged``)
     """
     one_of("to", to, EXPORT_FORMATS)
     one_of("unsafe_paths", unsafe_paths, ("raise", "skip"))
@@ -413,8 +444,6 @@ def export(
     start = _since(since, naive_timezone)
 
     def wanted(row: FlaggedRow) -> bool:
-        if Path(row.file).name not in chosen:
-            return False
         if options is not None and row.flag not in options:
             return False
         if start is not None:
@@ -423,7 +452,8 @@ def export(
                 return False
         return True
 
-    selected = (r for r in _flagged_rows(root, decoders, unsafe_paths) if wanted(r))
+    rows = _flagged_rows(root, decoders, unsafe_paths, history, plan, chosen)
+    selected = (row for row in rows if wanted(row))
     with _Progress(progress) as bar:
         if to == "hf":
             count = _write_hf(root, plan, selected, target, naive_timezone, bar.advance)

@@ -640,3 +640,127 @@ def test_progress_bar_counts_the_rows(
     result = export(folder, "jsonl", tmp_path / "o.jsonl", progress=True)
     assert result.rows == BATCH_ROWS + 5
     assert seen == [BATCH_ROWS, 5]
+
+
+@pytest.mark.anyio
+async def test_corrections_typed_by_their_output(tmp_path: Path) -> None:
+    iface = Interface(
+        lambda x: x * 2,
+        components.Number(label="x", precision=0),
+        components.Number(label="y", precision=0),
+        flagging_dir=tmp_path / "f",
+        flagging_comment=True,
+        flagging_correction=True,
+    )
+    async with iface:
+        await iface.flag([1, 2], comment="off by one", correction=[3])
+        await iface.flag([4, 8])
+    export(tmp_path / "f", "parquet", tmp_path / "o.parquet", components=iface.components)
+    table = pq.read_table(tmp_path / "o.parquet")
+    assert table.column_names == ["x", "y", "y (correction)", "comment", *METADATA]
+    assert table.schema.field("y (correction)").type == pa.int64()
+    assert table["y (correction)"].to_pylist() == [3, None]
+    assert table["comment"].to_pylist() == ["off by one", None]
+    rows = load_flagged(tmp_path / "f", iface.components)
+    assert (
+        to_arrow(rows, iface.components)
+        .select(table.column_names[:4])
+        .equals(table.select(table.column_names[:4]))
+    )
+
+
+METADATA = ["flag", "username", "timestamp"]
+
+
+class Stars(components.Component):
+    """A 1-5 rating stored as a number: its own column type through the hook."""
+
+    type_name = "export_stars"
+
+    def check(self, value: Any) -> Any:
+        return None if value is None else int(value)
+
+    def to_cell(self, value: Any) -> str:
+        return "" if value is None else str(value)
+
+    def from_cell(self, cell: str, flagging_dir: Path) -> Any:
+        return int(cell) if cell else None
+
+    def arrow_type(self) -> Any:
+        return pa.int8()
+
+    def to_arrow_value(self, value: Any) -> Any:
+        return value
+
+
+class Plain(components.Component):
+    """A custom component that says nothing: text, and other values as JSON text."""
+
+    type_name = "export_plain"
+
+    def from_cell(self, cell: str, flagging_dir: Path) -> Any:
+        return {"cell": cell} if cell.startswith("{") else cell
+
+
+def test_custom_component_states_its_column_type(tmp_path: Path) -> None:
+    (tmp_path / "dataset1.csv").write_text(
+        'stars,plain,flag,username,timestamp\n5,"{x",,,\n,text,,,\n'
+    )
+    comps = [Stars(label="stars"), Plain(label="plain")]
+    export(tmp_path, "parquet", tmp_path / "o.parquet", components=comps)
+    table = pq.read_table(tmp_path / "o.parquet")
+    assert table.schema.field("stars").type == pa.int8()
+    assert table.schema.field("plain").type == pa.string()
+    assert table["stars"].to_pylist() == [5, None]
+    assert table["plain"].to_pylist() == ['{"cell":"{x"}', "text"]
+
+
+def test_an_unreadable_cell_fails_cleanly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "dataset1.csv").write_text("j,flag,username,timestamp\n[1,,,\n")
+    argv = ["export", str(tmp_path), "--to", "parquet", str(tmp_path / "o.parquet")]
+    module = tmp_path / "jsonmod.py"
+    module.write_text(
+        "from asyncflag import Interface, components\n"
+        "iface = Interface(lambda j: None, components.JSON(label='j'), [])\n"
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        assert main([*argv, "--interface", "jsonmod:iface"]) == 2
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("jsonmod", None)
+    err = capsys.readouterr().err
+    assert err.startswith("asyncflag export: ") and "Traceback" not in err
+    assert not (tmp_path / "o.parquet").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".o.parquet")] == []
+
+
+@pytest.mark.anyio
+async def test_chat_dataset_current_feedback_or_history(tmp_path: Path) -> None:
+    from asyncflag import ChatInterface
+
+    async def bot(message: str, history: list[dict[str, str]]) -> str:
+        return f"you said {message}"
+
+    chat = ChatInterface(bot, flagging_mode="manual", flagging_dir=tmp_path / "f")
+    async with chat:
+        conversation = chat.start(username="ada")
+        reply = await chat.send(conversation, "hi", username="ada")
+        await chat.feedback(reply.message_id, "Like", username="ada")
+        await chat.feedback(reply.message_id, "Dislike", username="ada")
+    export(tmp_path / "f", "parquet", tmp_path / "now.parquet", components=chat.components)
+    export(
+        tmp_path / "f",
+        "parquet",
+        tmp_path / "all.parquet",
+        components=chat.components,
+        history=True,
+    )
+    now, every = pq.read_table(tmp_path / "now.parquet"), pq.read_table(tmp_path / "all.parquet")
+    assert now["flag"].to_pylist() == ["Dislike"]
+    assert every["flag"].to_pylist() == ["Like", "Dislike"]
+    assert now.schema.field("conversation").type == EXPECTED_TYPES["chat"]
+    assert now["conversation"][0].as_py()[-1] == {"role": "assistant", "content": "you said hi"}
+    assert now["username"].to_pylist() == ["ada"]
