@@ -197,11 +197,25 @@ def _batch(plan: _Plan, rows: Sequence[dict[str, Any]], schema: Any) -> Any:
             values = [row.get(field.name) for row in rows]
         try:
             arrays.append(pa.array(values, type=field.type))
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
-            raise FlagValueError(
-                f"the column {field.name!r} cannot hold a value as {field.type}: {exc}"
-            ) from None
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            raise _unfit(field, values, rows) from None
     return pa.record_batch(arrays, schema=schema)
+
+
+def _unfit(field: Any, values: list[Any], rows: Sequence[dict[str, Any]]) -> FlagValueError:
+    """The error for the first value of a column that its Arrow type cannot hold."""
+    pa = _pyarrow()
+    for value, row in zip(values, rows, strict=True):
+        try:
+            pa.array([value], type=field.type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+            shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+            return FlagValueError(
+                f"{row.get(DATASET_COLUMN)}, column {field.name!r}: {shown} does not fit "
+                f"the column's type {field.type} ({exc}); export that column as text (give "
+                "components=None, or a Textbox in its place)"
+            )
+    return FlagValueError(f"column {field.name!r}: a value does not fit {field.type}")
 
 
 def _plan_rows(rows: Sequence[FlaggedRow], components: Sequence[Component] | None) -> _Plan:
@@ -456,7 +470,20 @@ def export(
     selected = (row for row in rows if wanted(row))
     with _Progress(progress) as bar:
         if to == "hf":
-            count = _write_hf(root, plan, selected, target, naive_timezone, bar.advance)
+            created = not target.exists()
+            try:
+                count = _write_hf(root, plan, selected, target, naive_timezone, bar.advance)
+            except BaseException:
+                # what was copied into the folder so far goes: no half-made dataset
+                if created:
+                    shutil.rmtree(target, ignore_errors=True)
+                else:
+                    for child in target.iterdir():
+                        if child.is_dir() and not child.is_symlink():
+                            shutil.rmtree(child, ignore_errors=True)
+                        else:
+                            child.unlink(missing_ok=True)
+                raise
         else:
             schema = plan.schema()
             write = _write_parquet if to == "parquet" else _write_jsonl

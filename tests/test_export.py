@@ -764,3 +764,22 @@ async def test_chat_dataset_current_feedback_or_history(tmp_path: Path) -> None:
     assert now.schema.field("conversation").type == EXPECTED_TYPES["chat"]
     assert now["conversation"][0].as_py()[-1] == {"role": "assistant", "content": "you said hi"}
     assert now["username"].to_pylist() == ["ada"]
+
+
+def test_an_int_too_big_for_int64_names_file_column_and_value(tmp_path: Path) -> None:
+    (tmp_path / "dataset1.csv").write_text(
+        "n,picture,flag,username,timestamp\n1,,,,\n123456789012345678901234567890,,,,\n"
+    )
+    comps = [components.Number(label="n", precision=0), components.Image(label="picture")]
+    for to, out in (("parquet", tmp_path / "o.parquet"), ("hf", tmp_path / "hf")):
+        with pytest.raises(
+            FlagValueError,
+            match=r"dataset1\.csv, column 'n': 123456789012345678901234567890 does not fit "
+            r"the column's type int64",
+        ):
+            export(tmp_path, to, out, components=comps)  # type: ignore[arg-type]
+        assert not out.exists()
+    export(tmp_path, "parquet", tmp_path / "text.parquet")
+    assert pq.read_table(tmp_path / "text.parquet")["n"].to_pylist()[1] == (
+        "123456789012345678901234567890"
+    )
