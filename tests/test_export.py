@@ -286,22 +286,25 @@ async def test_hf_folder_loads_with_image_feature(tmp_path: Path) -> None:
     loaded = datasets.load_dataset(str(out), split="train")
     features = loaded.features
     assert isinstance(features["picture"], datasets.Image)
-    assert features["count"] == datasets.Value("int64")
-    assert features["score"] == datasets.Value("float64")
-    assert features["ok"] == datasets.Value("bool")
-    assert features["tags"] == datasets.List(datasets.Value("string"))
-    assert features["timestamp"] == datasets.Value("timestamp[us, tz=UTC]")
-    assert features["flag"] == datasets.Value("string")
-    first, second = loaded[0], loaded[1]
-    image = first["picture"]
+    wanted_types = {k: v for k, v in EXPECTED_TYPES.items() if k != "picture"}
+    assert {k: f for k, f in features.items() if k != "picture"} == {
+        name: datasets.Features.from_arrow_schema(pa.schema([(name, kind)]))[name]
+        for name, kind in wanted_types.items()
+    }
+    assert list(features) == list(EXPECTED_TYPES)
+    records = [loaded[0], loaded[1]]
+    image = records[0].pop("picture")
     assert np.array_equal(np.asarray(image.convert("RGB")), pixels(10))  # opened by datasets
-    assert second["picture"] is None
-    assert first["count"] == 3 and second["count"] is None
-    assert first["chat"][1] == {"role": "assistant", "content": "hello"}
-    # the gallery's image is copied beside the data, its path relative to the folder
-    gallery_path = first["gallery"][0]["image"]
-    assert not Path(gallery_path).is_absolute() and (out / gallery_path).is_file()
-    assert first["comment"] == "=SUM(A1)" and first["flag"] == "wrong"
+    assert records[1].pop("picture") is None
+    # the files are copied beside the data, their paths relative to the folder
+    relative = Path(saved_paths(tmp_path / "flagged", iface)["gallery"][0]).relative_to(
+        (tmp_path / "flagged").resolve()
+    )
+    assert (out / relative).is_file()
+    expected = expected_values(out, {"picture": [None], "gallery": [relative.as_posix()]})
+    for row in expected:
+        del row["picture"]
+    check_rows(records, expected)
 
 
 async def audio_folder(tmp_path: Path) -> tuple[Path, bytes]:
