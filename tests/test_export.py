@@ -473,9 +473,15 @@ async def test_cli_export_with_filters_and_interface(
 # -- hypothesis: flag -> export -> read equals what was flagged -------------------------
 
 texts = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=20)
+
+
+def json_containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3)
+
+
 plain_json = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**53), 2**53) | texts,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
+    json_containers,
     max_leaves=6,
 )
 flag_values = st.tuples(
