@@ -37,7 +37,11 @@ if TYPE_CHECKING:
     import pyarrow
 
 __all__ = [
+    "BATCH_ROWS",
+    "DATASET_COLUMN",
     "EXPORT_FORMATS",
+    "HF_DATA",
+    "HF_METADATA",
     "INSTALL_HINT",
     "ExportResult",
     "export",
