@@ -1,4 +1,5 @@
-"""The ``asyncflag`` command: ``demo``, ``serve module:attr``, ``consume URL`` and ``show DIR``."""
+"""The ``asyncflag`` command: ``demo``, ``serve module:attr``, ``consume URL``, ``show DIR``
+and ``export DIR --to parquet|jsonl|hf OUT``."""
 
 from __future__ import annotations
 
@@ -75,6 +76,35 @@ def main(argv: list[str] | None = None) -> int:
     show.add_argument("dir", type=Path)
     show.add_argument("--last", type=int, default=5, help="how many of the last rows to print")
 
+    export = commands.add_parser(
+        "export",
+        help="export a flagging directory, typed: parquet, jsonl or a Hugging Face folder",
+    )
+    export.add_argument("dir", type=Path, help="the flagging directory")
+    export.add_argument("out", type=Path, help="the file (parquet, jsonl) or folder (hf) to write")
+    export.add_argument("--to", choices=["parquet", "jsonl", "hf"], required=True)
+    export.add_argument(
+        "--interface",
+        default=None,
+        help="module:attribute naming the Interface whose components type the columns "
+        "(without it every value column is text)",
+    )
+    export.add_argument(
+        "--option", action="append", help="only rows flagged with this option (repeatable)"
+    )
+    export.add_argument("--since", help="only rows flagged at or after this ISO 8601 time")
+    export.add_argument(
+        "--dataset", action="append", help="only this file: dataset2.csv, dataset2 (repeatable)"
+    )
+    export.add_argument(
+        "--history", action="store_true", help="every row of a chat dataset, not only the current"
+    )
+    export.add_argument(
+        "--naive-timezone",
+        default="UTC",
+        help="the zone of timestamps written without one (Gradio's local time): UTC by default",
+    )
+
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["bench"]:
         return run_benchmarks(argv[1:])
@@ -93,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "consume":
         return run_consumer(args)
+    if args.command == "export":
+        return run_export(args, parser)
     return show_directory(args.dir, args.last)
 
 
@@ -141,6 +173,44 @@ def run_consumer(args: argparse.Namespace) -> int:
     except FlagValueError as exc:
         print(f"asyncflag consume: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def run_export(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """``asyncflag export``: :func:`asyncflag.export.export`, a progress bar on a terminal."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    components = None
+    if args.interface is not None:
+        components = _load_interface(args.interface, parser).components
+    try:
+        zone = ZoneInfo(args.naive_timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        print(
+            f"asyncflag export: unknown time zone {args.naive_timezone!r}: use a name such "
+            "as UTC or Europe/Paris",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        from .export import export
+
+        result = export(
+            args.dir,
+            args.to,
+            args.out,
+            components=components,
+            option=args.option,
+            since=args.since,
+            dataset=args.dataset,
+            naive_timezone=zone,
+            history=args.history,
+            progress=sys.stderr.isatty(),
+        )
+    except (ImportError, ValueError, OSError) as exc:  # FlagValueError, a cell unreadable
+        print(f"asyncflag export: {exc}", file=sys.stderr)
+        return 2
+    print(f"asyncflag export: {result.rows} rows -> {result.path} ({', '.join(result.columns)})")
     return 0
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "FlaggedRow",
     "iter_flagged",
     "load_flagged",
+    "value_labels",
 ]
 
 
@@ -199,6 +200,32 @@ def _iter_flagged(
     if not decoders or _files_where_expected(log, decoders, unsafe_paths):
         rows = _decode(records, layout, decoders, root, log, unsafe_paths)
         yield from (row for _, row in rows)
+
+
+def value_labels(
+    path: str | Path, components: Sequence[Component | str] | None = None
+) -> tuple[str, ...] | None:
+    """The labels of the value columns of one dataset file, as :func:`iter_flagged` reads
+    it (the header rule of ``datasetN.csv`` and the first-row rule of ``log.csv``, in
+    one place): the components' columns, then any correction and comment columns.
+
+    :param components: the components the file is read with (they decide a Gradio
+        header's ``flag``/``username`` columns and a headerless ``log.csv``'s labels)
+    :return: ``None`` for a file without a whole first record
+    :raises FlagReadError: for a dataset header that does not end with ``timestamp``
+    """
+    path = Path(path)
+    decoders = [component_from(c) for c in components] if components is not None else None
+    with contextlib.closing(_records(path, start=0)) as records:
+        first = next(records, None)
+    if not first:
+        return None
+    if path.name != SIMPLE_LOG_NAME:
+        needed = len(decoders) if decoders else 0
+        return _header_layout(path, [unescape(cell) for cell in first], needed).labels
+    if tuple(first) == CHAT_LOG_HEADER:
+        return ("conversation", "index", "value")
+    return _log_layout(path, first, decoders)[0].labels
 
 
 def _records(path: Path, *, start: int) -> Generator[list[str], None, None]:

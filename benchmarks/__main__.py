@@ -16,6 +16,7 @@ from rich.table import Table
 
 from . import (
     chat,
+    export,
     files,
     latency,
     openloop,
@@ -42,6 +43,7 @@ CASES: dict[str, Callable[[Settings], Awaitable[list[Result]]]] = {
     "soak": soak.run,
     "redis": streams.run,
     "chat": chat.run,
+    "export": export.run,
 }
 
 #: names that select several cases, so ``--cases throughput`` keeps working

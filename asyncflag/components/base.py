@@ -38,6 +38,7 @@ __all__ = [
     "component_from",
     "component_type",
     "component_types",
+    "json_text",
     "register",
 ]
 
@@ -280,6 +281,25 @@ class Component:
         """Turn a CSV cell read from ``flagging_dir`` back into a value."""
         return unescape(cell)
 
+    def arrow_type(self) -> Any:
+        """The Arrow type of this component's column in an export (a ``pyarrow.DataType``;
+        :mod:`asyncflag.export`): text by default. A subclass whose values are numbers,
+        booleans, lists or structures states its own, with :meth:`to_arrow_value`.
+
+        Only called by an export, which needs ``pip install 'asyncflag[export]'``.
+        """
+        import pyarrow
+
+        return pyarrow.string()
+
+    def to_arrow_value(self, value: Any) -> Any:
+        """A value as :meth:`from_cell` gives it, in the form :meth:`arrow_type` holds
+        (a Python value pyarrow converts): by default a string as it is, ``None`` as
+        ``None`` (a null) and any other value as its JSON text."""
+        if value is None or isinstance(value, str):
+            return value
+        return json_text(value)
+
     def config(self) -> dict[str, Any]:
         """Describe the component for a client (the web page, ``/api/config``)."""
         described: dict[str, Any] = {
@@ -403,6 +423,12 @@ class Component:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(label={self.label!r})"
+
+
+def json_text(value: Any) -> str:
+    """``value`` as compact JSON text (tuples as lists, keys as strings, anything
+    else JSON lacks as its ``str``): how an export holds a value with no typed column."""
+    return msgspec.json.encode(value, enc_hook=str).decode()
 
 
 def page_text(what: str, text: Any) -> str | None:

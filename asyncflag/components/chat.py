@@ -193,6 +193,20 @@ class Chatbot(Component):
     def to_cell(self, value: Any) -> Cell:
         return escape(json.dumps(self._gradio_form(value)))  # as Gradio: json.dumps
 
+    def arrow_type(self) -> Any:
+        """A list of ``{role, content}`` structs, both strings."""
+        import pyarrow
+
+        return pyarrow.list_(
+            pyarrow.struct([("role", pyarrow.string()), ("content", pyarrow.string())])
+        )
+
+    def to_arrow_value(self, value: Any) -> Any:
+        """The messages as ``{"role", "content"}`` dicts."""
+        if value is None:
+            return None
+        return [{"role": m["role"], "content": m["content"]} for m in value]
+
     def from_cell(self, cell: str, flagging_dir: Path) -> list[Message]:
         text = unescape(cell)
         if not text:

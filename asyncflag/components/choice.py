@@ -16,7 +16,7 @@ import msgspec
 from ..checks import one_of
 from ..errors import FlagValueError
 from ..escaping import PREFIX, escape, escape_optional, unescape, unescape_optional
-from .base import Cell, Component, ComponentSpec
+from .base import Cell, Component, ComponentSpec, json_text
 from .values import (
     LONG_INT_BITS,
     MAX_INT_DIGITS,
@@ -161,6 +161,25 @@ class Dropdown(Component):
         if value and self._mixed and parse_number(value) is not None:
             return PREFIX + str(value)  # the string "3" apart from the number 3
         return escape_optional(value)  # None an empty cell, "" apart from it
+
+    def arrow_type(self) -> Any:
+        """``string`` when every value is a text choice (a list of them with
+        ``multiselect``); otherwise the value's JSON text, so that ``3`` and ``"3"``
+        stay apart (choices with numbers, or ``allow_custom_value``)."""
+        import pyarrow
+
+        if self._mixed:
+            return pyarrow.string()  # JSON text
+        return pyarrow.list_(pyarrow.string()) if self.multiselect else pyarrow.string()
+
+    def to_arrow_value(self, value: Any) -> Any:
+        """The value (the list, with ``multiselect``), or its JSON text (see
+        :meth:`arrow_type`)."""
+        if value is None:
+            return None
+        if self._mixed:
+            return json_text(value)
+        return list(value) if self.multiselect else value
 
     def from_cell(self, cell: str, flagging_dir: Path) -> Any:
         if self.multiselect:

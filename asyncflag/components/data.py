@@ -14,7 +14,7 @@ import msgspec
 from ..checks import positive_int_or_none
 from ..errors import FlagValueError
 from ..escaping import escape, escape_optional, unescape, unescape_optional
-from .base import Cell, Component, ComponentSpec, Limit
+from .base import Cell, Component, ComponentSpec, Limit, json_text
 from .values import check_encodable, is_numpy_bool, plain_json, short_repr
 
 __all__ = ["JSON", "ColorPicker", "Label"]
@@ -65,6 +65,11 @@ class JSON(Component):
                     f"JSON {self.label!r}: {size} bytes is over the limit of {self.max_size}"
                 )
         return plain
+
+    def to_arrow_value(self, value: Any) -> Any:
+        """The value's JSON text (a JSON value has no one Arrow type); ``None`` (JSON's
+        ``null`` and an empty cell alike) as a null."""
+        return None if value is None else json_text(value)
 
     def to_cell(self, value: Any) -> Cell:
         return escape(msgspec.json.encode(value).decode())

@@ -207,6 +207,20 @@ class Gallery(Component):
             return ""
         return escape(json.dumps([{"image": path, "caption": caption} for path, caption in value]))
 
+    def arrow_type(self) -> Any:
+        """A list of ``{image, caption}`` structs: the image's path and the caption."""
+        import pyarrow
+
+        return pyarrow.list_(
+            pyarrow.struct([("image", pyarrow.string()), ("caption", pyarrow.string())])
+        )
+
+    def to_arrow_value(self, value: Any) -> Any:
+        """The ``(path, caption)`` pairs as ``{"image", "caption"}`` dicts."""
+        if value is None:
+            return None
+        return [{"image": str(image), "caption": caption} for image, caption in value]
+
     def from_cell(self, cell: str, flagging_dir: Path) -> list[tuple[str, str | None]] | None:
         """The ``(absolute path, caption)`` pairs of a cell, ``None`` for an empty cell.
 

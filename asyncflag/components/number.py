@@ -173,6 +173,18 @@ class Number(Component):
     def to_cells(self, values: Sequence[Any]) -> list[Cell]:
         return ["" if v is None else v for v in values]
 
+    def arrow_type(self) -> Any:
+        """``int64`` with ``precision=0`` (every value an int), ``float64`` otherwise."""
+        import pyarrow
+
+        return pyarrow.int64() if self.precision == 0 else pyarrow.float64()
+
+    def to_arrow_value(self, value: Any) -> Any:
+        """The number as an int or a float, as :meth:`arrow_type` says."""
+        if value is None:
+            return None
+        return int(value) if self.precision == 0 else float(value)
+
     def from_cell(self, cell: str, flagging_dir: Path) -> int | float | None:
         text = unescape(cell)
         if text == "":
@@ -207,6 +219,16 @@ class Checkbox(Component):
 
     def to_cells(self, values: Sequence[Any]) -> list[Cell]:
         return ["" if v is None else ("true" if v else "false") for v in values]
+
+    def arrow_type(self) -> Any:
+        """``bool``."""
+        import pyarrow
+
+        return pyarrow.bool_()
+
+    def to_arrow_value(self, value: Any) -> Any:
+        """The bool itself."""
+        return value
 
     def from_cell(self, cell: str, flagging_dir: Path) -> bool | None:
         text = unescape(cell).lower()
@@ -343,6 +365,18 @@ class Slider(Component):
 
     def to_cell(self, value: Any) -> Cell:
         return "" if value is None else value
+
+    def arrow_type(self) -> Any:
+        """``int64`` with ``precision=0`` (every value an int), ``float64`` otherwise."""
+        import pyarrow
+
+        return pyarrow.int64() if self.precision == 0 else pyarrow.float64()
+
+    def to_arrow_value(self, value: Any) -> Any:
+        """The number as an int or a float, as :meth:`arrow_type` says."""
+        if value is None:
+            return None
+        return int(value) if self.precision == 0 else float(value)
 
     def from_cell(self, cell: str, flagging_dir: Path) -> int | float | None:
         text = unescape(cell)

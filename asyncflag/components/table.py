@@ -405,6 +405,12 @@ table.dataframe td[contenteditable=true] { background: #fff; }
     def to_cell(self, value: Any) -> Cell:
         return "" if value is None else escape(self._json(value))
 
+    def to_arrow_value(self, value: Any) -> Any:
+        """The table as the JSON text of Gradio's cell (``{"headers", "data",
+        "metadata"}``): its columns have no one Arrow type across rows."""
+        table = self.check(value)
+        return None if table is None else self._json(table)
+
     def from_cell(self, cell: str, flagging_dir: Path) -> Any:
         text = unescape(cell)
         if not text:
