@@ -66,7 +66,7 @@ from .errors import (
 from .escaping import escape, escape_optional
 from .events import FlagReceipt
 from .interface import Interface
-from .modes import FlaggingMode, resolve_flagging_options
+from .modes import CHAT_ENV_VARS, FlaggingMode, resolve_flagging_mode, resolve_flagging_options
 from .pipeline import FlagStatistics
 from .read import CHAT_LOG_HEADER, load_flagged
 from .sinks import CSVLogger, FlaggingCallback
@@ -92,7 +92,7 @@ __all__ = [
 ]
 
 #: the environment variables read, in order, when ``flagging_mode`` is ``None``
-CHAT_MODE_ENV_VARS = ("ASYNCFLAG_CHAT_FLAGGING_MODE", "GRADIO_CHAT_FLAGGING_MODE")
+CHAT_MODE_ENV_VARS = CHAT_ENV_VARS
 #: the labels of the chat dataset's own columns
 CONVERSATION, INDEX, COMMENT, FEEDBACK_ID = "conversation", "index", "comment", "feedback_id"
 #: the longest comment accepted, in characters
@@ -909,18 +909,7 @@ def resolve_chat_flagging_mode(mode: str | None) -> FlaggingMode:
 
     :raises FlagValueError: if the argument or the environment names another mode
     """
-    source = "flagging_mode"
-    if mode is None:
-        for name in CHAT_MODE_ENV_VARS:
-            value = os.environ.get(name)
-            if value:
-                mode, source = value.strip(), name
-                break
-        else:
-            return "never"
-    if mode not in ("manual", "auto", "never"):
-        raise FlagValueError(f"{source} must be one of 'manual', 'auto' or 'never', got {mode!r}")
-    return cast("FlaggingMode", mode)
+    return resolve_flagging_mode(mode, env_vars=CHAT_MODE_ENV_VARS, default="never")
 
 
 class ChatCSVLogger(FlaggingCallback):

@@ -8,27 +8,44 @@ from typing import Literal
 
 from .errors import FlagValueError
 
-__all__ = ["FlaggingMode", "MODES", "resolve_flagging_mode", "resolve_flagging_options"]
+__all__ = [
+    "CHAT_ENV_VARS",
+    "ENV_VARS",
+    "MODES",
+    "FlaggingMode",
+    "resolve_flagging_mode",
+    "resolve_flagging_options",
+]
 
 FlaggingMode = Literal["manual", "auto", "never"]
 MODES: tuple[FlaggingMode, ...] = ("manual", "auto", "never")
-_ENV_VARS = ("ASYNCFLAG_FLAGGING_MODE", "GRADIO_FLAGGING_MODE")
+#: where an Interface's mode is read when none is given, in order
+ENV_VARS = ("ASYNCFLAG_FLAGGING_MODE", "GRADIO_FLAGGING_MODE")
+#: where a ChatInterface's mode is read when none is given, in order
+CHAT_ENV_VARS = ("ASYNCFLAG_CHAT_FLAGGING_MODE", "GRADIO_CHAT_FLAGGING_MODE")
 
 
-def resolve_flagging_mode(mode: str | None) -> FlaggingMode:
-    """Return the mode to use: the argument, else the environment, else ``"manual"``.
+def resolve_flagging_mode(
+    mode: str | None,
+    *,
+    env_vars: Sequence[str] = ENV_VARS,
+    default: FlaggingMode = "manual",
+) -> FlaggingMode:
+    """Return the mode to use: the argument, else the first of ``env_vars`` set, else
+    ``default`` (an Interface's: :data:`ENV_VARS` then ``"manual"``; a ChatInterface's:
+    :data:`CHAT_ENV_VARS` then ``"never"``, Gradio's default for chats).
 
     :raises FlagValueError: if the argument or the environment names another mode
     """
     source = "flagging_mode"
     if mode is None:
-        for name in _ENV_VARS:
+        for name in env_vars:
             value = os.environ.get(name)
             if value:
                 mode, source = value.strip(), name
                 break
         else:
-            return "manual"
+            return default
     if mode not in MODES:
         raise FlagValueError(f"{source} must be one of 'manual', 'auto' or 'never', got {mode!r}")
     return mode
