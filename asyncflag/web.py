@@ -31,6 +31,7 @@ import hashlib
 import html
 import itertools
 import json
+import logging
 import re
 import secrets
 from collections import OrderedDict
@@ -54,6 +55,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .checks import positive_int
 from .components import Component, FileData
 from .errors import (
+    Error,
     FlaggingDisabledError,
     FlaggingError,
     FlagValueError,
@@ -72,6 +74,8 @@ Auth = tuple[str, str] | Sequence[tuple[str, str]] | Callable[[str, str], bool]
 
 _STATIC = Path(__file__).parent / "static"
 
+logger = logging.getLogger("asyncflag")
+
 
 class _HTTPError(Exception):
     def __init__(self, status: int, message: str) -> None:
@@ -89,6 +93,7 @@ def create_app(
     max_json_depth: int = 64,
     max_json_values: int = 100_000,
     trusted_origins: Sequence[str] = (),
+    show_error: bool = False,
 ) -> Starlette:
     """Build the ASGI app of ``iface``; its lifespan runs the interface.
 
@@ -101,7 +106,13 @@ def create_app(
         objects) a JSON body may hold (400 past it); checked before any is built
     :param trusted_origins: origins (``"https://example.com"``) whose pages may post here
         besides this server's own, e.g. the public origin when a proxy rewrites ``Host``
+    :param show_error: show the type and text of any exception ``fn`` raises to the
+        user (Gradio's ``show_error``); by default only an :class:`~asyncflag.Error`'s
+        message is shown, and other exceptions as a generic message with a request id
+        (their traceback is logged under that id either way)
     """
+    if not isinstance(show_error, bool):
+        raise FlagValueError(f"show_error must be True or False, got {show_error!r}")
     for name, value in (
         ("max_body_size", max_body_size),
         ("max_output_file_size", max_output_file_size),
@@ -117,6 +128,7 @@ def create_app(
         max_output_file_size,
         _JSONLimits(max_json_depth, max_json_values),
         frozenset(_normal_origin(origin) for origin in trusted_origins),
+        show_error,
     )
     app = Starlette(
         routes=[
@@ -141,8 +153,10 @@ class _API:
         max_output_file_size: int,
         json_limits: _JSONLimits,
         trusted_origins: frozenset[str],
+        show_error: bool = False,
     ) -> None:
         self.iface = iface
+        self.show_error = show_error
         self.max_body_size = max_body_size
         self.max_output_file_size = max_output_file_size
         self.json_limits = json_limits
@@ -175,12 +189,12 @@ class _API:
             values = await self._input_values(request)
             try:
                 prediction = await self.iface.submit(*values)
+            except Error as exc:  # a message fn meant for the user
+                return JSONResponse({"error": exc.message}, status_code=422)
             except FlaggingError:
                 raise
             except Exception as exc:  # the model failed, not the request
-                return JSONResponse(
-                    {"error": f"the prediction failed: {type(exc).__name__}"}, status_code=500
-                )
+                return self._failed_prediction(exc)
             data = [
                 await component.to_client(value, self.max_output_file_size)
                 for component, value in zip(
@@ -195,6 +209,29 @@ class _API:
             if len(self.owners) > self.iface.cache_size:
                 self.owners.popitem(last=False)
         return JSONResponse({"id": prediction.id, "data": data})
+
+    def _failed_prediction(self, exc: Exception) -> JSONResponse:
+        """The 500 answer for an exception from ``fn``: its traceback goes to the log under
+        a request id the answer names; its text only with ``show_error`` (it may hold
+        private details)."""
+        request_id = secrets.token_hex(6)
+        logger.error(
+            "the prediction failed (request id %s): %s",
+            request_id,
+            type(exc).__name__,
+            exc_info=exc,
+        )
+        shown = (
+            f"{type(exc).__name__}: {exc}"[:1000] if self.show_error else "an error on the server"
+        )
+        return JSONResponse(
+            {
+                "error": f"the prediction failed: {shown} (request id {request_id}; "
+                "the server log has the details under this id)",
+                "request_id": request_id,
+            },
+            status_code=500,
+        )
 
     async def flag(self, request: Request) -> Response:
         try:

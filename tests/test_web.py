@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 
+import asyncflag
 from asyncflag import FlagValueError, Interface, components
 
 pytestmark = pytest.mark.anyio
@@ -269,14 +270,54 @@ async def test_not_running_is_a_503(tmp_path: Path) -> None:
     assert "not running" in response.json()["error"]
 
 
-async def test_a_failing_model_is_a_500_with_json(tmp_path: Path) -> None:
+async def test_a_failing_model_is_a_500_with_json(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     def broken(x: str) -> str:
         raise RuntimeError("model exploded")
 
     async for client in client_for(Interface(broken, "text", "text", flagging_dir=tmp_path)):
         response = await client.post("/api/predict", json={"data": ["x"]})
         assert response.status_code == 500
-        assert response.json() == {"error": "the prediction failed: RuntimeError"}
+        body = response.json()
+        # the exception's text may hold private details: not shown, but logged by id
+        assert "model exploded" not in body["error"]
+        assert "RuntimeError" not in body["error"]
+        request_id = body["request_id"]
+        assert body["error"] == (
+            f"the prediction failed: an error on the server (request id {request_id}; "
+            "the server log has the details under this id)"
+        )
+    logged = [r for r in caplog.records if request_id in r.getMessage()]
+    assert len(logged) == 1 and logged[0].levelname == "ERROR"
+    assert logged[0].exc_info is not None and "model exploded" in str(logged[0].exc_info[1])
+
+
+async def test_asyncflag_error_is_shown_verbatim(tmp_path: Path) -> None:
+    def picky(x: str) -> str:
+        if x == "bad":
+            raise asyncflag.Error("please write something nicer <b>than</b> that")
+        return x
+
+    async for client in client_for(Interface(picky, "text", "text", flagging_dir=tmp_path)):
+        response = await client.post("/api/predict", json={"data": ["bad"]})
+        assert response.status_code == 422
+        assert response.json() == {"error": "please write something nicer <b>than</b> that"}
+
+
+async def test_show_error_shows_the_exception(tmp_path: Path) -> None:
+    def broken(x: str) -> str:
+        raise RuntimeError("model exploded")
+
+    iface = Interface(broken, "text", "text", flagging_dir=tmp_path)
+    async for client in client_for(iface, show_error=True):
+        response = await client.post("/api/predict", json={"data": ["x"]})
+        assert response.status_code == 500
+        assert response.json()["error"].startswith(
+            "the prediction failed: RuntimeError: model exploded (request id "
+        )
+    with pytest.raises(FlagValueError, match="show_error must be True or False"):
+        Interface(broken, "text", "text").app(show_error="yes")  # type: ignore[arg-type]
 
 
 async def test_embedding_in_a_host_app(tmp_path: Path) -> None:
