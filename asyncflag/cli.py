@@ -85,7 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         from .demos import chat_demo_app, demo_app
 
         app = chat_demo_app(args.mode, args.dir) if args.chat else demo_app(args.mode, args.dir)
-        print(f"asyncflag demo on http://{args.host}:{args.port}/ - flags go to {args.dir}/")
+        base = f"http://{args.host}:{args.port}"
+        print(f"asyncflag demo on {base}/ - flags go to {args.dir}/")
+        for name, path in getattr(app.state, "links", []):
+            print(f"  {name}: {base}{path}")
         uvicorn.run(app, host=args.host, port=args.port)
         return 0
     if args.command == "serve":

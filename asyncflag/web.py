@@ -94,6 +94,7 @@ def create_app(
     max_json_values: int = 100_000,
     trusted_origins: Sequence[str] = (),
     show_error: bool = False,
+    links: Sequence[tuple[str, str]] = (),
 ) -> Starlette:
     """Build the ASGI app of ``iface``; its lifespan runs the interface.
 
@@ -110,6 +111,8 @@ def create_app(
         user (Gradio's ``show_error``); by default only an :class:`~asyncflag.Error`'s
         message is shown, and other exceptions as a generic message with a request id
         (their traceback is logged under that id either way)
+    :param links: ``(text, href)`` pairs shown as links under the page's title, e.g.
+        to the other pages a server holds (``asyncflag demo`` links its demos)
     """
     if not isinstance(show_error, bool):
         raise FlagValueError(f"show_error must be True or False, got {show_error!r}")
@@ -129,6 +132,7 @@ def create_app(
         _JSONLimits(max_json_depth, max_json_values),
         frozenset(_normal_origin(origin) for origin in trusted_origins),
         show_error,
+        [(str(text), str(href)) for text, href in links],
     )
     app = Starlette(
         routes=[
@@ -154,9 +158,11 @@ class _API:
         json_limits: _JSONLimits,
         trusted_origins: frozenset[str],
         show_error: bool = False,
+        links: Sequence[tuple[str, str]] = (),
     ) -> None:
         self.iface = iface
         self.show_error = show_error
+        self.links = links
         self.max_body_size = max_body_size
         self.max_output_file_size = max_output_file_size
         self.json_limits = json_limits
@@ -175,7 +181,7 @@ class _API:
             for c in self.iface.output_components
         ]
         root = str(request.scope.get("root_path", ""))
-        return HTMLResponse(render_page(self.iface, root, initial_outputs=shown))
+        return HTMLResponse(render_page(self.iface, root, initial_outputs=shown, links=self.links))
 
     async def config(self, request: Request) -> Response:
         return JSONResponse(interface_config(self.iface))
@@ -778,7 +784,10 @@ def component_assets(components: Iterable[Component]) -> tuple[list[str], list[s
 
 
 def render_page(
-    iface: Interface, root_path: str = "", initial_outputs: Sequence[Any] | None = None
+    iface: Interface,
+    root_path: str = "",
+    initial_outputs: Sequence[Any] | None = None,
+    links: Sequence[tuple[str, str]] = (),
 ) -> str:
     """The page for ``iface``: a control per input, Submit, the outputs, the flag buttons.
 
@@ -789,6 +798,7 @@ def render_page(
     :param initial_outputs: what the page shows in each output before the first
         prediction (the outputs' ``value=`` as :meth:`~asyncflag.components.Component.to_client`
         gives it; ``None`` for nothing)
+    :param links: ``(text, href)`` pairs linked under the title
     """
     title = html.escape(str(iface.title or getattr(iface.fn, "__name__", "asyncflag")))
     inputs = "\n".join(c.input_html(i) for i, c in enumerate(iface.input_components))
@@ -829,6 +839,8 @@ def render_page(
         "outputs": outputs,
         "flagging": flagging,
         "root": html.escape(root_path),
+        "links": _links_html(links),
+        "examples": _examples_html(iface),
         "scripts": "\n".join(f"<script>\n{script}\n</script>" for script in scripts),
         "styles": "\n".join(styles),
         # JSON in a <script> element: "<" escaped so that no value can close it
@@ -840,6 +852,67 @@ def render_page(
 
 
 _PLACEHOLDER = re.compile(r"\{\{([a-z]+)\}\}")
+
+
+def _links_html(links: Sequence[tuple[str, str]]) -> str:
+    if not links:
+        return ""
+    items = "".join(
+        f'<a href="{html.escape(href)}">{html.escape(text)}</a>' for text, href in links
+    )
+    return f'<nav class="demos" aria-label="Demos">{items}</nav>'
+
+
+#: the longest text of an example's cell in the table (the whole value still fills the input)
+_EXAMPLE_CELL_CHARS = 80
+
+
+def _examples_html(iface: Interface) -> str:
+    """The examples table (``examples=``): one row per example, a click fills the inputs
+    with its values. An input that takes a file upload shows its file's name and is
+    not filled (a browser cannot set a file input)."""
+    if not iface.examples:
+        return ""
+    inputs = iface.input_components
+    head = "".join(f"<th>{html.escape(c.label or f'input {i}')}</th>" for i, c in enumerate(inputs))
+    rows = []
+    for example in iface.examples:
+        values: dict[str, Any] = {}
+        cells = []
+        for index, component in enumerate(inputs):
+            value = example[index] if index < len(example) else None
+            if component.takes_upload:
+                name = getattr(value, "name", None) or (
+                    Path(value).name if isinstance(value, str | Path) else ""
+                )
+                cells.append(f"<td>{html.escape(str(name))}</td>")
+                continue
+            text = _example_json(value)
+            if text is None:
+                cells.append("<td></td>")
+                continue
+            values[str(index)] = json.loads(text)
+            shown = value if isinstance(value, str) else text
+            if len(shown) > _EXAMPLE_CELL_CHARS:
+                shown = shown[: _EXAMPLE_CELL_CHARS - 1] + "…"
+            cells.append(f'<td title="{html.escape(shown)}">{html.escape(shown)}</td>')
+        rows.append(
+            f'<tr tabindex="0" data-values="{html.escape(json.dumps(values))}">'
+            f"{''.join(cells)}</tr>"
+        )
+    return (
+        '<section id="examples"><table><caption>Examples (click one to fill the inputs)'
+        f"</caption><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        "</section>"
+    )
+
+
+def _example_json(value: Any) -> str | None:
+    """``value`` as JSON for the page, or ``None`` when it has no JSON form."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return None
 
 
 def _output_html(component: Component, index: int, correctable: bool) -> str:
