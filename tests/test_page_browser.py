@@ -17,7 +17,7 @@ import asyncflag
 from asyncflag import Interface, components
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import FilePayload, Page
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
@@ -138,9 +138,8 @@ def test_audio_and_video_inputs_preview_the_chosen_file(tmp_path: Path, page: Pa
         for index, kind, mime in ((0, "audio", "audio/wav"), (1, "video", "video/mp4")):
             preview = page.locator(f"#in{index} + {kind}.preview")
             expect(preview).to_be_hidden()
-            page.set_input_files(
-                f"#in{index}", files=[{"name": f"x.{kind}", "mimeType": mime, "buffer": b"0"}]
-            )
+            payload: FilePayload = {"name": f"x.{kind}", "mimeType": mime, "buffer": b"0"}
+            page.set_input_files(f"#in{index}", files=[payload])
             expect(preview).to_be_visible()
             assert (preview.get_attribute("src") or "").startswith("blob:")
             page.click("#clear")
