@@ -227,6 +227,7 @@ class Interface:
         self.examples = load_examples(examples, self.input_components)
 
         self._cache = _PredictionCache(cache_size, cache_bytes)
+        self._counters = Counters()
         # The callback is set up and closed when it gets rows: not in never mode, nor
         # with a transport (the consumer writes the dataset then).
         sink = self.flagging_mode != "never" and transport is None
@@ -236,7 +237,7 @@ class Interface:
         self._pipeline = Pipeline(
             SUBSCRIBED_KINDS[self.flagging_mode],
             self._drainer,
-            counters=Counters(),
+            counters=self._counters,
             setup=self._setup_callback if sink else None,
             close=close if sink and callable(close) else None,
             max_pending=max_pending,
@@ -298,6 +299,35 @@ class Interface:
     def stats(self) -> FlagStatistics:
         """Counts of published, written, dropped, failed and pending events."""
         return self._pipeline.stats
+
+    def health(self) -> dict[str, Any]:
+        """Whether flags are being written, for a health check (``/api/health``).
+
+        ``{"healthy": bool, "running": bool, "failing": bool, "failed": int,
+        "last_error": str | None, "last_error_at": ISO time | None, "reason": str}``:
+        healthy while running and the last row settled was written (or none failed
+        yet); ``failing`` from a row that could not be written (the disk, a file save,
+        the callback) until the next one is written.
+        """
+        counters = self._counters
+        running = self.running
+        failing = counters.failing
+        if not running:
+            reason = "the interface is not running (outside async with)"
+        elif failing:
+            reason = f"rows are failing to be written: {counters.last_error}"
+        else:
+            reason = "ok"
+        at = counters.last_error_at
+        return {
+            "healthy": running and not failing,
+            "running": running,
+            "failing": failing,
+            "failed": counters.failed,
+            "last_error": counters.last_error,
+            "last_error_at": None if at is None else datetime.fromtimestamp(at, UTC).isoformat(),
+            "reason": reason,
+        }
 
     # -- running -----------------------------------------------------------------
 

@@ -139,6 +139,7 @@ def create_app(
             Route("/", api.page, methods=["GET"]),
             Route("/api/config", api.config, methods=["GET"]),
             Route("/api/stats", api.stats, methods=["GET"]),
+            Route("/api/health", api.health, methods=["GET"]),
             Route("/api/predict", api.predict, methods=["POST"]),
             Route("/api/flag", api.flag, methods=["POST"]),
         ],
@@ -187,7 +188,19 @@ class _API:
         return JSONResponse(interface_config(self.iface))
 
     async def stats(self, request: Request) -> Response:
-        return JSONResponse(self.iface.stats.as_dict())
+        health = self.iface.health()
+        return JSONResponse(
+            {
+                **self.iface.stats.as_dict(),
+                "failing": health["failing"],
+                "last_error": health["last_error"],
+            }
+        )
+
+    async def health(self, request: Request) -> Response:
+        """200 while the interface runs and writes its rows; 503 (with why) otherwise."""
+        health = self.iface.health()
+        return JSONResponse(health, status_code=200 if health["healthy"] else 503)
 
     async def predict(self, request: Request) -> Response:
         try:

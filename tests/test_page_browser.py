@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from conftest import CHROMIUM, DemoServer, chromium_page, served_in_thread
 
 import asyncflag
-from asyncflag import Interface, components
+from asyncflag import FlaggingCallback, Interface, components
 
 if TYPE_CHECKING:
     from playwright.sync_api import FilePayload, Page
@@ -156,3 +157,36 @@ def test_demo_pages_link_to_each_other(demo_server: DemoServer, page: Page) -> N
         page.click("nav.demos >> text=Chat")
         expect(page).to_have_url(url + "/chat/")
         expect(page.locator("h1")).to_have_text("Rule-based chat")
+
+
+class FullDisk(FlaggingCallback):
+    """Every row fails, as on a full disk."""
+
+    def setup(self, components: Sequence[Any], flagging_dir: str) -> None:
+        pass
+
+    def flag(
+        self, flag_data: Sequence[Any], flag_option: str | None = None, username: str | None = None
+    ) -> int:
+        raise OSError(28, "No space left on device")
+
+
+def test_auto_mode_write_failures_show_on_the_page(page: Page) -> None:
+    iface = Interface(
+        lambda text: text, "text", "text", flagging_mode="auto", flagging_callback=FullDisk()
+    )
+    with served_in_thread(iface.app()) as url:
+        page.goto(url + "/")
+        notice = page.locator("#health-notice")
+        expect(notice).to_be_hidden()
+        page.fill("#in0", "hello")
+        page.click("#submit")
+        expect(page.locator(".output").first).to_have_text("hello")
+        # the row fails after the answer: the next health check (load, submit) shows it
+        while iface.stats.failed < 1:
+            time.sleep(0.01)
+        page.reload()
+        expect(notice).to_be_visible()
+        expect(notice).to_contain_text("Flagged data is not being saved")
+        expect(notice).to_contain_text("No space left on device")
+        page.screenshot(path=str(ARTIFACTS / "page-health.png"))

@@ -5,10 +5,11 @@ from __future__ import annotations
 import base64
 import csv
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -16,7 +17,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 
 import asyncflag
-from asyncflag import FlagValueError, Interface, components
+from asyncflag import FlaggingCallback, FlagValueError, Interface, components
 
 pytestmark = pytest.mark.anyio
 
@@ -742,3 +743,50 @@ async def test_the_image_demo_refuses_images_before_decoding_them(
 def test_app_limits_are_checked(tmp_path: Path, kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(FlagValueError, match=message):
         calculator(tmp_path).app(**kwargs)
+
+
+class FlakyCallback(FlaggingCallback):
+    """Fails every row while ``failing`` is set, as a full disk would."""
+
+    def __init__(self) -> None:
+        self.failing = True
+        self.rows: list[Sequence[Any]] = []
+
+    def setup(self, components: Sequence[Any], flagging_dir: str) -> None:
+        pass
+
+    def flag(
+        self, flag_data: Sequence[Any], flag_option: str | None = None, username: str | None = None
+    ) -> int:
+        if self.failing:
+            raise OSError(28, "No space left on device")
+        self.rows.append(flag_data)
+        return len(self.rows)
+
+
+async def test_health_fails_while_rows_fail_in_auto_mode(tmp_path: Path) -> None:
+    callback = FlakyCallback()
+    iface = Interface(lambda x: x, "text", "text", flagging_mode="auto", flagging_callback=callback)
+    async for client in client_for(iface):
+        health = await client.get("/api/health")
+        assert health.status_code == 200 and health.json()["healthy"] is True
+        assert (await client.post("/api/predict", json={"data": ["a"]})).status_code == 200
+        while iface.stats.failed < 1:
+            await anyio.sleep(0.01)
+        health = await client.get("/api/health")
+        assert health.status_code == 503
+        body = health.json()
+        assert body["failing"] is True and body["failed"] == 1
+        assert "No space left on device" in body["last_error"]
+        assert body["reason"].startswith("rows are failing to be written: ")
+        stats = (await client.get("/api/stats")).json()
+        assert stats["failed"] == 1 and stats["failing"] is True
+        assert "No space left" in stats["last_error"]
+        # the disk has room again: the next row is written and the health comes back
+        callback.failing = False
+        assert (await client.post("/api/predict", json={"data": ["b"]})).status_code == 200
+        while iface.stats.written < 1:
+            await anyio.sleep(0.01)
+        health = await client.get("/api/health")
+        assert health.status_code == 200 and health.json()["failing"] is False
+    assert iface.health()["healthy"] is False  # not running any more
