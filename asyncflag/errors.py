@@ -17,6 +17,7 @@ __all__ = [
     "FlagWriteError",
     "FlaggingDisabledError",
     "FlaggingError",
+    "MissingExtraError",
     "NotRunningError",
     "QueueFullError",
     "UnknownConversationError",
@@ -131,6 +132,11 @@ def as_write_error(exc: Exception) -> Exception:
     error = FlagWriteError(f"the row was not written: {exc!r}")
     error.__cause__ = exc
     return error
+
+
+class MissingExtraError(FlaggingError, ImportError):
+    """A call needs an optional extra that is not installed, e.g. ``iface.app()``
+    without ``asyncflag[web]``; the message names the extra and how to install it."""
 
 
 class UnknownConversationError(FlagValueError):

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 
-from .checks import is_async_callable, one_of, positive_int, writable_text
+from .checks import is_async_callable, one_of, positive_int, require_extra, writable_text
 from .components import Component, FileData, Textbox, component_from
 from .components.values import short_repr
 from .errors import (
@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 
     from .web import Auth
 
-__all__ = ["MAX_KEY_LENGTH", "Interface"]
+__all__ = ["MAX_KEY_LENGTH", "Interface", "check_flagging_dir"]
 
 logger = logging.getLogger("asyncflag")
 
@@ -439,6 +439,7 @@ class Interface:
             message is shown, other exceptions as a generic message with a request id
             whose traceback the server logs
         """
+        require_extra("web", "iface.app()", "starlette")
         from .web import create_app
 
         return create_app(
@@ -464,6 +465,7 @@ class Interface:
 
         :param show_error: as in :meth:`app`
         """
+        require_extra("web", "iface.launch()", "starlette", "uvicorn")
         import uvicorn
 
         uvicorn.run(
