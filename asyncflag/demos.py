@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from .components import Dropdown, Image, Number
-from .errors import FlagValueError
+from .errors import Error, FlagValueError
 from .interface import Interface
 from .modes import FlaggingMode
 
@@ -34,7 +34,10 @@ __all__ = [
 def calculator(mode: FlaggingMode | None = None, flagging_dir: str | Path = "flagged") -> Interface:
     """The flagging guide's calculator, with its flagging options."""
 
-    def calculate(num1: float, operation: str, num2: float) -> float:
+    def calculate(num1: float | None, operation: str, num2: float | None) -> float:
+        # an empty box is None (as in Gradio): asyncflag.Error shows the message as it is
+        if num1 is None or num2 is None:
+            raise Error(f"enter a number in {'num1' if num1 is None else 'num2'}")
         if operation == "add":
             return num1 + num2
         if operation == "subtract":
@@ -42,7 +45,7 @@ def calculator(mode: FlaggingMode | None = None, flagging_dir: str | Path = "fla
         if operation == "multiply":
             return num1 * num2
         if num2 == 0:
-            raise ZeroDivisionError("cannot divide by zero")
+            raise Error("cannot divide by zero")
         return num1 / num2
 
     return Interface(

@@ -790,3 +790,32 @@ async def test_health_fails_while_rows_fail_in_auto_mode(tmp_path: Path) -> None
         health = await client.get("/api/health")
         assert health.status_code == 200 and health.json()["failing"] is False
     assert iface.health()["healthy"] is False  # not running any more
+
+
+@pytest.mark.parametrize("mode", ["manual", "auto", "never"])
+async def test_bad_inputs_are_a_400_in_every_mode(tmp_path: Path, mode: str) -> None:
+    """never mode checks inputs too: "x" in a number or "yes" in a checkbox is the
+    request's fault (400), not a failed prediction (500)."""
+
+    def both(a: float, b: bool) -> str:
+        return f"{a} {b}"
+
+    iface = Interface(
+        both, ["number", "checkbox"], "text", flagging_mode=mode, flagging_dir=tmp_path
+    )
+    async for client in client_for(iface):
+        for data in (["x", True], [1, "yes"]):
+            response = await client.post("/api/predict", json={"data": data})
+            assert response.status_code == 400, response.text
+            assert " stores " in response.json()["error"]
+
+
+async def test_demo_calculator_says_what_is_missing(tmp_path: Path) -> None:
+    from asyncflag.demos import calculator as demo_calculator
+
+    async for client in client_for(demo_calculator("manual", tmp_path)):
+        response = await client.post("/api/predict", json={"data": [1, "add", None]})
+        assert response.status_code == 422
+        assert response.json() == {"error": "enter a number in num2"}
+        response = await client.post("/api/predict", json={"data": [1, "divide", 0]})
+        assert response.json() == {"error": "cannot divide by zero"}
