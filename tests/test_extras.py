@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import free_port, wait_until_serving
 
 from asyncflag import Interface, MissingExtraError
 from asyncflag.cli import main
@@ -54,3 +57,20 @@ def test_demo_refuses_a_flagging_dir_that_is_a_file(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "is a file, not a directory" in err and str(file) in err
+
+
+def test_demo_startup_message_names_every_demo(tmp_path: Path) -> None:
+    port = free_port()
+    command = [sys.executable, "-m", "asyncflag", "demo", "--port", str(port)]
+    command += ["--dir", str(tmp_path / "flags")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}", process)
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    base = f"http://127.0.0.1:{port}"
+    lines = output.decode().splitlines()
+    assert f"  Calculator: {base}/" in lines
+    assert f"  Sepia image: {base}/image/" in lines
+    assert f"  Chat: {base}/chat/" in lines

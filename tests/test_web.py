@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import csv
+import html
 import io
+import json
+import re
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -819,3 +822,34 @@ async def test_demo_calculator_says_what_is_missing(tmp_path: Path) -> None:
         assert response.json() == {"error": "enter a number in num2"}
         response = await client.post("/api/predict", json={"data": [1, "divide", 0]})
         assert response.json() == {"error": "cannot divide by zero"}
+
+
+async def test_examples_table_from_a_flagged_folder(tmp_path: Path) -> None:
+    """examples= a flagged folder: its rows' inputs become the table's rows, values in
+    data-values (JSON) for the page to fill in, hostile text escaped."""
+    source = Interface(
+        add_text, ["number", "text"], "text", flagging_mode="auto", flagging_dir=tmp_path
+    )
+    async with source:
+        await source.submit(3, "<script>alert(1)</script>")
+        await source.submit(4.5, 'say "hi"')
+    iface = Interface(add_text, ["number", "text"], "text", examples=tmp_path)
+    async for client in client_for(iface, show_error=False):
+        page = (await client.get("/")).text
+    assert '<section id="examples">' in page
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    rows = re.findall(r'<tr tabindex="0" data-values="([^"]*)">', page)
+    assert [json.loads(html.unescape(row)) for row in rows] == [
+        {"0": 3, "1": "<script>alert(1)</script>"},
+        {"0": 4.5, "1": 'say "hi"'},
+    ]
+    # without examples, no table
+    async for client in client_for(
+        Interface(add_text, ["number", "text"], "text", flagging_dir=tmp_path / "x")
+    ):
+        assert 'id="examples"' not in (await client.get("/")).text
+
+
+def add_text(number: float, text: str) -> str:
+    return f"{number} {text}"
