@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import FilePayload, Page
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+TINY_PNG = Path(__file__).resolve().parent / "fixtures" / "gradio" / "media" / "tiny.png"
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists(CHROMIUM), reason="needs Debian's chromium (.ci/run installs it)"
@@ -190,3 +191,42 @@ def test_auto_mode_write_failures_show_on_the_page(page: Page) -> None:
         expect(notice).to_contain_text("Flagged data is not being saved")
         expect(notice).to_contain_text("No space left on device")
         page.screenshot(path=str(ARTIFACTS / "page-health.png"))
+
+
+def test_clear_restores_every_kind_of_input(tmp_path: Path, page: Page) -> None:
+    """Clear puts each input back as the page first showed it: a radio's value=, a
+    slider's, a table's cells, and no image chosen (nor its preview)."""
+
+    def four(choice: str, amount: float, picture: object, table: object) -> str:
+        return "ok"  # pragma: no cover - not submitted here
+
+    iface = Interface(
+        four,
+        [
+            components.Radio(["a", "b"], value="a", label="choice"),
+            components.Slider(0, 10, value=3, step=1, label="amount"),
+            components.Image(label="picture"),
+            components.Dataframe([[1, 2]], headers=["x", "y"], type="array", label="table"),
+        ],
+        "text",
+        flagging_dir=tmp_path,
+    )
+    read_all = """() => Array.from(document.querySelectorAll("#inputs [data-index]"),
+        el => { const v = asyncflag.read(el); return v instanceof Blob ? "blob" : v; })"""
+    with served_in_thread(iface.app()) as url:
+        page.goto(url + "/")
+        first = page.evaluate(read_all)
+        assert first == ["a", 3, None, {"headers": ["x", "y"], "data": [[1, 2]]}]
+        page.check("text=b")
+        page.fill("#in1", "7")
+        page.set_input_files("#in2", str(TINY_PNG))
+        expect(page.locator("#in2 + img.preview")).to_be_visible()
+        cell = page.locator("table.dataframe td").first
+        cell.click()
+        page.keyboard.type("9")
+        changed = page.evaluate(read_all)
+        assert changed != first
+        page.click("#clear")
+        assert page.evaluate(read_all) == first
+        expect(page.locator("#in2 + img.preview")).to_be_hidden()
+        expect(page.locator("table.dataframe")).to_have_count(1)
