@@ -32,6 +32,8 @@ import html
 import itertools
 import json
 import logging
+import mimetypes
+import os
 import re
 import secrets
 from collections import OrderedDict
@@ -41,6 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import anyio
 import msgspec
 from starlette.applications import Starlette
 from starlette.authentication import SimpleUser
@@ -140,6 +143,7 @@ def create_app(
             Route("/api/config", api.config, methods=["GET"]),
             Route("/api/stats", api.stats, methods=["GET"]),
             Route("/api/health", api.health, methods=["GET"]),
+            Route("/api/example/{row:int}/{index:int}", api.example_file, methods=["GET"]),
             Route("/api/predict", api.predict, methods=["POST"]),
             Route("/api/flag", api.flag, methods=["POST"]),
         ],
@@ -195,6 +199,40 @@ class _API:
                 "failing": health["failing"],
                 "last_error": health["last_error"],
             }
+        )
+
+    async def example_file(self, request: Request) -> Response:
+        """The file of example ``row``'s input ``index``, for the page to put in the file
+        input when the row is clicked. Only what ``examples=`` names (the server's own
+        list, or the files of a flagged folder, never a path from the client), only for a
+        one-file input, up to ``max_output_file_size``; sent as an attachment, never
+        sniffed."""
+        row, index = request.path_params["row"], request.path_params["index"]
+        path = _example_path(self.iface, row, index)
+        if path is None:
+            return JSONResponse(
+                {"error": "no such example file (a row, and a one-file input, of examples=)"},
+                status_code=404,
+            )
+        try:
+            data = await anyio.Path(path).read_bytes()
+        except OSError as exc:
+            return JSONResponse(
+                {"error": f"the example file cannot be read: {exc.strerror}"}, status_code=404
+            )
+        if len(data) > self.max_output_file_size:
+            return JSONResponse(
+                {"error": f"the example file is over {self.max_output_file_size} bytes"},
+                status_code=413,
+            )
+        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return Response(
+            data,
+            media_type=kind,
+            headers={
+                "X-Content-Type-Options": "nosniff",
+                "Content-Disposition": f'attachment; filename="example{path.suffix[:16]}"',
+            },
         )
 
     async def health(self, request: Request) -> Response:
@@ -882,22 +920,24 @@ _EXAMPLE_CELL_CHARS = 80
 
 def _examples_html(iface: Interface) -> str:
     """The examples table (``examples=``): one row per example, a click fills the inputs
-    with its values. An input that takes a file upload shows its file's name and is
-    not filled (a browser cannot set a file input)."""
+    with its values. A one-file input (an Image, Audio, File...) shows its file's name;
+    the page fetches the file from ``/api/example/<row>/<input>`` and puts it in the
+    input (a Gallery's files are not filled)."""
     if not iface.examples:
         return ""
     inputs = iface.input_components
     head = "".join(f"<th>{html.escape(c.label or f'input {i}')}</th>" for i, c in enumerate(inputs))
     rows = []
-    for example in iface.examples:
+    for row, example in enumerate(iface.examples):
         values: dict[str, Any] = {}
+        files: list[int] = []
         cells = []
         for index, component in enumerate(inputs):
             value = example[index] if index < len(example) else None
             if component.takes_upload:
-                name = getattr(value, "name", None) or (
-                    Path(value).name if isinstance(value, str | Path) else ""
-                )
+                name = Path(value).name if isinstance(value, str | os.PathLike) else ""
+                if _example_path(iface, row, index) is not None:
+                    files.append(index)
                 cells.append(f"<td>{html.escape(str(name))}</td>")
                 continue
             text = _example_json(value)
@@ -910,14 +950,30 @@ def _examples_html(iface: Interface) -> str:
                 shown = shown[: _EXAMPLE_CELL_CHARS - 1] + "…"
             cells.append(f'<td title="{html.escape(shown)}">{html.escape(shown)}</td>')
         rows.append(
-            f'<tr tabindex="0" data-values="{html.escape(json.dumps(values))}">'
-            f"{''.join(cells)}</tr>"
+            f'<tr tabindex="0" data-row="{row}" data-values="{html.escape(json.dumps(values))}" '
+            f'data-files="{json.dumps(files)}">{"".join(cells)}</tr>'
         )
     return (
         '<section id="examples"><table><caption>Examples (click one to fill the inputs)'
         f"</caption><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
         "</section>"
     )
+
+
+def _example_path(iface: Interface, row: int, index: int) -> Path | None:
+    """The file example ``row`` names for the one-file input ``index``, if it is one."""
+    examples = iface.examples or []
+    inputs = iface.input_components
+    if not (0 <= row < len(examples) and 0 <= index < len(inputs)):
+        return None
+    component = inputs[index]
+    value = examples[row][index] if index < len(examples[row]) else None
+    if not component.takes_upload or component.max_uploads != 1:
+        return None
+    if not isinstance(value, str | os.PathLike):
+        return None
+    path = Path(value)
+    return path if path.is_file() else None
 
 
 def _example_json(value: Any) -> str | None:

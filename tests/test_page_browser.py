@@ -230,3 +230,22 @@ def test_clear_restores_every_kind_of_input(tmp_path: Path, page: Page) -> None:
         assert page.evaluate(read_all) == first
         expect(page.locator("#in2 + img.preview")).to_be_hidden()
         expect(page.locator("table.dataframe")).to_have_count(1)
+
+
+def test_an_image_example_fills_the_file_input(tmp_path: Path, page: Page) -> None:
+    def size(picture: Any) -> str:
+        return "x".join(map(str, picture.shape))
+
+    iface = Interface(
+        size,
+        components.Image(label="picture"),
+        "text",
+        examples=[[str(TINY_PNG)]],
+        flagging_dir=tmp_path,
+    )
+    with served_in_thread(iface.app()) as url:
+        page.goto(url + "/")
+        page.click("#examples tbody tr")
+        expect(page.locator("#in0 + img.preview")).to_be_visible()
+        page.click("#submit")
+        expect(page.locator(".output").first).to_have_text("2x2x3")

@@ -839,7 +839,7 @@ async def test_examples_table_from_a_flagged_folder(tmp_path: Path) -> None:
     assert '<section id="examples">' in page
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    rows = re.findall(r'<tr tabindex="0" data-values="([^"]*)">', page)
+    rows = re.findall(r'<tr tabindex="0" data-row="\d+" data-values="([^"]*)"', page)
     assert [json.loads(html.unescape(row)) for row in rows] == [
         {"0": 3, "1": "<script>alert(1)</script>"},
         {"0": 4.5, "1": 'say "hi"'},
@@ -853,3 +853,41 @@ async def test_examples_table_from_a_flagged_folder(tmp_path: Path) -> None:
 
 def add_text(number: float, text: str) -> str:
     return f"{number} {text}"
+
+
+TINY_PNG = Path(__file__).resolve().parent / "fixtures" / "gradio" / "media" / "tiny.png"
+
+
+async def test_example_files_are_served_only_from_examples(tmp_path: Path) -> None:
+    """/api/example/<row>/<input>: the file a row of examples= names for a one-file
+    input, sent as an unsniffed attachment; nothing else (no other row, input or path)."""
+
+    def caption(picture: object, text: str) -> str:
+        return text
+
+    iface = Interface(
+        caption,
+        [components.Image(), "text"],
+        "text",
+        examples=[[str(TINY_PNG), "tiny"], [str(tmp_path / "gone.png"), "gone"]],
+        flagging_dir=tmp_path / "f",
+    )
+    async for client in client_for(iface):
+        response = await client.get("/api/example/0/0")
+        assert response.status_code == 200
+        assert response.content == TINY_PNG.read_bytes()
+        assert response.headers["content-type"] == "image/png"
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["content-disposition"] == 'attachment; filename="example.png"'
+        for path in (
+            "/api/example/0/1",
+            "/api/example/1/0",
+            "/api/example/2/0",
+            "/api/example/0/9",
+            "/api/example/-1/0",
+            "/api/example/0/..%2F..%2Fetc",
+        ):
+            assert (await client.get(path)).status_code == 404, path
+        page = (await client.get("/")).text
+        assert 'data-row="0"' in page and 'data-files="[0]"' in page
+        assert 'data-row="1"' in page and 'data-files="[]"' in page  # a missing file
