@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any, cast
 import anyio
 import msgspec
 
-from .checks import is_async_callable, positive_int, writable_text
+from .checks import is_async_callable, positive_int, require_extra, writable_text
 from .components import Chatbot, Component, FileComponent, Number, Textbox, component_from
 from .errors import (
     ChatReplyError,
@@ -363,7 +363,11 @@ class ChatInterface:
             yield
 
     def app(self, **options: Any) -> Starlette:
-        """The ASGI app of the chat page and its API (``asyncflag.chat_web.create_chat_app``)."""
+        """The ASGI app of the chat page and its API (``asyncflag.chat_web.create_chat_app``).
+
+        :raises MissingExtraError: without the ``web`` extra, saying how to install it
+        """
+        require_extra("web", "chat.app()", "starlette")
         from .chat_web import create_chat_app  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
         return cast("Starlette", create_chat_app(self, **options))
@@ -371,7 +375,11 @@ class ChatInterface:
     def launch(
         self, host: str = "127.0.0.1", port: int = 7860, *, log_level: str = "info", **options: Any
     ) -> None:
-        """Serve :meth:`app` with uvicorn until interrupted; then write every accepted row."""
+        """Serve :meth:`app` with uvicorn until interrupted; then write every accepted row.
+
+        :raises MissingExtraError: without the ``web`` extra, saying how to install it
+        """
+        require_extra("web", "chat.launch()", "starlette", "uvicorn")
         import uvicorn
 
         uvicorn.run(self.app(**options), host=host, port=port, log_level=log_level)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import free_port, wait_until_serving
 
-from asyncflag import Interface, MissingExtraError
+from asyncflag import ChatInterface, Interface, MissingExtraError
 from asyncflag.cli import main
 
 
@@ -46,6 +46,15 @@ def test_app_and_launch_name_the_web_extra(monkeypatch: pytest.MonkeyPatch) -> N
     with pytest.raises(MissingExtraError, match=r"pip install 'asyncflag\[web\]'"):
         iface.launch()
     assert isinstance(MissingExtraError("x"), ImportError)  # `except ImportError` still works
+
+
+def test_a_chats_app_and_launch_name_the_web_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    chat = ChatInterface(lambda message, history: message)
+    monkeypatch.setitem(sys.modules, "starlette", None)
+    with pytest.raises(MissingExtraError, match=r"chat.app\(\) needs the 'web' extra"):
+        chat.app()
+    with pytest.raises(MissingExtraError, match=r"pip install 'asyncflag\[web\]'"):
+        chat.launch()
 
 
 def test_demo_refuses_a_flagging_dir_that_is_a_file(
