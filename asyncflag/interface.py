@@ -224,7 +224,6 @@ class Interface:
         self.max_batch = max_batch
         self.cache_size = cache_size
         self.cache_bytes = cache_bytes
-        self.shutdown_timeout = shutdown_timeout
         self.examples = load_examples(examples, self.input_components)
 
         self._cache = _PredictionCache(cache_size, cache_bytes)
@@ -274,6 +273,16 @@ class Interface:
         self._keys = _FlagKeys(cache_size)
 
     @property
+    def shutdown_timeout(self) -> float | None:
+        """Seconds that leaving ``async with`` may spend writing what is queued (see the
+        class); may be changed at any time, and the next leaving uses the new value."""
+        return self._pipeline.shutdown_timeout
+
+    @shutdown_timeout.setter
+    def shutdown_timeout(self, seconds: float | None) -> None:
+        self._pipeline.shutdown_timeout = seconds
+
+    @property
     def components(self) -> list[Component]:
         """The input components, then the output components."""
         return [*self.input_components, *self.output_components]
@@ -308,22 +317,28 @@ class Interface:
         "last_error": str | None, "last_error_at": ISO time | None, "reason": str}``:
         healthy while running and the last row settled was written (or none failed
         yet); ``failing`` from a row that could not be written (the disk, a file save,
-        the callback) until the next one is written.
+        the callback, a file read for the stream) until the next one is written. With a
+        transport, also unhealthy while Redis cannot be reached (``"connected": False``:
+        rows wait in the queue, then its overflow policy applies).
         """
         counters = self._counters
         running = self.running
         failing = counters.failing
+        unreachable = counters.connected is False
         if not running:
             reason = "the interface is not running (outside async with)"
         elif failing:
             reason = f"rows are failing to be written: {counters.last_error}"
+        elif unreachable:
+            reason = "Redis cannot be reached: rows wait in the queue while it is retried"
         else:
             reason = "ok"
         at = counters.last_error_at
         return {
-            "healthy": running and not failing,
+            "healthy": running and not failing and not unreachable,
             "running": running,
             "failing": failing,
+            "connected": counters.connected,
             "failed": counters.failed,
             "last_error": counters.last_error,
             "last_error_at": None if at is None else datetime.fromtimestamp(at, UTC).isoformat(),

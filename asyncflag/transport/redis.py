@@ -225,6 +225,8 @@ class StreamPublisher:
                 tg.start_soon(self._read_replies, client, self._reading)
             await self._send(client, entries)
             self._counters.written += rows
+            if rows:
+                self._counters.failing = False
 
     def abandon(self, reason: str) -> int:
         """Fail what was not handed to Redis, and the flags the consumer had not confirmed
@@ -263,6 +265,7 @@ class StreamPublisher:
                 if type(event) is FlagEvent and event.receipt is not None:
                     event.receipt.set_error(error)
                 self._counters.failed += 1
+                self._counters.record_failure(error)
                 continue
             reply = 0
             if type(event) is FlagEvent:

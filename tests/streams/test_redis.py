@@ -305,3 +305,23 @@ def test_the_consume_command(redis_server: RedisServer, tmp_path: Path) -> None:
         if command.stdout is not None:
             command.stdout.close()
     assert [row.values[0] for row in load_flagged(flags)] == ["from a replica"]
+
+
+async def test_health_says_when_redis_cannot_be_reached(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """A replica whose Redis is away is unhealthy (``/api/health`` answers 503) until it
+    is reached again; rows wait in the queue meanwhile."""
+    iface = replica(redis_server, flagging_mode="auto")
+    async with iface:
+        async with consumer(redis_server, tmp_path / "flags"):
+            assert (await iface.flag(["a", None, "A"]), iface.health()["healthy"]) == (1, True)
+        redis_server.stop()
+        await iface.submit("queued", None)
+        with anyio.fail_after(10):
+            while iface.stats.connected is not False:
+                await anyio.sleep(0.01)
+        health = iface.health()
+        assert (health["healthy"], health["connected"]) == (False, False)
+        assert "Redis cannot be reached" in health["reason"]
+        iface.shutdown_timeout = 0.2
