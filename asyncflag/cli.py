@@ -39,6 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("target", help="module:attribute naming an Interface or a ChatInterface")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=7860)
+    serve.add_argument(
+        "--review",
+        action="store_true",
+        help="also serve the review page of the flagged data at /flagged (an Interface's)",
+    )
 
     commands.add_parser(
         "bench",
@@ -86,10 +91,18 @@ def main(argv: list[str] | None = None) -> int:
 
         app = chat_demo_app(args.mode, args.dir) if args.chat else demo_app(args.mode, args.dir)
         print(f"asyncflag demo on http://{args.host}:{args.port}/ - flags go to {args.dir}/")
+        if not args.chat:
+            print(f"review the flagged rows at http://{args.host}:{args.port}/flagged")
         uvicorn.run(app, host=args.host, port=args.port)
         return 0
     if args.command == "serve":
-        _load_interface(args.target, parser).launch(host=args.host, port=args.port)
+        served = _load_interface(args.target, parser)
+        if args.review and not isinstance(served, Interface):
+            parser.error("--review serves an Interface's flagged rows; a ChatInterface has none")
+        if args.review:
+            served.launch(host=args.host, port=args.port, review=True)
+        else:
+            served.launch(host=args.host, port=args.port)
         return 0
     if args.command == "consume":
         return run_consumer(args)

@@ -94,16 +94,20 @@ def image_demo(mode: FlaggingMode | None = None, flagging_dir: str | Path = "fla
 
 
 def demo_app(mode: FlaggingMode | None = None, flagging_dir: str | Path = "flagged") -> Any:
-    """The calculator at ``/`` and, when Pillow is installed, the image demo at ``/image``."""
+    """The calculator at ``/`` and, when Pillow is installed, the image demo at ``/image``;
+    each with its review page (``/flagged``, ``/image/flagged``)."""
     from starlette.applications import Starlette
     from starlette.routing import Mount
 
     interfaces = [calculator(mode, flagging_dir)]
     try:
         interfaces.insert(0, image_demo(mode, flagging_dir))
-        routes = [Mount("/image", app=interfaces[0].app()), Mount("/", app=interfaces[1].app())]
+        routes = [
+            Mount("/image", app=interfaces[0].app(review=True)),
+            Mount("/", app=interfaces[1].app(review=True)),
+        ]
     except ImportError:
-        routes = [Mount("/", app=interfaces[0].app())]
+        routes = [Mount("/", app=interfaces[0].app(review=True))]
 
     @asynccontextmanager
     async def lifespan(app: object) -> AsyncIterator[None]:

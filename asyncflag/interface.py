@@ -380,6 +380,7 @@ class Interface:
         max_json_depth: int = 64,
         max_json_values: int = 100_000,
         trusted_origins: Sequence[str] = (),
+        review: bool = False,
     ) -> Starlette:
         """An ASGI app serving the page and the JSON API; its lifespan runs the interface.
 
@@ -394,6 +395,8 @@ class Interface:
         :param max_json_values: how many values a JSON body may hold
         :param trusted_origins: other origins whose pages may post to this app, such
             as the public one when a proxy rewrites the ``Host`` header
+        :param review: also serve the review page of the flagged data at ``/flagged``
+            (behind ``auth``: flagged data may be private; see :mod:`asyncflag.review`)
         """
         from .web import create_app
 
@@ -404,6 +407,7 @@ class Interface:
             max_json_depth=max_json_depth,
             max_json_values=max_json_values,
             trusted_origins=trusted_origins,
+            review=review,
         )
 
     def launch(
@@ -413,11 +417,15 @@ class Interface:
         *,
         auth: Auth | None = None,
         log_level: str = "info",
+        review: bool = False,
     ) -> None:
-        """Serve the app with uvicorn until interrupted; then write every accepted flag and exit."""
+        """Serve the app with uvicorn until interrupted; then write every accepted flag and exit.
+
+        :param review: also serve the review page of the flagged data at ``/flagged``
+        """
         import uvicorn
 
-        uvicorn.run(self.app(auth=auth), host=host, port=port, log_level=log_level)
+        uvicorn.run(self.app(auth=auth, review=review), host=host, port=port, log_level=log_level)
 
     # -- predictions ---------------------------------------------------------------
 

@@ -61,6 +61,7 @@ from .errors import (
     QueueFullError,
     UnknownPredictionError,
 )
+from .review import review_routes
 
 if TYPE_CHECKING:
     from .interface import Interface
@@ -89,6 +90,7 @@ def create_app(
     max_json_depth: int = 64,
     max_json_values: int = 100_000,
     trusted_origins: Sequence[str] = (),
+    review: bool = False,
 ) -> Starlette:
     """Build the ASGI app of ``iface``; its lifespan runs the interface.
 
@@ -101,6 +103,8 @@ def create_app(
         objects) a JSON body may hold (400 past it); checked before any is built
     :param trusted_origins: origins (``"https://example.com"``) whose pages may post here
         besides this server's own, e.g. the public origin when a proxy rewrites ``Host``
+    :param review: serve the review page of the flagged data at ``/flagged`` (see
+        :mod:`asyncflag.review`), behind ``auth`` as every route
     """
     for name, value in (
         ("max_body_size", max_body_size),
@@ -125,6 +129,7 @@ def create_app(
             Route("/api/stats", api.stats, methods=["GET"]),
             Route("/api/predict", api.predict, methods=["POST"]),
             Route("/api/flag", api.flag, methods=["POST"]),
+            *(review_routes(iface) if review else []),
         ],
         lifespan=iface.lifespan,
     )
