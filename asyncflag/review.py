@@ -285,7 +285,7 @@ class Review:
         options = sorted(counts, key=lambda o: (-counts[o], o or ""))
         count_items = "".join(
             f'<li><a href="{html.escape(self._option_url(root, query, o))}">'
-            f"{html.escape(_option_name(o))}</a>: {counts[o]}</li>"
+            f"<bdi>{html.escape(_option_name(o))}</bdi></a>: {counts[o]}</li>"
             for o in options
         )
         option_choices = "".join(
@@ -478,7 +478,13 @@ def _not_found(why: str) -> Response:
 
 
 def _option_name(option: str | None) -> str:
-    return "(no option)" if not option else option
+    """An option as the page names it: control and bidi characters as escapes (``\\x1b``,
+    ``\\u202e``), so that no option reverses or hides the text around it."""
+    if not option:
+        return "(no option)"
+    if option.isprintable():
+        return option
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in option)
 
 
 def _text(value: Any) -> str:
