@@ -15,11 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from PIL import Image as PILImage
 
 from asyncflag import Interface, components
+from asyncflag.cli import main
 from asyncflag.components import FileData
 from asyncflag.review import Review
 
@@ -383,3 +385,58 @@ async def test_on_in_the_demo(tmp_path: Path) -> None:
             assert response.status_code == 200, path
             assert page_rows(response.text) == []
             assert f'action="{path}"' in response.text  # links under the mount
+
+
+def test_show_prints_per_dataset_with_typed_values(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "dataset1.csv").write_text(
+        "num,op,flag,username,timestamp\n1.5,add,wrong,,2026-01-01T00:00:00\n"
+        "2,sub,,,2026-01-02T00:00:00\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "dataset2.csv").write_text(
+        "text,flag,username,timestamp\nhi,wrong,,2026-01-03T00:00:00\n", encoding="utf-8"
+    )
+    (tmp_path / "image-demo").mkdir()
+    (tmp_path / "image-demo" / "dataset1.csv").write_text(
+        "image,flag,username,timestamp\nimage/a.png,,,2026-01-04T00:00:00\n", encoding="utf-8"
+    )
+    (tmp_path / "image-demo" / "image").mkdir()
+    (tmp_path / "image-demo" / "image" / "a.png").write_bytes(png())
+    assert main(["show", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    # each dataset on its own, with its columns; no total across different columns
+    assert lines[0].endswith(": 3 dataset files, each counted on its own")
+    assert "dataset1.csv: 2 rows" in lines and "dataset2.csv: 1 row" in lines
+    assert "image-demo/dataset1.csv: 1 row" in lines  # a dataset, not a stored file
+    assert "  columns: num, op" in lines
+    assert "3 rows" not in out and "4 rows" not in out
+    assert out.count("    wrong: 1") == 2  # per dataset
+    # numbers as numbers (repr: no quotes), text as text
+    assert "    [2026-01-01 00:00:00] num=1.5, op='add' flag='wrong'" in lines
+    assert "    [2026-01-02 00:00:00] num=2, op='sub' flag=None" in lines
+    assert "files stored: 1, " in out and "  image-demo/image/: 1" in lines
+
+
+def test_show_types_columns_by_their_schema(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Textbox column of digits stays text; a Number and a Checkbox column are typed."""
+    iface = Interface(
+        lambda *values: "ok",
+        [components.Textbox(label="code"), components.Number(label="n"), "checkbox"],
+        "text",
+        flagging_dir=tmp_path,
+        flagging_mode="manual",
+    )
+
+    async def flag() -> None:
+        async with iface:
+            await iface.flag(["007", 7, True, "ok"])
+
+    anyio.run(flag)
+    assert main(["show", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "] code='007', n=7, component 2=True, output='ok' flag=None" in out
