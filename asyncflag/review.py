@@ -33,7 +33,7 @@ import secrets
 import stat
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -43,7 +43,7 @@ import anyio
 import anyio.to_thread
 import msgspec
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .components import Component, FileComponent, Gallery, media_type
@@ -89,6 +89,8 @@ class _Index(msgspec.Struct):
     files: dict[str, tuple[str, str]]
     signature: tuple[tuple[str, int, int], ...]
     read_at: float
+    #: how long reading the rows took, in seconds
+    cost: float = 0.0
 
 
 class Review:
@@ -142,17 +144,33 @@ class Review:
         return _Index(rows, typed, files, signature, time.monotonic())
 
     async def index(self) -> _Index:
-        """The rows, read again only when a dataset file changed (and ``refresh`` passed)."""
+        """The rows, read again only when a dataset file changed (and ``refresh`` passed).
+
+        While the rows are read again, other requests get the rows read before (only the
+        first request waits for the first read)."""
+        current = self._index
+        if current is not None and (self._lock.locked() or self._fresh(current)):
+            return current
         async with self._lock:
             current = self._index
-            if current is not None and time.monotonic() - current.read_at < self.refresh:
+            if current is not None and self._fresh(current):
                 return current
             signature = await anyio.to_thread.run_sync(self._signature)
             if current is not None and current.signature == signature:
                 current.read_at = time.monotonic()
                 return current
+            started = time.monotonic()
             self._index = await anyio.to_thread.run_sync(self._read, signature)
+            self._index.cost = time.monotonic() - started
             return self._index
+
+    def _fresh(self, index: _Index) -> bool:
+        """Whether ``index`` was checked too recently to check the files again: at most
+        once per ``refresh`` seconds, and no more than a fifth of the time while rows
+        keep arriving (``refresh=0``: on every request)."""
+        if not self.refresh:
+            return False
+        return time.monotonic() - index.read_at < max(self.refresh, 4 * index.cost)
 
     # -- the routes ----------------------------------------------------------------------
 
@@ -163,7 +181,7 @@ class Review:
         except _BadQuery as exc:
             return JSONResponse({"error": str(exc)}, status_code=400, headers=_HEADERS)
         index = await self.index()
-        rows, counts = query.select(index)
+        rows, counts = await anyio.to_thread.run_sync(query.select, index)
         total = len(rows)
         start = (query.page - 1) * query.per_page
         shown = rows[start : start + query.per_page]
@@ -208,21 +226,33 @@ class Review:
         except _BadQuery as exc:
             return JSONResponse({"error": str(exc)}, status_code=400, headers=_HEADERS)
         index = await self.index()
-        rows, _ = query.select(index)
-        out = io.StringIO()
-        writer = csv.writer(out)
+        rows, _ = await anyio.to_thread.run_sync(query.select, index)
         labels = [c.label or f"component {i}" for i, c in enumerate(self.components)]
-        writer.writerow([*labels, "flag", "username", "timestamp", "comment"])
         root = str(self.root.absolute())
-        for number in rows:
-            row = index.rows[number]
-            cells = [_csv_cell(value, root) for value in row.values]
-            meta = [row.flag, row.username, row.timestamp and row.timestamp.isoformat()]
-            writer.writerow(
-                [*cells, *(_csv_cell(v, root) for v in meta), _csv_cell(row.comment, root)]
-            )
+
+        def lines() -> Iterator[str]:
+            # a sync iterator: Starlette runs it in a worker thread, a chunk at a time
+            out = io.StringIO()
+            writer = csv.writer(out)
+            writer.writerow([*labels, "flag", "username", "timestamp", "comment"])
+            for start in range(0, len(rows), 1000):
+                for number in rows[start : start + 1000]:
+                    row = index.rows[number]
+                    stamp = row.timestamp.isoformat() if row.timestamp else None
+                    writer.writerow(
+                        [
+                            *(_csv_cell(value, root) for value in row.values),
+                            *(_csv_cell(v, root) for v in (row.flag, row.username, stamp)),
+                            _csv_cell(row.comment, root),
+                        ]
+                    )
+                yield out.getvalue()
+                out.seek(0)
+                out.truncate()
+            yield out.getvalue()
+
         headers = {**_HEADERS, "Content-Disposition": 'attachment; filename="flagged.csv"'}
-        return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+        return StreamingResponse(lines(), media_type="text/csv; charset=utf-8", headers=headers)
 
     # -- rendering -----------------------------------------------------------------------
 
@@ -513,6 +543,8 @@ def review_routes(iface: Interface, *, refresh: float = 2.0) -> list[Route]:
     """The routes of the review page of ``iface`` (see the module's docstring).
 
     :param refresh: at least this many seconds between two checks of the dataset files
+        (and at least four times as long as the last read took); 0 checks them on every
+        request
     """
     review = Review(iface, refresh=refresh)
     handlers: Sequence[tuple[str, Callable[[Request], Any]]] = (
