@@ -440,3 +440,40 @@ def test_show_types_columns_by_their_schema(
     assert main(["show", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "] code='007', n=7, component 2=True, output='ok' flag=None" in out
+
+
+async def test_hostile_file_names_in_a_dataset(tmp_path: Path) -> None:
+    """Cells naming ``../``, absolute paths, RTL and control characters: only files inside
+    the folder are served, under their own (quoted) names; the other rows are left out."""
+    iface = Interface(
+        lambda image, file: "ok",
+        [components.Image(label="image"), components.File(label="file")],
+        "text",
+        flagging_dir=tmp_path / "flagged",
+        flagging_mode="manual",
+    )
+    async with iface:
+        await iface.flag([png(), FileData(b"plain", "a.txt"), "ok"])
+    folder = tmp_path / "flagged"
+    (tmp_path / "outside.png").write_bytes(png("green"))
+    odd = "\u202egnp.txt\x1b[2J"
+    (folder / "file" / odd).write_bytes(b"odd name")
+    with (folder / "dataset1.csv").open("a", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        stamp = "2026-01-01T00:00:00+00:00"
+        writer.writerow(["../outside.png", "", "ok", "", "", stamp])
+        writer.writerow([str(tmp_path / "outside.png"), "", "ok", "", "", stamp])
+        writer.writerow(["", f"file/{odd}", "ok", "", "", stamp])
+    async with await client_of(iface, review=True) as client:
+        rows = page_rows((await client.get("/flagged")).text)
+        assert len(rows) == 2  # the two rows naming files outside are left out
+        odd_row = next(row for row in rows if row["values"][0] is None)
+        assert odd_row["files"][0][0] == f"file/{odd}"
+        response = await client.get(odd_row["values"][1])
+        assert response.status_code == 200 and response.content == b"odd name"
+        disposition = response.headers["content-disposition"]
+        assert disposition.isascii() and "\x1b" not in disposition
+        assert disposition.startswith("attachment; filename*=UTF-8''%E2%80%AEgnp.txt%1B")
+        for key in ("../outside.png", str(tmp_path / "outside.png")):
+            response = await client.get("/flagged/file", params={"path": key})
+            assert response.status_code == 404
