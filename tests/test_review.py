@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import re
+import sys
 import wave
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -477,3 +478,27 @@ async def test_hostile_file_names_in_a_dataset(tmp_path: Path) -> None:
         for key in ("../outside.png", str(tmp_path / "outside.png")):
             response = await client.get("/flagged/file", params={"path": key})
             assert response.status_code == 404
+
+
+def test_serve_review_flag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``asyncflag serve --review`` launches with the review page; refused for a chat."""
+    launched: list[dict[str, Any]] = []
+    monkeypatch.setattr(Interface, "launch", lambda self, **kwargs: launched.append(kwargs))
+    (tmp_path / "review_target.py").write_text(
+        "from asyncflag import ChatInterface, Interface\n"
+        "iface = Interface(lambda text: text, 'text', 'text')\n"
+        "chat = ChatInterface(lambda message, history: message)\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))  # serve adds the working directory
+    monkeypatch.delitem(sys.modules, "review_target", raising=False)
+    assert main(["serve", "review_target:iface", "--review", "--port", "7999"]) == 0
+    assert launched == [{"host": "127.0.0.1", "port": 7999, "review": True}]
+    assert main(["serve", "review_target:iface"]) == 0
+    assert launched[-1] == {"host": "127.0.0.1", "port": 7860}
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "review_target:chat", "--review"])
+    assert exited.value.code == 2
+    assert "a ChatInterface has none" in capsys.readouterr().err
