@@ -228,6 +228,8 @@ class Review:
         index = await self.index()
         rows, _ = await anyio.to_thread.run_sync(query.select, index)
         labels = [c.label or f"component {i}" for i, c in enumerate(self.components)]
+        if index.rows and not any(index.typed):  # a folder of other columns: its own labels
+            labels = list(index.rows[0].labels)
         root = str(self.root.absolute())
 
         def lines() -> Iterator[str]:
@@ -357,7 +359,8 @@ class Review:
             "nav": " · ".join(nav),
             "csv": html.escape(self._url(root, query, path="/flagged/csv", page=None)),
             # JSON in a <script> element: "<" escaped so that no value can close it
-            "rows": json.dumps(data).replace("<", "\\u003c"),
+            # msgspec: NaN and infinities (a Dataframe's) as null, which JSON.parse takes
+            "rows": msgspec.json.encode(data).decode().replace("<", "\\u003c"),
             "labels": json.dumps(
                 [c.label or f"component {i}" for i, c in enumerate(self.components)]
             ).replace("<", "\\u003c"),
