@@ -4,7 +4,8 @@ Routes, all ``GET`` and behind the app's auth like every other route:
 
 - ``/flagged``: rows newest first, each value shown by its component's own page script
   (a Label as bars, a Dataframe as a table, an Image as an image...), filtered by
-  ``option``, ``user``, ``since`` and ``until`` (dates, ``YYYY-MM-DD``, both included),
+  ``option`` (``none=1``: rows without one), ``user``, ``since`` and ``until`` (dates,
+  ``YYYY-MM-DD``, both included, in the timestamps' own zone: UTC as asyncflag writes them),
   with the counts per option of the rows the other filters keep, ``per_page`` rows a
   page (``page=N``);
 - ``/flagged/file?path=...``: a file a dataset row names (the path is only a key into
@@ -18,7 +19,10 @@ worker thread once, and again only after a dataset file changed (its size or
 modification time), and at most once per ``refresh`` seconds while rows keep arriving;
 a request filters the rows held in memory and converts only the ``per_page`` rows it
 shows. So a folder of a million rows is read once per change, not once per request
-(the rows are held in memory: about what :func:`~asyncflag.load_flagged` returns).
+(the rows are held in memory: about what :func:`~asyncflag.load_flagged` returns; for a
+million calculator rows, measured: the first read 9-15 s and +820 MiB RSS, later pages
+0.5-0.9 s). While the folder is read again, requests get the rows read before; reads are
+spaced so that they take no more than a fifth of the time while rows keep arriving.
 """
 
 from __future__ import annotations
@@ -452,7 +456,7 @@ def _date(text: str | None, name: str) -> date | None:
 def _int(text: str | None, name: str, default: int, low: int, high: int) -> int:
     if text is None or text == "":
         return default
-    if not text.isdigit() or not low <= int(text[:12]) <= high:
+    if not (text.isascii() and text.isdigit() and len(text) <= 12 and low <= int(text) <= high):
         raise _BadQuery(f"{name}={text[:40]!r} must be a whole number from {low} to {high}")
     return int(text)
 

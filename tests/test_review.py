@@ -287,6 +287,8 @@ async def test_filters_counts_and_pages(flagged: tuple[Interface, Path]) -> None
             ({"page": "0"}, "from 1"),
             ({"per_page": "100000"}, "from 1 to 500"),
             ({"page": "-1"}, "whole number"),
+            ({"page": "000000000001" + "0" * 5000}, "whole number"),  # no 500 from int()
+            ({"page": "\u0661"}, "whole number"),  # an Arabic-Indic digit
         ):
             response = await client.get("/flagged", params=params)
             assert response.status_code == 400
