@@ -59,7 +59,7 @@ from .sinks.datasets import SIMPLE_LOG_NAME, dataset_files
 if TYPE_CHECKING:
     from .interface import Interface
 
-__all__ = ["DEFAULT_PER_PAGE", "MAX_PER_PAGE", "review_routes"]
+__all__ = ["DEFAULT_PER_PAGE", "MAX_FILE_SIZE", "MAX_PER_PAGE", "Review", "review_routes"]
 
 #: rows a review page shows by default, and at most
 DEFAULT_PER_PAGE = 50
@@ -184,7 +184,10 @@ class Review:
             query = _Query.of(request)
         except _BadQuery as exc:
             return JSONResponse({"error": str(exc)}, status_code=400, headers=_HEADERS)
-        index = await self.index()
+        try:
+            index = await self.index()
+        except OSError as exc:
+            return _unreadable(exc)
         rows, counts = await anyio.to_thread.run_sync(query.select, index)
         total = len(rows)
         start = (query.page - 1) * query.per_page
@@ -204,7 +207,10 @@ class Review:
     async def file(self, request: Request) -> Response:
         """``GET /flagged/file?path=...``: a file a dataset row names."""
         key = request.query_params.get("path", "")
-        index = await self.index()
+        try:
+            index = await self.index()
+        except OSError as exc:
+            return _unreadable(exc)
         entry = index.files.get(key)
         if entry is None:
             return _not_found("no flagged row names this file")
@@ -229,7 +235,10 @@ class Review:
             query = _Query.of(request)
         except _BadQuery as exc:
             return JSONResponse({"error": str(exc)}, status_code=400, headers=_HEADERS)
-        index = await self.index()
+        try:
+            index = await self.index()
+        except OSError as exc:
+            return _unreadable(exc)
         rows, _ = await anyio.to_thread.run_sync(query.select, index)
         labels = [c.label or f"component {i}" for i, c in enumerate(self.components)]
         if index.rows and not any(index.typed):  # a folder of other columns: its own labels
@@ -508,6 +517,14 @@ def _read_inside(path: str, root: str) -> bytes:
         if info.st_size > MAX_FILE_SIZE:
             raise _Refused(f"the file is over {MAX_FILE_SIZE} bytes")
         return file.read(MAX_FILE_SIZE + 1)[:MAX_FILE_SIZE]
+
+
+def _unreadable(exc: OSError) -> Response:
+    return JSONResponse(
+        {"error": f"cannot read the flagging folder: {exc.strerror or exc} ({exc.filename})"},
+        status_code=503,
+        headers=_HEADERS,
+    )
 
 
 def _not_found(why: str) -> Response:

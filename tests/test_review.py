@@ -513,3 +513,20 @@ def test_serve_review_flag(
         main(["serve", "review_target:chat", "--review"])
     assert exited.value.code == 2
     assert "a ChatInterface has none" in capsys.readouterr().err
+
+
+async def test_an_unreadable_folder_is_a_503_naming_it(
+    flagged: tuple[Interface, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    iface, folder = flagged
+
+    def denied(*args: Any, **kwargs: Any) -> Any:
+        raise PermissionError(13, "Permission denied", str(folder / "dataset1.csv"))
+
+    monkeypatch.setattr("asyncflag.review.load_flagged", denied)
+    async with await client_of(iface, review=True) as client:
+        for path in ("/flagged", "/flagged/csv", "/flagged/file?path=x"):
+            response = await client.get(path)
+            assert response.status_code == 503
+            assert "Permission denied" in response.json()["error"]
+            assert "dataset1.csv" in response.json()["error"]
