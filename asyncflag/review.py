@@ -12,7 +12,9 @@ Routes, all ``GET`` and behind the app's auth like every other route:
   the files the rows name: what is opened comes from the dataset, never from the
   client), inside the flagging folder and not through a symlink, typed by its content;
   anything but an image, audio or video is sent as a download;
-- ``/flagged/csv``: the filtered rows as CSV (cells escaped as the datasets' are).
+- ``/flagged/csv``: the filtered rows as CSV (cells escaped as the datasets' are);
+- ``/flagged/parquet``: the filtered rows as Parquet, typed (needs ``asyncflag.export``
+  and pyarrow: ``pip install 'asyncflag[export]'``; a 501 saying so without them).
 
 Bounded work per request. Rows are read with :func:`~asyncflag.load_flagged` in a
 worker thread once, and again only after a dataset file changed (its size or
@@ -29,6 +31,8 @@ from __future__ import annotations
 
 import csv
 import html
+import importlib
+import importlib.util
 import io
 import json
 import os
@@ -59,11 +63,23 @@ from .sinks.datasets import SIMPLE_LOG_NAME, dataset_files
 if TYPE_CHECKING:
     from .interface import Interface
 
-__all__ = ["DEFAULT_PER_PAGE", "MAX_FILE_SIZE", "MAX_PER_PAGE", "Review", "review_routes"]
+__all__ = [
+    "DEFAULT_PER_PAGE",
+    "MAX_FILE_SIZE",
+    "MAX_PER_PAGE",
+    "PARQUET_HINT",
+    "Review",
+    "review_routes",
+]
 
 #: rows a review page shows by default, and at most
 DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 500
+#: what ``/flagged/parquet`` answers without asyncflag.export or pyarrow
+PARQUET_HINT = (
+    "Parquet downloads need asyncflag.export and pyarrow: pip install 'asyncflag[export]' "
+    "(the CSV download needs nothing more)"
+)
 #: the largest file ``/flagged/file`` sends, in bytes
 MAX_FILE_SIZE = 100 * 2**20
 
@@ -269,6 +285,51 @@ class Review:
         headers = {**_HEADERS, "Content-Disposition": 'attachment; filename="flagged.csv"'}
         return StreamingResponse(lines(), media_type="text/csv; charset=utf-8", headers=headers)
 
+    async def parquet(self, request: Request) -> Response:
+        """``GET /flagged/parquet``: the filtered rows (all pages) as Parquet, newest first,
+        typed by :func:`asyncflag.export.to_arrow` (numbers as numbers, files as paths).
+
+        Needs ``asyncflag.export`` and pyarrow (``pip install 'asyncflag[export]'``);
+        without them, a 501 saying so.
+        """
+        try:
+            query = _Query.of(request)
+        except _BadQuery as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400, headers=_HEADERS)
+        try:
+            # asyncflag.export (issue 15) and pyarrow, its extra: looked up when asked for
+            export = importlib.import_module("asyncflag.export")
+            parquet = importlib.import_module("pyarrow.parquet")
+        except ImportError:
+            return JSONResponse({"error": PARQUET_HINT}, status_code=501, headers=_HEADERS)
+        try:
+            index = await self.index()
+        except OSError as exc:
+            return _unreadable(exc)
+        rows, _ = await anyio.to_thread.run_sync(query.select, index)
+        typed = all(index.typed[number] for number in rows)
+        chosen = [index.rows[number] for number in rows]
+
+        def encode() -> bytes:
+            table = export.to_arrow(chosen, self.components if typed else None)
+            out = io.BytesIO()
+            parquet.write_table(table, out)
+            return out.getvalue()
+
+        try:
+            data = await anyio.to_thread.run_sync(encode)
+        except FlagValueError as exc:
+            return JSONResponse(
+                {"error": f"the rows cannot be written as Parquet: {exc}"},
+                status_code=422,
+                headers=_HEADERS,
+            )
+        headers = {
+            **_HEADERS,
+            "Content-Disposition": 'attachment; filename="flagged.parquet"',
+        }
+        return Response(data, media_type="application/vnd.apache.parquet", headers=headers)
+
     # -- rendering -----------------------------------------------------------------------
 
     async def _client_row(self, index: _Index, number: int, root: str) -> dict[str, Any]:
@@ -371,6 +432,13 @@ class Review:
             "anyoption": "" if query.option is not None else " selected",
             "nav": " · ".join(nav),
             "csv": html.escape(self._url(root, query, path="/flagged/csv", page=None)),
+            "parquet": (
+                f'<a id="parquet" href="'
+                f'{html.escape(self._url(root, query, path="/flagged/parquet", page=None))}">'
+                "download Parquet</a>"
+                if _parquet_available()
+                else ""
+            ),
             # JSON in a <script> element: "<" escaped so that no value can close it
             # msgspec: NaN and infinities (a Dataframe's) as null, which JSON.parse takes
             "rows": msgspec.json.encode(data).decode().replace("<", "\\u003c"),
@@ -519,6 +587,13 @@ def _read_inside(path: str, root: str) -> bytes:
         return file.read(MAX_FILE_SIZE + 1)[:MAX_FILE_SIZE]
 
 
+def _parquet_available() -> bool:
+    """Whether ``asyncflag.export`` and pyarrow are installed (without importing them)."""
+    return all(
+        importlib.util.find_spec(name) is not None for name in ("asyncflag.export", "pyarrow")
+    )
+
+
 def _unreadable(exc: OSError) -> Response:
     return JSONResponse(
         {"error": f"cannot read the flagging folder: {exc.strerror or exc} ({exc.filename})"},
@@ -575,5 +650,6 @@ def review_routes(iface: Interface, *, refresh: float = 2.0) -> list[Route]:
         ("/flagged", review.page),
         ("/flagged/file", review.file),
         ("/flagged/csv", review.csv),
+        ("/flagged/parquet", review.parquet),
     )
     return [Route(path, handler, methods=["GET"]) for path, handler in handlers]

@@ -530,3 +530,35 @@ async def test_an_unreadable_folder_is_a_503_naming_it(
             assert response.status_code == 503
             assert "Permission denied" in response.json()["error"]
             assert "dataset1.csv" in response.json()["error"]
+
+
+async def test_parquet_without_export_says_what_to_install(
+    flagged: tuple[Interface, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without asyncflag.export or pyarrow: a 501 naming the extra, and no Parquet link."""
+    iface, _ = flagged
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # an import of it fails
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    monkeypatch.setattr("asyncflag.review._parquet_available", lambda: False)
+    async with await client_of(iface, review=True) as client:
+        response = await client.get("/flagged/parquet")
+        assert response.status_code == 501
+        assert "pip install 'asyncflag[export]'" in response.json()["error"]
+        assert 'id="parquet"' not in (await client.get("/flagged")).text
+
+
+async def test_parquet_of_the_filtered_rows(flagged: tuple[Interface, Path]) -> None:
+    """Runs where asyncflag.export (issue 15) and pyarrow are installed."""
+    pytest.importorskip("asyncflag.export")
+    parquet = pytest.importorskip("pyarrow.parquet")
+    iface, _ = flagged
+    async with await client_of(iface, review=True) as client:
+        page = (await client.get("/flagged", params={"user": "alice"})).text
+        assert 'id="parquet" href="/flagged/parquet?user=alice"' in page
+        response = await client.get("/flagged/parquet", params={"user": "alice"})
+    assert response.status_code == 200
+    assert response.headers["content-disposition"] == 'attachment; filename="flagged.parquet"'
+    table = parquet.read_table(io.BytesIO(response.content))
+    assert table.column(HOSTILE_LABEL).to_pylist() == ["third", "first"]  # newest first
+    assert table.column("number").to_pylist() == [3, 1]  # typed by its component
+    assert table.column("flag").to_pylist() == [RTL_OPTION, "wrong"]
