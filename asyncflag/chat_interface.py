@@ -866,7 +866,7 @@ def _failed(receipt: FlagReceipt) -> bool:
     return False
 
 
-def _never_called() -> None:  # pragma: no cover - the row writer's fn is never called
+def _never_called(*values: Any) -> None:  # pragma: no cover - the row writer's fn is never called
     raise AssertionError("unreachable")
 
 

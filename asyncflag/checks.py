@@ -8,14 +8,16 @@ refuses the same mistake in the same words.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import inspect
 from collections.abc import Collection
 from typing import Any, TypeVar
 
-from .errors import FlagValueError
+from .errors import FlagValueError, MissingExtraError
 
 __all__ = [
     "is_async_callable",
+    "require_extra",
     "one_of",
     "positive_int",
     "positive_int_or_none",
@@ -24,6 +26,27 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+
+def require_extra(extra: str, needed_by: str, *modules: str) -> None:
+    """Raise :class:`~asyncflag.MissingExtraError` in one line if a module of an
+    optional extra is not installed: ``require_extra("web", "iface.app()", "starlette")``.
+
+    Checked without importing the modules (``importlib.util.find_spec``).
+    """
+    missing = []
+    for module in modules:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(module)
+    if missing:
+        raise MissingExtraError(
+            f"{needed_by} needs the {extra!r} extra ({', '.join(missing)} not installed): "
+            f"pip install 'asyncflag[{extra}]'"
+        )
 
 
 def positive_int(name: str, value: Any) -> int:

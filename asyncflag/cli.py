@@ -11,8 +11,9 @@ from collections import Counter
 from pathlib import Path
 
 from .chat_interface import ChatInterface
-from .errors import FlagValueError
-from .interface import Interface
+from .checks import require_extra
+from .errors import FlagValueError, MissingExtraError
+from .interface import Interface, check_flagging_dir
 from .read import load_flagged
 from .sinks.datasets import SIMPLE_LOG_NAME, dataset_files
 
@@ -106,20 +107,38 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["bench"]:
-        return run_benchmarks(argv[1:])
-    args = parser.parse_args(argv)
+    try:
+        if argv[:1] == ["bench"]:
+            return run_benchmarks(argv[1:])
+        return _run(parser, parser.parse_args(argv))
+    except (MissingExtraError, FlagValueError) as exc:  # one line, no traceback
+        command = argv[0] if argv else ""
+        print(f"asyncflag {command}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "demo":
+        require_extra("web", "asyncflag demo", "starlette", "uvicorn")
         import uvicorn
 
         from .demos import chat_demo_app, demo_app
 
+        if args.mode != "never":
+            # a --dir that is a file or read-only: one line now, not a traceback at startup
+            check_flagging_dir(args.dir)
         app = chat_demo_app(args.mode, args.dir) if args.chat else demo_app(args.mode, args.dir)
-        print(f"asyncflag demo on http://{args.host}:{args.port}/ - flags go to {args.dir}/")
+        base = f"http://{args.host}:{args.port}"
+        print(f"asyncflag demo on {base}/ - flags go to {args.dir}/")
+        for name, path in getattr(app.state, "links", []):
+            print(f"  {name}: {base}{path}")
         uvicorn.run(app, host=args.host, port=args.port)
         return 0
     if args.command == "serve":
-        _load_interface(args.target, parser).launch(host=args.host, port=args.port)
+        target = _load_interface(args.target, parser)
+        if isinstance(target, Interface) and target.flagging_mode != "never":
+            check_flagging_dir(target.flagging_dir)
+        target.launch(host=args.host, port=args.port)
         return 0
     if args.command == "consume":
         return run_consumer(args)
@@ -134,6 +153,7 @@ def run_consumer(args: argparse.Namespace) -> int:
 
     import anyio
 
+    require_extra("redis", "asyncflag consume", "coredis")
     from .transport import RedisConsumer
 
     logging.basicConfig(level=logging.INFO, format="asyncflag consume: %(message)s")
@@ -238,6 +258,7 @@ def run_benchmarks(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
+    require_extra("bench", "asyncflag bench", "rich", "hdrh", "psutil")
     sys.path.insert(0, str(checkout))
     from benchmarks.__main__ import main as bench_main
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from .components import Dropdown, Image, Number
-from .errors import FlagValueError
+from .errors import Error, FlagValueError
 from .interface import Interface
 from .modes import FlaggingMode
 
@@ -25,6 +25,7 @@ __all__ = [
     "chat_demo",
     "chat_demo_app",
     "demo_app",
+    "demo_links",
     "image_demo",
     "rule_bot",
 ]
@@ -33,7 +34,10 @@ __all__ = [
 def calculator(mode: FlaggingMode | None = None, flagging_dir: str | Path = "flagged") -> Interface:
     """The flagging guide's calculator, with its flagging options."""
 
-    def calculate(num1: float, operation: str, num2: float) -> float:
+    def calculate(num1: float | None, operation: str, num2: float | None) -> float:
+        # an empty box is None (as in Gradio): asyncflag.Error shows the message as it is
+        if num1 is None or num2 is None:
+            raise Error(f"enter a number in {'num1' if num1 is None else 'num2'}")
         if operation == "add":
             return num1 + num2
         if operation == "subtract":
@@ -41,7 +45,7 @@ def calculator(mode: FlaggingMode | None = None, flagging_dir: str | Path = "fla
         if operation == "multiply":
             return num1 * num2
         if num2 == 0:
-            raise ZeroDivisionError("cannot divide by zero")
+            raise Error("cannot divide by zero")
         return num1 / num2
 
     return Interface(
@@ -94,26 +98,47 @@ def image_demo(mode: FlaggingMode | None = None, flagging_dir: str | Path = "fla
 
 
 def demo_app(mode: FlaggingMode | None = None, flagging_dir: str | Path = "flagged") -> Any:
-    """The calculator at ``/`` and, when Pillow is installed, the image demo at ``/image``."""
+    """The calculator at ``/``, the image demo at ``/image/`` (when Pillow and numpy are
+    installed) and the chat demo at ``/chat/``; each page links to the others.
+
+    The image demo's flags go to ``<flagging_dir>/image-demo``, the chat's to
+    ``<flagging_dir>/chat-demo``.
+    """
     from starlette.applications import Starlette
     from starlette.routing import Mount
 
-    interfaces = [calculator(mode, flagging_dir)]
+    from .web import create_app
+
+    links = demo_links()
+    calc = calculator(mode, flagging_dir)
+    chat = chat_demo(mode, Path(flagging_dir) / "chat-demo")
+    running: list[Any] = [calc, chat]
+    routes = [Mount("/chat", app=chat.app())]
     try:
-        interfaces.insert(0, image_demo(mode, flagging_dir))
-        routes = [Mount("/image", app=interfaces[0].app()), Mount("/", app=interfaces[1].app())]
+        image = image_demo(mode, flagging_dir)
     except ImportError:
-        routes = [Mount("/", app=interfaces[0].app())]
+        links = [link for link in links if link[1] != "/image/"]
+    else:
+        running.append(image)
+        routes.append(Mount("/image", app=create_app(image, links=links)))
+    routes.append(Mount("/", app=create_app(calc, links=links)))
 
     @asynccontextmanager
     async def lifespan(app: object) -> AsyncIterator[None]:
         # Mounted apps' lifespans are not run by Starlette: the host runs every interface.
         async with AsyncExitStack() as stack:
-            for iface in interfaces:
+            for iface in running:
                 await stack.enter_async_context(iface)
             yield
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.links = links
+    return app
+
+
+def demo_links() -> list[tuple[str, str]]:
+    """The demos ``asyncflag demo`` serves: ``(name, path)`` pairs."""
+    return [("Calculator", "/"), ("Sepia image", "/image/"), ("Chat", "/chat/")]
 
 
 #: seconds between the words of the chat demo's replies, so that the stream shows

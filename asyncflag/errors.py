@@ -11,12 +11,14 @@ __all__ = [
     "ChatReplyError",
     "ConversationAccessError",
     "ConversationBusyError",
+    "Error",
     "FlagDroppedError",
     "FlagReadError",
     "FlagValueError",
     "FlagWriteError",
     "FlaggingDisabledError",
     "FlaggingError",
+    "MissingExtraError",
     "NotRunningError",
     "QueueFullError",
     "UnknownConversationError",
@@ -25,6 +27,23 @@ __all__ = [
     "WrongThreadError",
     "as_write_error",
 ]
+
+
+class Error(Exception):
+    """An error meant for the user, as Gradio's ``gr.Error``: raise it in ``fn``.
+
+    ``raise asyncflag.Error("the divisor must not be 0")``: the page shows the message
+    verbatim beside the outputs, and ``/api/predict`` answers 422 with it as
+    ``{"error": message}``. Any other exception from ``fn`` shows a generic message with
+    a request id instead (its text may hold private details), and the server logs its
+    traceback under the same id (``app(show_error=True)`` shows its type and text too).
+    :meth:`~asyncflag.Interface.submit` lets it through unchanged.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        #: the text shown to the user
+        self.message = str(message)
 
 
 class FlaggingError(RuntimeError):
@@ -135,6 +154,11 @@ def as_write_error(exc: Exception) -> Exception:
     error = FlagWriteError(f"the row was not written: {exc!r}")
     error.__cause__ = exc
     return error
+
+
+class MissingExtraError(FlaggingError, ImportError):
+    """A call needs an optional extra that is not installed, e.g. ``iface.app()``
+    without ``asyncflag[web]``; the message names the extra and how to install it."""
 
 
 class UnknownConversationError(FlagValueError):

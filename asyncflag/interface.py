@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 
-from .checks import is_async_callable, one_of, positive_int, writable_text
+from .checks import is_async_callable, one_of, positive_int, require_extra, writable_text
 from .components import Component, FileData, Textbox, component_from
 from .components.values import short_repr
 from .errors import (
@@ -45,7 +45,7 @@ from .pipeline import (
     Subscription,
 )
 from .read import COMMENT_LABEL, CORRECTION_SUFFIX, load_flagged
-from .sinks import CSVLogger, FlaggingCallback, RowResult, flag_rows
+from .sinks import CSVLogger, FlaggingCallback, RowResult, SimpleCSVLogger, flag_rows
 from .transport import RedisStream, StreamPublisher
 from .transport.wire import schema_of
 
@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 
     from .web import Auth
 
-__all__ = ["MAX_KEY_LENGTH", "Interface"]
+__all__ = ["MAX_KEY_LENGTH", "Interface", "check_flagging_dir"]
 
 logger = logging.getLogger("asyncflag")
 
@@ -159,6 +159,7 @@ class Interface:
         self.fn = fn
         self._fn_is_async = is_async_callable(fn)
         self.input_components = _labelled(_as_list(inputs), _parameter_names(fn), "input")
+        _check_arity(fn, len(self.input_components))
         self.output_components = _labelled(_as_list(outputs), [], "output")
         for name, flag in (
             ("flagging_comment", flagging_comment),
@@ -227,6 +228,7 @@ class Interface:
         self.examples = load_examples(examples, self.input_components)
 
         self._cache = _PredictionCache(cache_size, cache_bytes)
+        self._counters = Counters()
         # The callback is set up and closed when it gets rows: not in never mode, nor
         # with a transport (the consumer writes the dataset then).
         sink = self.flagging_mode != "never" and transport is None
@@ -236,7 +238,7 @@ class Interface:
         self._pipeline = Pipeline(
             SUBSCRIBED_KINDS[self.flagging_mode],
             self._drainer,
-            counters=Counters(),
+            counters=self._counters,
             setup=self._setup_callback if sink else None,
             close=close if sink and callable(close) else None,
             max_pending=max_pending,
@@ -299,9 +301,46 @@ class Interface:
         """Counts of published, written, dropped, failed and pending events."""
         return self._pipeline.stats
 
+    def health(self) -> dict[str, Any]:
+        """Whether flags are being written, for a health check (``/api/health``).
+
+        ``{"healthy": bool, "running": bool, "failing": bool, "failed": int,
+        "last_error": str | None, "last_error_at": ISO time | None, "reason": str}``:
+        healthy while running and the last row settled was written (or none failed
+        yet); ``failing`` from a row that could not be written (the disk, a file save,
+        the callback) until the next one is written.
+        """
+        counters = self._counters
+        running = self.running
+        failing = counters.failing
+        if not running:
+            reason = "the interface is not running (outside async with)"
+        elif failing:
+            reason = f"rows are failing to be written: {counters.last_error}"
+        else:
+            reason = "ok"
+        at = counters.last_error_at
+        return {
+            "healthy": running and not failing,
+            "running": running,
+            "failing": failing,
+            "failed": counters.failed,
+            "last_error": counters.last_error,
+            "last_error_at": None if at is None else datetime.fromtimestamp(at, UTC).isoformat(),
+            "reason": reason,
+        }
+
     # -- running -----------------------------------------------------------------
 
     async def __aenter__(self) -> Interface:
+        if (
+            self.flagging_mode != "never"
+            and self.transport is None
+            and isinstance(self.flagging_callback, CSVLogger | SimpleCSVLogger)
+        ):
+            # a flagging_dir that is a file or read-only fails here, naming it, and not
+            # at the first flag (nothing is created: the logger makes it at the first row)
+            await anyio.to_thread.run_sync(check_flagging_dir, self.flagging_dir)
         await self._pipeline.__aenter__()
         if self._preprocess_in_thread:
             # where inputs handed to fn as file paths live during this run (see run_dir)
@@ -381,6 +420,7 @@ class Interface:
         max_json_depth: int = 64,
         max_json_values: int = 100_000,
         trusted_origins: Sequence[str] = (),
+        show_error: bool = False,
     ) -> Starlette:
         """An ASGI app serving the page and the JSON API; its lifespan runs the interface.
 
@@ -395,7 +435,12 @@ class Interface:
         :param max_json_values: how many values a JSON body may hold
         :param trusted_origins: other origins whose pages may post to this app, such
             as the public one when a proxy rewrites the ``Host`` header
+        :param show_error: show the type and text of any exception from ``fn`` on the
+            page (Gradio's ``show_error``); by default only an :class:`~asyncflag.Error`'s
+            message is shown, other exceptions as a generic message with a request id
+            whose traceback the server logs
         """
+        require_extra("web", "iface.app()", "starlette")
         from .web import create_app
 
         return create_app(
@@ -405,6 +450,7 @@ class Interface:
             max_json_depth=max_json_depth,
             max_json_values=max_json_values,
             trusted_origins=trusted_origins,
+            show_error=show_error,
         )
 
     def launch(
@@ -414,11 +460,18 @@ class Interface:
         *,
         auth: Auth | None = None,
         log_level: str = "info",
+        show_error: bool = False,
     ) -> None:
-        """Serve the app with uvicorn until interrupted; then write every accepted flag and exit."""
+        """Serve the app with uvicorn until interrupted; then write every accepted flag and exit.
+
+        :param show_error: as in :meth:`app`
+        """
+        require_extra("web", "iface.launch()", "starlette", "uvicorn")
         import uvicorn
 
-        uvicorn.run(self.app(auth=auth), host=host, port=port, log_level=log_level)
+        uvicorn.run(
+            self.app(auth=auth, show_error=show_error), host=host, port=port, log_level=log_level
+        )
 
     # -- predictions ---------------------------------------------------------------
 
@@ -447,7 +500,9 @@ class Interface:
             raise FlagValueError(
                 f"expected {len(self.input_components)} input values, got {len(values)}"
             )
-        checked_inputs = values if self.flagging_mode == "never" else self._check_inputs(values)
+        # checked in every mode, never too: a bad value is the caller's error (a 400 on
+        # the web), not fn's
+        checked_inputs = self._check_inputs(values)
         if self._preprocess_in_thread:
             arguments = await anyio.to_thread.run_sync(self._preprocess, checked_inputs)
         elif self._preprocessors:
@@ -460,7 +515,7 @@ class Interface:
             result = await anyio.to_thread.run_sync(functools.partial(self.fn, *arguments))
         outputs = self._outputs_of(result)
         if self.flagging_mode == "never":
-            return Prediction(self._new_id(), values, outputs, datetime.now(UTC))
+            return Prediction(self._new_id(), checked_inputs, outputs, datetime.now(UTC))
         prediction = Prediction(
             self._new_id(),
             checked_inputs,
@@ -484,13 +539,11 @@ class Interface:
 
     def _preprocess(self, checked: tuple[Any, ...]) -> tuple[Any, ...]:
         """The arguments of ``fn``: each input as its component hands it over (may block:
-        then runs in a worker thread). In ``never`` mode the inputs were not checked
-        yet: those that are preprocessed are checked here first, as decoding needs it."""
-        never = self.flagging_mode == "never"
+        then runs in a worker thread)."""
         run_dir = self._run_dir or Path(tempfile.gettempdir())  # only blocking ones write
         arguments = list(checked)
-        for index, check, preprocess in self._preprocessors:
-            value = check(arguments[index]) if never else arguments[index]
+        for index, _, preprocess in self._preprocessors:
+            value = arguments[index]
             arguments[index] = None if value is None else preprocess(value, run_dir)
         return tuple(arguments)
 
@@ -1019,6 +1072,70 @@ def _cap_files(components: list[Component], cap: int) -> None:
     """Files travel inside stream entries: apply the transport's cap as each one's max_size."""
     for component in components:
         component.limit_file_size(cap)
+
+
+def _check_arity(fn: Callable[..., Any], count: int) -> None:
+    """Refuse a ``fn`` that cannot take one positional argument per input: every submit
+    would fail. ``*args`` takes any number; parameters with defaults may be left out."""
+    try:
+        parameters = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):  # a builtin without a signature: cannot tell
+        return
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in positional if p.default is p.empty]
+    keyword_only = [p.name for p in parameters if p.kind is p.KEYWORD_ONLY and p.default is p.empty]
+    takes_any = any(p.kind is p.VAR_POSITIONAL for p in parameters)
+    name = getattr(fn, "__name__", repr(fn))
+    inputs = f"{count} input{'s' if count != 1 else ''}"
+    if keyword_only:
+        raise FlagValueError(
+            f"fn {name}() has required keyword-only parameters ({', '.join(keyword_only)}) "
+            f"that the interface cannot fill: it passes its {inputs} as positional "
+            "arguments; give them defaults or make them positional"
+        )
+    if count < len(required) or (count > len(positional) and not takes_any):
+        takes = (
+            f"{len(required)} to {len(positional)}"
+            if len(required) != len(positional)
+            else str(len(positional))
+        )
+        raise FlagValueError(
+            f"fn {name}() takes {takes} positional argument(s) but the interface has "
+            f"{inputs}, one argument each: every submit would fail. Give fn one "
+            "parameter per input (or *args), or change inputs="
+        )
+
+
+def check_flagging_dir(flagging_dir: Path) -> None:
+    """Check (blocking) that ``flagging_dir`` is a directory that can be created and
+    written to, without creating it: the nearest existing folder on its path must be a
+    directory where a file can be made.
+
+    :raises FlagValueError: naming the path and what is wrong with it
+    """
+    existing = flagging_dir
+    while not existing.exists() and existing != existing.parent:
+        if existing.is_symlink():
+            raise FlagValueError(
+                f"flagging_dir {str(flagging_dir)!r}: {str(existing)!r} is a broken symlink; "
+                "remove it or choose another flagging_dir"
+            )
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "is" if existing == flagging_dir else f"cannot be created: {str(existing)!r} is"
+        raise FlagValueError(
+            f"flagging_dir {str(flagging_dir)!r} {what} a file, not a directory; "
+            "choose another flagging_dir or move the file away"
+        )
+    try:
+        with tempfile.TemporaryFile(dir=existing, prefix=".asyncflag-check-"):
+            pass
+    except OSError as exc:
+        where = "" if existing == flagging_dir else f" (its folder {str(existing)!r})"
+        raise FlagValueError(
+            f"flagging_dir {str(flagging_dir)!r}{where} is not writable: "
+            f"{exc.strerror or exc}; make it writable or choose another flagging_dir"
+        ) from None
 
 
 def _parameter_names(fn: Callable[..., Any]) -> list[str]:

@@ -31,6 +31,9 @@ import hashlib
 import html
 import itertools
 import json
+import logging
+import mimetypes
+import os
 import re
 import secrets
 from collections import OrderedDict
@@ -40,6 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import anyio
 import msgspec
 from starlette.applications import Starlette
 from starlette.authentication import SimpleUser
@@ -54,6 +58,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .checks import positive_int
 from .components import Component, FileData
 from .errors import (
+    Error,
     FlaggingDisabledError,
     FlaggingError,
     FlagValueError,
@@ -72,6 +77,8 @@ Auth = tuple[str, str] | Sequence[tuple[str, str]] | Callable[[str, str], bool]
 
 _STATIC = Path(__file__).parent / "static"
 
+logger = logging.getLogger("asyncflag")
+
 
 class _HTTPError(Exception):
     def __init__(self, status: int, message: str) -> None:
@@ -89,6 +96,8 @@ def create_app(
     max_json_depth: int = 64,
     max_json_values: int = 100_000,
     trusted_origins: Sequence[str] = (),
+    show_error: bool = False,
+    links: Sequence[tuple[str, str]] = (),
 ) -> Starlette:
     """Build the ASGI app of ``iface``; its lifespan runs the interface.
 
@@ -101,7 +110,15 @@ def create_app(
         objects) a JSON body may hold (400 past it); checked before any is built
     :param trusted_origins: origins (``"https://example.com"``) whose pages may post here
         besides this server's own, e.g. the public origin when a proxy rewrites ``Host``
+    :param show_error: show the type and text of any exception ``fn`` raises to the
+        user (Gradio's ``show_error``); by default only an :class:`~asyncflag.Error`'s
+        message is shown, and other exceptions as a generic message with a request id
+        (their traceback is logged under that id either way)
+    :param links: ``(text, href)`` pairs shown as links under the page's title, e.g.
+        to the other pages a server holds (``asyncflag demo`` links its demos)
     """
+    if not isinstance(show_error, bool):
+        raise FlagValueError(f"show_error must be True or False, got {show_error!r}")
     for name, value in (
         ("max_body_size", max_body_size),
         ("max_output_file_size", max_output_file_size),
@@ -117,12 +134,16 @@ def create_app(
         max_output_file_size,
         _JSONLimits(max_json_depth, max_json_values),
         frozenset(_normal_origin(origin) for origin in trusted_origins),
+        show_error,
+        [(str(text), str(href)) for text, href in links],
     )
     app = Starlette(
         routes=[
             Route("/", api.page, methods=["GET"]),
             Route("/api/config", api.config, methods=["GET"]),
             Route("/api/stats", api.stats, methods=["GET"]),
+            Route("/api/health", api.health, methods=["GET"]),
+            Route("/api/example/{row:int}/{index:int}", api.example_file, methods=["GET"]),
             Route("/api/predict", api.predict, methods=["POST"]),
             Route("/api/flag", api.flag, methods=["POST"]),
         ],
@@ -141,8 +162,12 @@ class _API:
         max_output_file_size: int,
         json_limits: _JSONLimits,
         trusted_origins: frozenset[str],
+        show_error: bool = False,
+        links: Sequence[tuple[str, str]] = (),
     ) -> None:
         self.iface = iface
+        self.show_error = show_error
+        self.links = links
         self.max_body_size = max_body_size
         self.max_output_file_size = max_output_file_size
         self.json_limits = json_limits
@@ -161,13 +186,59 @@ class _API:
             for c in self.iface.output_components
         ]
         root = str(request.scope.get("root_path", ""))
-        return HTMLResponse(render_page(self.iface, root, initial_outputs=shown))
+        return HTMLResponse(render_page(self.iface, root, initial_outputs=shown, links=self.links))
 
     async def config(self, request: Request) -> Response:
         return JSONResponse(interface_config(self.iface))
 
     async def stats(self, request: Request) -> Response:
-        return JSONResponse(self.iface.stats.as_dict())
+        health = self.iface.health()
+        return JSONResponse(
+            {
+                **self.iface.stats.as_dict(),
+                "failing": health["failing"],
+                "last_error": health["last_error"],
+            }
+        )
+
+    async def example_file(self, request: Request) -> Response:
+        """The file of example ``row``'s input ``index``, for the page to put in the file
+        input when the row is clicked. Only what ``examples=`` names (the server's own
+        list, or the files of a flagged folder, never a path from the client), only for a
+        one-file input, up to ``max_output_file_size``; sent as an attachment, never
+        sniffed."""
+        row, index = request.path_params["row"], request.path_params["index"]
+        path = _example_path(self.iface, row, index)
+        if path is None:
+            return JSONResponse(
+                {"error": "no such example file (a row, and a one-file input, of examples=)"},
+                status_code=404,
+            )
+        try:
+            data = await anyio.Path(path).read_bytes()
+        except OSError as exc:
+            return JSONResponse(
+                {"error": f"the example file cannot be read: {exc.strerror}"}, status_code=404
+            )
+        if len(data) > self.max_output_file_size:
+            return JSONResponse(
+                {"error": f"the example file is over {self.max_output_file_size} bytes"},
+                status_code=413,
+            )
+        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return Response(
+            data,
+            media_type=kind,
+            headers={
+                "X-Content-Type-Options": "nosniff",
+                "Content-Disposition": f'attachment; filename="example{path.suffix[:16]}"',
+            },
+        )
+
+    async def health(self, request: Request) -> Response:
+        """200 while the interface runs and writes its rows; 503 (with why) otherwise."""
+        health = self.iface.health()
+        return JSONResponse(health, status_code=200 if health["healthy"] else 503)
 
     async def predict(self, request: Request) -> Response:
         try:
@@ -175,12 +246,12 @@ class _API:
             values = await self._input_values(request)
             try:
                 prediction = await self.iface.submit(*values)
+            except Error as exc:  # a message fn meant for the user
+                return JSONResponse({"error": exc.message}, status_code=422)
             except FlaggingError:
                 raise
             except Exception as exc:  # the model failed, not the request
-                return JSONResponse(
-                    {"error": f"the prediction failed: {type(exc).__name__}"}, status_code=500
-                )
+                return self._failed_prediction(exc)
             data = [
                 await component.to_client(value, self.max_output_file_size)
                 for component, value in zip(
@@ -195,6 +266,29 @@ class _API:
             if len(self.owners) > self.iface.cache_size:
                 self.owners.popitem(last=False)
         return JSONResponse({"id": prediction.id, "data": data})
+
+    def _failed_prediction(self, exc: Exception) -> JSONResponse:
+        """The 500 answer for an exception from ``fn``: its traceback goes to the log under
+        a request id the answer names; its text only with ``show_error`` (it may hold
+        private details)."""
+        request_id = secrets.token_hex(6)
+        logger.error(
+            "the prediction failed (request id %s): %s",
+            request_id,
+            type(exc).__name__,
+            exc_info=exc,
+        )
+        shown = (
+            f"{type(exc).__name__}: {exc}"[:1000] if self.show_error else "an error on the server"
+        )
+        return JSONResponse(
+            {
+                "error": f"the prediction failed: {shown} (request id {request_id}; "
+                "the server log has the details under this id)",
+                "request_id": request_id,
+            },
+            status_code=500,
+        )
 
     async def flag(self, request: Request) -> Response:
         try:
@@ -741,7 +835,10 @@ def component_assets(components: Iterable[Component]) -> tuple[list[str], list[s
 
 
 def render_page(
-    iface: Interface, root_path: str = "", initial_outputs: Sequence[Any] | None = None
+    iface: Interface,
+    root_path: str = "",
+    initial_outputs: Sequence[Any] | None = None,
+    links: Sequence[tuple[str, str]] = (),
 ) -> str:
     """The page for ``iface``: a control per input, Submit, the outputs, the flag buttons.
 
@@ -752,6 +849,7 @@ def render_page(
     :param initial_outputs: what the page shows in each output before the first
         prediction (the outputs' ``value=`` as :meth:`~asyncflag.components.Component.to_client`
         gives it; ``None`` for nothing)
+    :param links: ``(text, href)`` pairs linked under the title
     """
     title = html.escape(str(iface.title or getattr(iface.fn, "__name__", "asyncflag")))
     inputs = "\n".join(c.input_html(i) for i, c in enumerate(iface.input_components))
@@ -792,6 +890,8 @@ def render_page(
         "outputs": outputs,
         "flagging": flagging,
         "root": html.escape(root_path),
+        "links": _links_html(links),
+        "examples": _examples_html(iface),
         "scripts": "\n".join(f"<script>\n{script}\n</script>" for script in scripts),
         "styles": "\n".join(styles),
         # JSON in a <script> element: "<" escaped so that no value can close it
@@ -803,6 +903,85 @@ def render_page(
 
 
 _PLACEHOLDER = re.compile(r"\{\{([a-z]+)\}\}")
+
+
+def _links_html(links: Sequence[tuple[str, str]]) -> str:
+    if not links:
+        return ""
+    items = "".join(
+        f'<a href="{html.escape(href)}">{html.escape(text)}</a>' for text, href in links
+    )
+    return f'<nav class="demos" aria-label="Demos">{items}</nav>'
+
+
+#: the longest text of an example's cell in the table (the whole value still fills the input)
+_EXAMPLE_CELL_CHARS = 80
+
+
+def _examples_html(iface: Interface) -> str:
+    """The examples table (``examples=``): one row per example, a click fills the inputs
+    with its values. A one-file input (an Image, Audio, File...) shows its file's name;
+    the page fetches the file from ``/api/example/<row>/<input>`` and puts it in the
+    input (a Gallery's files are not filled)."""
+    if not iface.examples:
+        return ""
+    inputs = iface.input_components
+    head = "".join(f"<th>{html.escape(c.label or f'input {i}')}</th>" for i, c in enumerate(inputs))
+    rows = []
+    for row, example in enumerate(iface.examples):
+        values: dict[str, Any] = {}
+        files: list[int] = []
+        cells = []
+        for index, component in enumerate(inputs):
+            value = example[index] if index < len(example) else None
+            if component.takes_upload:
+                name = Path(value).name if isinstance(value, str | os.PathLike) else ""
+                if _example_path(iface, row, index) is not None:
+                    files.append(index)
+                cells.append(f"<td>{html.escape(str(name))}</td>")
+                continue
+            text = _example_json(value)
+            if text is None:
+                cells.append("<td></td>")
+                continue
+            values[str(index)] = json.loads(text)
+            shown = value if isinstance(value, str) else text
+            if len(shown) > _EXAMPLE_CELL_CHARS:
+                shown = shown[: _EXAMPLE_CELL_CHARS - 1] + "…"
+            cells.append(f'<td title="{html.escape(shown)}">{html.escape(shown)}</td>')
+        rows.append(
+            f'<tr tabindex="0" data-row="{row}" data-values="{html.escape(json.dumps(values))}" '
+            f'data-files="{json.dumps(files)}">{"".join(cells)}</tr>'
+        )
+    return (
+        '<section id="examples"><table><caption>Examples (click one to fill the inputs)'
+        f"</caption><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        "</section>"
+    )
+
+
+def _example_path(iface: Interface, row: int, index: int) -> Path | None:
+    """The file example ``row`` names for the one-file input ``index``, if it is one."""
+    examples = iface.examples or []
+    inputs = iface.input_components
+    if not (0 <= row < len(examples) and 0 <= index < len(inputs)):
+        return None
+    component = inputs[index]
+    value = examples[row][index] if index < len(examples[row]) else None
+    if not component.takes_upload or component.max_uploads != 1:
+        return None
+    if not isinstance(value, str | os.PathLike):
+        return None
+    path = Path(value)
+    return path if path.is_file() else None
+
+
+def _example_json(value: Any) -> str | None:
+    """``value`` as JSON for the page, or ``None`` when it has no JSON form."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return None
 
 
 def _output_html(component: Component, index: int, correctable: bool) -> str:

@@ -145,7 +145,7 @@ def test_flag_after_an_error_cannot_save_the_previous_prediction(
 
     p.fill("#in2", "")
     p.click("#submit")
-    playwright_api.expect(p.locator("#error")).to_contain_text("failed")
+    playwright_api.expect(p.locator("#error")).to_have_text("enter a number in num2")
     # The stale prediction is gone from the page and cannot be flagged any more.
     playwright_api.expect(output).to_have_text("")
     for index in range(p.locator("button.flag").count()):

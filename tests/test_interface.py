@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,10 @@ pytestmark = pytest.mark.anyio
 
 def add(a: float, b: float) -> float:
     return a + b
+
+
+def negate(a: float) -> float:
+    return -a
 
 
 async def shout(text: str) -> str:
@@ -82,17 +87,17 @@ def test_bad_mode_names_the_allowed_values(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_flagging_options_processing() -> None:
-    assert Interface(add, "number", "number").flagging_options == [("Flag", None)]
-    iface = Interface(add, "number", "number", flagging_options=["a", "b"])
+    assert Interface(negate, "number", "number").flagging_options == [("Flag", None)]
+    iface = Interface(negate, "number", "number", flagging_options=["a", "b"])
     assert iface.flagging_options == [("Flag as a", "a"), ("Flag as b", "b")]
     pairs = [("Wrong!", "wrong"), ("Offensive", "offensive")]
-    assert Interface(add, "number", "number", flagging_options=pairs).flagging_options == pairs
+    assert Interface(negate, "number", "number", flagging_options=pairs).flagging_options == pairs
 
 
 @pytest.mark.parametrize("options", ["abc", [1, 2], [("a", "b", "c")], {"a": 1}, [("a", 2)]])
 def test_bad_flagging_options(options: Any) -> None:
     with pytest.raises(ValueError, match="flagging_options"):
-        Interface(add, "number", "number", flagging_options=options)
+        Interface(negate, "number", "number", flagging_options=options)
 
 
 def test_labels_follow_gradio() -> None:
@@ -116,7 +121,7 @@ def test_unknown_shortcut() -> None:
 
 def test_callback_without_flag_method() -> None:
     with pytest.raises(ValueError, match="setup\\(\\) method"):
-        Interface(add, "number", "number", flagging_callback=object())
+        Interface(negate, "number", "number", flagging_callback=object())
 
 
 # -- running -----------------------------------------------------------------------------
@@ -714,9 +719,9 @@ async def test_examples_from_a_flagging_directory(tmp_path: Path) -> None:
         await source.flag([-2, False, -2])
     iface = Interface(add, ["number", components.Checkbox(label="c")], "number", examples=tmp_path)
     assert iface.examples == [[1.5, True], [-2, False]]
-    assert Interface(add, "number", "number", examples=[[1], [2]]).examples == [[1], [2]]
+    assert Interface(negate, "number", "number", examples=[[1], [2]]).examples == [[1], [2]]
     with pytest.raises(ValueError, match="not a directory"):
-        Interface(add, "number", "number", examples=str(tmp_path / "missing"))
+        Interface(negate, "number", "number", examples=str(tmp_path / "missing"))
 
 
 async def test_an_exception_in_the_block_comes_out_unchanged(tmp_path: Path) -> None:
@@ -751,3 +756,99 @@ async def test_a_cell_longer_than_the_csv_module_default_reads_back(tmp_path: Pa
     async with iface:
         await iface.flag([long, "x"])
     assert load_flagged(tmp_path)[0].values[0] == long
+
+
+def three(a: float, b: float, c: float) -> float:
+    return a + b + c
+
+
+def test_fn_arity_is_checked_against_the_inputs() -> None:
+    """A 2-parameter fn with 3 inputs (or 1) is refused when the Interface is built,
+    naming fn and both counts; *args and defaults are allowed for."""
+    with pytest.raises(FlagValueError, match=r"fn add\(\) takes 2 .* has 3 inputs"):
+        Interface(add, ["number", "number", "number"], "number")
+    with pytest.raises(FlagValueError, match=r"fn three\(\) takes 3 .* has 1 input,"):
+        Interface(three, "number", "number")
+
+    def defaults(a: float, b: float = 1, c: float = 2) -> float:
+        return a + b + c
+
+    for count in (1, 2, 3):
+        Interface(defaults, ["number"] * count, "number")
+    with pytest.raises(FlagValueError, match=r"takes 1 to 3 .* has 4 inputs"):
+        Interface(defaults, ["number"] * 4, "number")
+
+    def star(a: float, *rest: float) -> float:
+        return a + sum(rest)
+
+    Interface(star, ["number"] * 5, "number")
+    with pytest.raises(FlagValueError, match=r"takes 1 .* has 0 inputs"):
+        Interface(star, [], "number")
+
+    def keyword(a: float, *, scale: float) -> float:
+        return a * scale
+
+    with pytest.raises(FlagValueError, match=r"keyword-only parameters \(scale\)"):
+        Interface(keyword, "number", "number")
+    Interface(print, "text", None)  # a builtin: its signature may not be known, not refused
+
+
+@pytest.mark.parametrize("mode", ["manual", "auto"])
+async def test_a_flagging_dir_that_is_a_file_is_refused_at_start(tmp_path: Path, mode: str) -> None:
+    file = tmp_path / "taken"
+    file.write_text("not a folder")
+    for flagging_dir, message in (
+        (file, r"flagging_dir '.*taken' is a file, not a directory"),
+        (file / "sub", r"flagging_dir '.*taken/sub' cannot be created: '.*taken' is a file"),
+    ):
+        iface = Interface(
+            add, ["number", "number"], "number", flagging_dir=flagging_dir, flagging_mode=mode
+        )
+        with pytest.raises(FlagValueError, match=message):
+            async with iface:
+                pass  # pragma: no cover
+        assert not iface.running
+    # a folder that does not exist yet is fine, and is not created before the first row
+    iface = Interface(add, ["number", "number"], "number", flagging_dir=tmp_path / "new" / "d")
+    async with iface:
+        pass
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only folders")
+async def test_a_read_only_flagging_dir_is_refused_at_start(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        iface = Interface(add, ["number", "number"], "number", flagging_dir=folder)
+        with pytest.raises(FlagValueError, match=r"flagging_dir '.*ro' is not writable"):
+            async with iface:
+                pass  # pragma: no cover
+    finally:
+        folder.chmod(0o700)
+
+
+async def test_never_mode_checks_inputs(tmp_path: Path) -> None:
+    """In never mode inputs are checked as in the others: "x" in a number is the
+    caller's FlagValueError (a 400 on the web), and fn is not called."""
+    called = []
+
+    def record(a: float, b: bool) -> float:
+        called.append((a, b))
+        return a
+
+    iface = Interface(
+        record,
+        ["number", components.Checkbox()],
+        "number",
+        flagging_mode="never",
+        flagging_dir=tmp_path,
+    )
+    async with iface:
+        with pytest.raises(FlagValueError, match="Number"):
+            await iface.submit("x", True)
+        with pytest.raises(FlagValueError, match="Checkbox"):
+            await iface.submit(1, "yes")
+        assert called == []
+        assert (await iface.submit(2, False)).outputs == (2,)

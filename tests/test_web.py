@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import base64
 import csv
+import html
 import io
-from collections.abc import AsyncIterator
+import json
+import re
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 
-from asyncflag import FlagValueError, Interface, components
+import asyncflag
+from asyncflag import FlaggingCallback, FlagValueError, Interface, components
 
 pytestmark = pytest.mark.anyio
 
@@ -269,14 +274,54 @@ async def test_not_running_is_a_503(tmp_path: Path) -> None:
     assert "not running" in response.json()["error"]
 
 
-async def test_a_failing_model_is_a_500_with_json(tmp_path: Path) -> None:
+async def test_a_failing_model_is_a_500_with_json(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     def broken(x: str) -> str:
         raise RuntimeError("model exploded")
 
     async for client in client_for(Interface(broken, "text", "text", flagging_dir=tmp_path)):
         response = await client.post("/api/predict", json={"data": ["x"]})
         assert response.status_code == 500
-        assert response.json() == {"error": "the prediction failed: RuntimeError"}
+        body = response.json()
+        # the exception's text may hold private details: not shown, but logged by id
+        assert "model exploded" not in body["error"]
+        assert "RuntimeError" not in body["error"]
+        request_id = body["request_id"]
+        assert body["error"] == (
+            f"the prediction failed: an error on the server (request id {request_id}; "
+            "the server log has the details under this id)"
+        )
+    logged = [r for r in caplog.records if request_id in r.getMessage()]
+    assert len(logged) == 1 and logged[0].levelname == "ERROR"
+    assert logged[0].exc_info is not None and "model exploded" in str(logged[0].exc_info[1])
+
+
+async def test_asyncflag_error_is_shown_verbatim(tmp_path: Path) -> None:
+    def picky(x: str) -> str:
+        if x == "bad":
+            raise asyncflag.Error("please write something nicer <b>than</b> that")
+        return x
+
+    async for client in client_for(Interface(picky, "text", "text", flagging_dir=tmp_path)):
+        response = await client.post("/api/predict", json={"data": ["bad"]})
+        assert response.status_code == 422
+        assert response.json() == {"error": "please write something nicer <b>than</b> that"}
+
+
+async def test_show_error_shows_the_exception(tmp_path: Path) -> None:
+    def broken(x: str) -> str:
+        raise RuntimeError("model exploded")
+
+    iface = Interface(broken, "text", "text", flagging_dir=tmp_path)
+    async for client in client_for(iface, show_error=True):
+        response = await client.post("/api/predict", json={"data": ["x"]})
+        assert response.status_code == 500
+        assert response.json()["error"].startswith(
+            "the prediction failed: RuntimeError: model exploded (request id "
+        )
+    with pytest.raises(FlagValueError, match="show_error must be True or False"):
+        Interface(broken, "text", "text").app(show_error="yes")  # type: ignore[arg-type]
 
 
 async def test_embedding_in_a_host_app(tmp_path: Path) -> None:
@@ -701,3 +746,148 @@ async def test_the_image_demo_refuses_images_before_decoding_them(
 def test_app_limits_are_checked(tmp_path: Path, kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(FlagValueError, match=message):
         calculator(tmp_path).app(**kwargs)
+
+
+class FlakyCallback(FlaggingCallback):
+    """Fails every row while ``failing`` is set, as a full disk would."""
+
+    def __init__(self) -> None:
+        self.failing = True
+        self.rows: list[Sequence[Any]] = []
+
+    def setup(self, components: Sequence[Any], flagging_dir: str) -> None:
+        pass
+
+    def flag(
+        self, flag_data: Sequence[Any], flag_option: str | None = None, username: str | None = None
+    ) -> int:
+        if self.failing:
+            raise OSError(28, "No space left on device")
+        self.rows.append(flag_data)
+        return len(self.rows)
+
+
+async def test_health_fails_while_rows_fail_in_auto_mode(tmp_path: Path) -> None:
+    callback = FlakyCallback()
+    iface = Interface(lambda x: x, "text", "text", flagging_mode="auto", flagging_callback=callback)
+    async for client in client_for(iface):
+        health = await client.get("/api/health")
+        assert health.status_code == 200 and health.json()["healthy"] is True
+        assert (await client.post("/api/predict", json={"data": ["a"]})).status_code == 200
+        while iface.stats.failed < 1:
+            await anyio.sleep(0.01)
+        health = await client.get("/api/health")
+        assert health.status_code == 503
+        body = health.json()
+        assert body["failing"] is True and body["failed"] == 1
+        assert "No space left on device" in body["last_error"]
+        assert body["reason"].startswith("rows are failing to be written: ")
+        stats = (await client.get("/api/stats")).json()
+        assert stats["failed"] == 1 and stats["failing"] is True
+        assert "No space left" in stats["last_error"]
+        # the disk has room again: the next row is written and the health comes back
+        callback.failing = False
+        assert (await client.post("/api/predict", json={"data": ["b"]})).status_code == 200
+        while iface.stats.written < 1:
+            await anyio.sleep(0.01)
+        health = await client.get("/api/health")
+        assert health.status_code == 200 and health.json()["failing"] is False
+    assert iface.health()["healthy"] is False  # not running any more
+
+
+@pytest.mark.parametrize("mode", ["manual", "auto", "never"])
+async def test_bad_inputs_are_a_400_in_every_mode(tmp_path: Path, mode: str) -> None:
+    """never mode checks inputs too: "x" in a number or "yes" in a checkbox is the
+    request's fault (400), not a failed prediction (500)."""
+
+    def both(a: float, b: bool) -> str:
+        return f"{a} {b}"
+
+    iface = Interface(
+        both, ["number", "checkbox"], "text", flagging_mode=mode, flagging_dir=tmp_path
+    )
+    async for client in client_for(iface):
+        for data in (["x", True], [1, "yes"]):
+            response = await client.post("/api/predict", json={"data": data})
+            assert response.status_code == 400, response.text
+            assert " stores " in response.json()["error"]
+
+
+async def test_demo_calculator_says_what_is_missing(tmp_path: Path) -> None:
+    from asyncflag.demos import calculator as demo_calculator
+
+    async for client in client_for(demo_calculator("manual", tmp_path)):
+        response = await client.post("/api/predict", json={"data": [1, "add", None]})
+        assert response.status_code == 422
+        assert response.json() == {"error": "enter a number in num2"}
+        response = await client.post("/api/predict", json={"data": [1, "divide", 0]})
+        assert response.json() == {"error": "cannot divide by zero"}
+
+
+async def test_examples_table_from_a_flagged_folder(tmp_path: Path) -> None:
+    """examples= a flagged folder: its rows' inputs become the table's rows, values in
+    data-values (JSON) for the page to fill in, hostile text escaped."""
+    source = Interface(
+        add_text, ["number", "text"], "text", flagging_mode="auto", flagging_dir=tmp_path
+    )
+    async with source:
+        await source.submit(3, "<script>alert(1)</script>")
+        await source.submit(4.5, 'say "hi"')
+    iface = Interface(add_text, ["number", "text"], "text", examples=tmp_path)
+    async for client in client_for(iface, show_error=False):
+        page = (await client.get("/")).text
+    assert '<section id="examples">' in page
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    rows = re.findall(r'<tr tabindex="0" data-row="\d+" data-values="([^"]*)"', page)
+    assert [json.loads(html.unescape(row)) for row in rows] == [
+        {"0": 3, "1": "<script>alert(1)</script>"},
+        {"0": 4.5, "1": 'say "hi"'},
+    ]
+    # without examples, no table
+    async for client in client_for(
+        Interface(add_text, ["number", "text"], "text", flagging_dir=tmp_path / "x")
+    ):
+        assert 'id="examples"' not in (await client.get("/")).text
+
+
+def add_text(number: float, text: str) -> str:
+    return f"{number} {text}"
+
+
+TINY_PNG = Path(__file__).resolve().parent / "fixtures" / "gradio" / "media" / "tiny.png"
+
+
+async def test_example_files_are_served_only_from_examples(tmp_path: Path) -> None:
+    """/api/example/<row>/<input>: the file a row of examples= names for a one-file
+    input, sent as an unsniffed attachment; nothing else (no other row, input or path)."""
+
+    def caption(picture: object, text: str) -> str:
+        return text
+
+    iface = Interface(
+        caption,
+        [components.Image(), "text"],
+        "text",
+        examples=[[str(TINY_PNG), "tiny"], [str(tmp_path / "gone.png"), "gone"]],
+        flagging_dir=tmp_path / "f",
+    )
+    async for client in client_for(iface):
+        response = await client.get("/api/example/0/0")
+        assert response.status_code == 200
+        assert response.content == TINY_PNG.read_bytes()
+        assert response.headers["content-type"] == "image/png"
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["content-disposition"] == 'attachment; filename="example.png"'
+        for path in (
+            "/api/example/0/1",
+            "/api/example/1/0",
+            "/api/example/2/0",
+            "/api/example/0/9",
+            "/api/example/-1/0",
+            "/api/example/0/..%2F..%2Fetc",
+        ):
+            assert (await client.get(path)).status_code == 404, path
+        page = (await client.get("/")).text
+        assert 'data-row="0"' in page and 'data-files="[0]"' in page
+        assert 'data-row="1"' in page and 'data-files="[]"' in page  # a missing file

@@ -632,7 +632,20 @@ class Audio(FileComponent):
 
     shortcuts = ("audio",)
     accept = "audio/*"
+    page_style = """.field audio.preview { max-width: 100%; align-self: flex-start; }"""
     page_script = """asyncflag.register("audio", {
+  setup(el) {  // a player of the chosen file, to check it before submitting
+    const preview = document.createElement("audio");
+    preview.className = "preview"; preview.controls = true; preview.hidden = true;
+    preview.setAttribute("aria-label", "preview of the chosen audio");
+    el.after(preview);
+    el.addEventListener("change", () => {
+      if (preview.src) URL.revokeObjectURL(preview.src);
+      preview.hidden = !el.files.length;
+      if (el.files.length) preview.src = URL.createObjectURL(el.files[0]);
+      else preview.removeAttribute("src");
+    });
+  },
   read: el => el.files.length ? el.files[0] : null,
   show(el, value) {
     const audio = document.createElement("audio");
@@ -800,6 +813,18 @@ class Video(FileComponent):
     shortcuts = ("video",)
     accept = "video/*"
     page_script = """asyncflag.register("video", {
+  setup(el) {  // a player of the chosen file, to check it before submitting
+    const preview = document.createElement("video");
+    preview.className = "preview"; preview.controls = true; preview.hidden = true;
+    preview.setAttribute("aria-label", "preview of the chosen video");
+    el.after(preview);
+    el.addEventListener("change", () => {
+      if (preview.src) URL.revokeObjectURL(preview.src);
+      preview.hidden = !el.files.length;
+      if (el.files.length) preview.src = URL.createObjectURL(el.files[0]);
+      else preview.removeAttribute("src");
+    });
+  },
   read: el => el.files.length ? el.files[0] : null,
   show(el, value) {
     const video = document.createElement("video");
@@ -807,7 +832,8 @@ class Video(FileComponent):
     el.appendChild(video);
   },
 });"""
-    page_style = """.output[data-type=video] video { max-width: 100%; max-height: 24rem; }"""
+    page_style = """.output[data-type=video] video, .field video.preview { max-width: 100%;
+  max-height: 24rem; align-self: flex-start; }"""
     default_suffix = ".mp4"
 
     def check(self, value: Any) -> Any:

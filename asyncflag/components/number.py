@@ -27,6 +27,10 @@ MAX_PRECISION = 100
 class Number(Component):
     """An int or a float, written to the CSV as a number (never escaped).
 
+    An empty box reaches ``fn`` as ``None``, as in Gradio (its ``Number.preprocess``
+    passes ``None`` through): a ``fn`` that needs a number says so to the user with
+    ``raise asyncflag.Error("enter a number")``, as the demo calculator does.
+
     :param minimum: the smallest value accepted (checked at the call, inputs and outputs)
     :param maximum: the largest value accepted
     :param precision: round every value to this many decimals, as Gradio does (``0``:

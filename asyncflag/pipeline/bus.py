@@ -13,6 +13,7 @@ and costs O(1) per batch instead of a checkpoint per item.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -75,6 +76,17 @@ class Counters:
     failed: int = 0
     connected: bool | None = None
     reconnects: int = 0
+    #: whether the last row settled failed (cleared by the next row written)
+    failing: bool = False
+    #: why the last row that failed did, and when (``time.time()``)
+    last_error: str | None = None
+    last_error_at: float | None = None
+
+    def record_failure(self, error: BaseException | str) -> None:
+        """Count nothing; remember ``error`` as the reason rows are failing now."""
+        self.failing = True
+        self.last_error = str(error)[:500]
+        self.last_error_at = time.time()
 
     def snapshot(self) -> FlagStatistics:
         """The counts now, as an immutable value."""

@@ -97,10 +97,13 @@ def settle(
         receipt = event.receipt if type(event) is FlagEvent else None
         if isinstance(result, Exception):
             counters.failed += 1
+            error = as_write_error(result)
+            counters.record_failure(error)
             if receipt is not None:
-                receipt.set_error(as_write_error(result))
+                receipt.set_error(error)
         else:
             counters.written += 1
+            counters.failing = False
             if receipt is not None:
                 receipt.set_result(result, written_at)
 
