@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -14,8 +16,8 @@ from .chat_interface import ChatInterface
 from .checks import require_extra
 from .errors import FlagValueError, MissingExtraError
 from .interface import Interface, check_flagging_dir
-from .read import load_flagged
-from .sinks.datasets import SIMPLE_LOG_NAME, dataset_files
+from .read import FlaggedRow, load_flagged
+from .sinks.datasets import SIMPLE_LOG_NAME, dataset_files, read_schema
 
 __all__ = ["main"]
 
@@ -41,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("target", help="module:attribute naming an Interface or a ChatInterface")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=7860)
+    serve.add_argument(
+        "--review",
+        action="store_true",
+        help="also serve the review page of the flagged data at /flagged (an Interface's)",
+    )
 
     commands.add_parser(
         "bench",
@@ -132,13 +139,20 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         print(f"asyncflag demo on {base}/ - flags go to {args.dir}/")
         for name, path in getattr(app.state, "links", []):
             print(f"  {name}: {base}{path}")
+        if not args.chat:
+            print(f"review the flagged rows at {base}/flagged")
         uvicorn.run(app, host=args.host, port=args.port)
         return 0
     if args.command == "serve":
-        target = _load_interface(args.target, parser)
-        if isinstance(target, Interface) and target.flagging_mode != "never":
-            check_flagging_dir(target.flagging_dir)
-        target.launch(host=args.host, port=args.port)
+        served = _load_interface(args.target, parser)
+        if args.review and not isinstance(served, Interface):
+            parser.error("--review serves an Interface's flagged rows; a ChatInterface has none")
+        if isinstance(served, Interface) and served.flagging_mode != "never":
+            check_flagging_dir(served.flagging_dir)
+        if args.review:
+            served.launch(host=args.host, port=args.port, review=True)
+        else:
+            served.launch(host=args.host, port=args.port)
         return 0
     if args.command == "consume":
         return run_consumer(args)
@@ -282,7 +296,15 @@ def _load_interface(target: str, parser: argparse.ArgumentParser) -> Interface |
 
 
 def show_directory(directory: Path, last: int = 5) -> int:
-    """Print rows per dataset file, counts per flag option, the last rows and the files stored.
+    """Print each dataset of a flagging directory on its own: its rows, columns, counts per
+    flag option and last rows (numbers as numbers, booleans as booleans), then the files
+    stored.
+
+    Datasets are the ``datasetN.csv`` and ``log.csv`` files of the directory and of each
+    sub-folder holding such files (the demo's ``image-demo/``, another interface's
+    folder); counts are never added across datasets, whose columns may differ. A column
+    is typed by the component its schema file names (Number, Slider, Checkbox), or, in a
+    dataset without one (Gradio's), as numbers when every cell is a number.
 
     Everything that comes from the data (labels, values, options, usernames, file and
     folder names) is printed with its control characters escaped (``\\x1b``), so a
@@ -291,39 +313,128 @@ def show_directory(directory: Path, last: int = 5) -> int:
     if not directory.is_dir():
         print(f"{_shown(directory)} is not a directory", file=sys.stderr)
         return 1
-    rows = load_flagged(directory, history=True)  # every row on disk, a chat's too
-    per_file = Counter(Path(row.file).name for row in rows)
-    files = [path for _, path in dataset_files(directory)]
-    if (directory / SIMPLE_LOG_NAME).is_file():
-        files.append(directory / SIMPLE_LOG_NAME)
-    print(f"{_shown(directory)}: {len(rows)} rows in {len(files)} dataset file(s)")
-    for path in files:
-        print(f"  {_shown(path.name)}: {per_file.get(path.name, 0)} rows")
-    options = Counter(row.flag or "(no option)" for row in rows)
-    print("flag options:")
-    for option, count in options.most_common():
-        print(f"  {_shown(option)}: {count}")
-    stored = [
-        p
-        for p in directory.rglob("*")
-        if p.is_file()
-        and p.parent != directory
-        and not p.relative_to(directory).parts[0].startswith(".")  # .asyncflag/ state
-    ]
-    folders = Counter(p.parent.relative_to(directory).as_posix() for p in stored)
+    folders = _flagging_folders(directory)
+    datasets: list[Path] = []
+    for folder in folders:
+        datasets += [path for _, path in dataset_files(folder)]
+        if (folder / SIMPLE_LOG_NAME).is_file() and not (folder / SIMPLE_LOG_NAME).is_symlink():
+            datasets.append(folder / SIMPLE_LOG_NAME)
+    by_file: dict[str, list[FlaggedRow]] = {}
+    for folder in folders:
+        for row in load_flagged(folder, history=True):  # every row on disk, a chat's too
+            by_file.setdefault(row.file, []).append(row)
+    if len(datasets) == 1:
+        count = len(by_file.get(str(datasets[0]), []))
+        print(f"{_shown(directory)}: {count} rows in 1 dataset file(s)")
+    else:  # no total: datasets with different columns are not added up
+        print(f"{_shown(directory)}: {len(datasets)} dataset files, each counted on its own")
+    for path in datasets:
+        _show_dataset(path, path.relative_to(directory), by_file.get(str(path), []), last)
+    stored = _stored_files(directory, set(folders))
+    places = Counter(p.parent.relative_to(directory).as_posix() for p in stored)
     print(f"files stored: {len(stored)}, {sum(p.stat().st_size for p in stored):,} bytes")
-    for folder, count in sorted(folders.items()):
-        print(f"  {_shown(folder)}/: {count}")
-    if rows and last > 0:
-        print(f"last {min(last, len(rows))} rows:")
-        for row in rows[-last:]:
-            values = ", ".join(
-                f"{_shown(k)}={_shown(repr(v))}"
-                for k, v in zip(row.labels, row.values, strict=False)
-            )
-            who = f" by {_shown(row.username)}" if row.username else ""
-            print(f"  [{_shown(row.timestamp)}] {values} flag={_shown(repr(row.flag))}{who}")
+    for place, count in sorted(places.items()):
+        print(f"  {_shown(place)}/: {count}")
     return 0
+
+
+def _show_dataset(path: Path, name: Path, rows: list[FlaggedRow], last: int) -> None:
+    """One dataset file: its rows, columns, counts per option and its last rows, typed."""
+    print(f"{_shown(name.as_posix())}: {len(rows)} row{'' if len(rows) == 1 else 's'}")
+    if not rows:
+        return
+    labels = rows[0].labels
+    print(f"  columns: {', '.join(_shown(label) for label in labels)}")
+    options = Counter(row.flag or "(no option)" for row in rows)
+    print("  flag options:")
+    for option, count in options.most_common():
+        print(f"    {_shown(option)}: {count}")
+    if last <= 0:
+        return
+    typing = _column_types(path, labels, rows)
+    print(f"  last {min(last, len(rows))} row{'' if min(last, len(rows)) == 1 else 's'}:")
+    for row in rows[-last:]:
+        values = ", ".join(
+            f"{_shown(label)}={_shown(repr(_typed(value, kind)))}"
+            for label, value, kind in zip(row.labels, row.values, typing, strict=False)
+        )
+        who = f" by {_shown(row.username)}" if row.username else ""
+        print(f"    [{_shown(row.timestamp)}] {values} flag={_shown(repr(row.flag))}{who}")
+
+
+#: the component types (schema names) whose cells are numbers, and booleans
+_NUMBER_TYPES = frozenset({"Number", "Slider"})
+_BOOLEAN_TYPES = frozenset({"Checkbox"})
+
+
+def _column_types(path: Path, labels: tuple[str, ...], rows: list[FlaggedRow]) -> list[str]:
+    """``"number"``, ``"bool"`` or ``"text"`` for each column of a dataset: by its schema
+    file, else numbers where every non-empty cell of the column is a number."""
+    try:
+        schema = read_schema(path)
+    except ValueError:
+        schema = None
+    if schema is not None and len(schema.columns) >= len(labels):
+        return [
+            "number"
+            if column.type in _NUMBER_TYPES
+            else "bool"
+            if column.type in _BOOLEAN_TYPES
+            else "text"
+            for column in schema.columns[: len(labels)]
+        ]
+    kinds = []
+    for index in range(len(labels)):
+        cells = [row.values[index] for row in rows if index < len(row.values)]
+        texts = [cell for cell in cells if isinstance(cell, str) and cell != ""]
+        numeric = bool(texts) and all(_NUMBER.fullmatch(text) for text in texts)
+        kinds.append("number" if numeric else "text")
+    return kinds
+
+
+_NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def _typed(value: object, kind: str) -> object:
+    if not isinstance(value, str) or value == "" or kind == "text":
+        return value
+    if kind == "bool":
+        return value.lower() == "true" if value.lower() in ("true", "false") else value
+    try:
+        return int(value)
+    except ValueError:
+        try:
+            return float(value)
+        except ValueError:
+            return value
+
+
+def _flagging_folders(directory: Path) -> list[Path]:
+    """``directory`` and each folder under it holding dataset files (hidden folders such
+    as ``.asyncflag/`` and symlinks not followed), in order."""
+    found = [directory]
+    for parent, folders, _ in os.walk(directory):
+        folders[:] = sorted(f for f in folders if not f.startswith("."))
+        for folder in folders:
+            path = Path(parent) / folder
+            if dataset_files(path) or (path / SIMPLE_LOG_NAME).is_file():
+                found.append(path)
+    return found
+
+
+def _stored_files(directory: Path, folders: set[Path]) -> list[Path]:
+    """The files saved under ``directory``: not the files directly in a flagging folder
+    (its datasets), not hidden folders' (``.asyncflag/`` state), no symlink."""
+    stored = []
+    for parent, subfolders, names in os.walk(directory):
+        subfolders[:] = [f for f in subfolders if not f.startswith(".")]
+        if Path(parent) in folders:
+            continue
+        for name in names:
+            path = Path(parent) / name
+            if path.is_file() and not path.is_symlink():
+                stored.append(path)
+    return stored
 
 
 def _shown(text: object) -> str:

@@ -99,7 +99,8 @@ def image_demo(mode: FlaggingMode | None = None, flagging_dir: str | Path = "fla
 
 def demo_app(mode: FlaggingMode | None = None, flagging_dir: str | Path = "flagged") -> Any:
     """The calculator at ``/``, the image demo at ``/image/`` (when Pillow and numpy are
-    installed) and the chat demo at ``/chat/``; each page links to the others.
+    installed) and the chat demo at ``/chat/``; each page links to the others, and the
+    calculator and the image demo have their review pages (``/flagged``, ``/image/flagged``).
 
     The image demo's flags go to ``<flagging_dir>/image-demo``, the chat's to
     ``<flagging_dir>/chat-demo``.
@@ -120,8 +121,8 @@ def demo_app(mode: FlaggingMode | None = None, flagging_dir: str | Path = "flagg
         links = [link for link in links if link[1] != "/image/"]
     else:
         running.append(image)
-        routes.append(Mount("/image", app=create_app(image, links=links)))
-    routes.append(Mount("/", app=create_app(calc, links=links)))
+        routes.append(Mount("/image", app=create_app(image, links=links, review=True)))
+    routes.append(Mount("/", app=create_app(calc, links=links, review=True)))
 
     @asynccontextmanager
     async def lifespan(app: object) -> AsyncIterator[None]:

@@ -421,6 +421,7 @@ class Interface:
         max_json_values: int = 100_000,
         trusted_origins: Sequence[str] = (),
         show_error: bool = False,
+        review: bool = False,
     ) -> Starlette:
         """An ASGI app serving the page and the JSON API; its lifespan runs the interface.
 
@@ -439,6 +440,8 @@ class Interface:
             page (Gradio's ``show_error``); by default only an :class:`~asyncflag.Error`'s
             message is shown, other exceptions as a generic message with a request id
             whose traceback the server logs
+        :param review: also serve the review page of the flagged data at ``/flagged``
+            (behind ``auth``: flagged data may be private; see :mod:`asyncflag.review`)
         """
         require_extra("web", "iface.app()", "starlette")
         from .web import create_app
@@ -451,6 +454,7 @@ class Interface:
             max_json_values=max_json_values,
             trusted_origins=trusted_origins,
             show_error=show_error,
+            review=review,
         )
 
     def launch(
@@ -461,16 +465,21 @@ class Interface:
         auth: Auth | None = None,
         log_level: str = "info",
         show_error: bool = False,
+        review: bool = False,
     ) -> None:
         """Serve the app with uvicorn until interrupted; then write every accepted flag and exit.
 
         :param show_error: as in :meth:`app`
+        :param review: also serve the review page of the flagged data at ``/flagged``
         """
         require_extra("web", "iface.launch()", "starlette", "uvicorn")
         import uvicorn
 
         uvicorn.run(
-            self.app(auth=auth, show_error=show_error), host=host, port=port, log_level=log_level
+            self.app(auth=auth, show_error=show_error, review=review),
+            host=host,
+            port=port,
+            log_level=log_level,
         )
 
     # -- predictions ---------------------------------------------------------------

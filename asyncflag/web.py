@@ -66,6 +66,7 @@ from .errors import (
     QueueFullError,
     UnknownPredictionError,
 )
+from .review import review_routes
 
 if TYPE_CHECKING:
     from .interface import Interface
@@ -98,6 +99,7 @@ def create_app(
     trusted_origins: Sequence[str] = (),
     show_error: bool = False,
     links: Sequence[tuple[str, str]] = (),
+    review: bool = False,
 ) -> Starlette:
     """Build the ASGI app of ``iface``; its lifespan runs the interface.
 
@@ -116,6 +118,8 @@ def create_app(
         (their traceback is logged under that id either way)
     :param links: ``(text, href)`` pairs shown as links under the page's title, e.g.
         to the other pages a server holds (``asyncflag demo`` links its demos)
+    :param review: serve the review page of the flagged data at ``/flagged`` (see
+        :mod:`asyncflag.review`), behind ``auth`` as every route
     """
     if not isinstance(show_error, bool):
         raise FlagValueError(f"show_error must be True or False, got {show_error!r}")
@@ -146,6 +150,7 @@ def create_app(
             Route("/api/example/{row:int}/{index:int}", api.example_file, methods=["GET"]),
             Route("/api/predict", api.predict, methods=["POST"]),
             Route("/api/flag", api.flag, methods=["POST"]),
+            *(review_routes(iface) if review else []),
         ],
         lifespan=iface.lifespan,
     )

@@ -43,7 +43,7 @@ def test_show_summarises_a_directory(demo_server: DemoServer) -> None:
     assert "3 rows in 1 dataset file(s)" in shown
     assert "dataset1.csv: 3 rows" in shown
     assert "wrong: 2" in shown and "other: 1" in shown
-    assert "num1='2'" in shown
+    assert "num1=2, operation='add', num2=1, result=3" in shown  # numbers as numbers
 
 
 TERMINAL_TRICKS = "\x1b[2J\x1b]0;pwned\x07\x9b31m\x7f\u202e"

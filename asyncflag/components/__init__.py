@@ -30,6 +30,7 @@ from .files import IMAGE_MODES as IMAGE_MODES
 from .files import MAX_IMAGE_PIXELS as MAX_IMAGE_PIXELS
 from .files import Audio, File, FileComponent, FileData, Image, Video
 from .files import FilePayload as FilePayload
+from .files import media_type as media_type
 from .files import saved_file as saved_file
 from .gallery import Gallery
 from .markup import HTML, Code, Markdown

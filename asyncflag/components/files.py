@@ -42,6 +42,7 @@ __all__ = [
     "FilePayload",
     "Image",
     "Video",
+    "media_type",
     "saved_file",
 ]
 
@@ -1198,3 +1199,46 @@ def _decode_wav(data: bytes) -> tuple[int, Any]:
         raise ValueError(f"{8 * width}-bit samples")
     samples = samples[: len(samples) // channels * channels]
     return rate, samples if channels == 1 else samples.reshape(-1, channels)
+
+
+#: the media type of each image format an Image stores (Pillow's name)
+_IMAGE_TYPES = {
+    "PNG": "image/png",
+    "JPEG": "image/jpeg",
+    "GIF": "image/gif",
+    "WEBP": "image/webp",
+    "BMP": "image/bmp",
+    "TIFF": "image/tiff",
+    "ICO": "image/vnd.microsoft.icon",
+}
+#: the media type of each audio suffix an Audio saves
+_AUDIO_TYPES = {
+    ".wav": "audio/wav",
+    ".mp3": "audio/mpeg",
+    ".aac": "audio/aac",
+    ".ogg": "audio/ogg",
+    ".flac": "audio/flac",
+    ".m4a": "audio/mp4",
+    ".webm": "audio/webm",
+    ".aiff": "audio/aiff",
+    ".amr": "audio/amr",
+}
+
+
+def media_type(head: bytes, kind: Literal["image", "audio", "video"]) -> str | None:
+    """The media type of the ``kind`` of content the first bytes of a file show (as the
+    Image, Audio and Video components tell formats apart), or ``None`` for content that
+    is not such an image, audio or video. SVG is never an image here: a browser runs its
+    scripts.
+
+    :param kind: what the file is meant to be (the container formats Ogg, WebM and MP4
+        hold audio or video)
+    """
+    if kind == "image":
+        image = _image_kind(head)
+        return _IMAGE_TYPES[image] if image else None
+    if kind == "video":
+        video = _video_suffix(head)
+        return _VIDEO_TYPES[video] if video else None
+    audio = _audio_suffix(head)
+    return _AUDIO_TYPES[audio] if audio else None
