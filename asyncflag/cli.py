@@ -139,7 +139,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         print(f"asyncflag demo on {base}/ - flags go to {args.dir}/")
         for name, path in getattr(app.state, "links", []):
             print(f"  {name}: {base}{path}")
-        print(f"  review the flagged rows: {base}/flagged")
+        if not args.chat:  # the chat demo alone has no review page
+            print(f"  review the flagged rows: {base}/flagged")
         uvicorn.run(app, host=args.host, port=args.port)
         return 0
     if args.command == "serve":

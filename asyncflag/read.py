@@ -139,7 +139,7 @@ def iter_flagged(
     The layouts of Gradio's folders (metadata columns read from the header, Gradio's
     short rows, Gradio 4's ``log.csv`` and Gradio's values-only ``log.csv``, how the
     first row of a ``log.csv`` is decided, naive timestamps, Gradio's file cells) are in
-    the README's "Reading what Gradio wrote".
+    docs/gradio.md.
 
     :param unsafe_paths: ``"skip"`` leaves such rows (and such dataset files) out
         instead of raising

@@ -31,7 +31,7 @@ chat = ChatInterface(
     shout,
     flagging_mode="manual",
     flagging_options=["Like", "Dislike", "Off topic"],
-    flagging_dir="flagged",
+    flagging_dir="flagged-embed-chat",
     title="Shouting bot",
 )
 

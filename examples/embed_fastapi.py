@@ -15,7 +15,9 @@ async def classify(text: str) -> str:
     return "question" if text.rstrip().endswith("?") else "statement"
 
 
-iface = Interface(classify, "text", "text", flagging_mode="auto", flagging_dir="flagged")
+iface = Interface(
+    classify, "text", "text", flagging_mode="auto", flagging_dir="flagged-embed-fastapi"
+)
 app = FastAPI(lifespan=iface.lifespan)  # FastAPI does not run mounted apps' lifespans either
 app.mount("/flagging", iface.app())
 

@@ -18,7 +18,9 @@ async def classify(text: str) -> str:
     return "question" if text.rstrip().endswith("?") else "statement"
 
 
-iface = Interface(classify, "text", "text", flagging_options=["wrong"], flagging_dir="flagged")
+iface = Interface(
+    classify, "text", "text", flagging_options=["wrong"], flagging_dir="flagged-embed-starlette"
+)
 
 
 async def classify_endpoint(request: Request) -> JSONResponse:

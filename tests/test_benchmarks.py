@@ -1,7 +1,7 @@
 """The benchmark suite must keep running: a smoke run of every case, checked for shape only.
 
 Speed targets are never asserted here (this machine is slow and noisy); they are read
-from ``python -m benchmarks`` and reported in the README.
+from ``python -m benchmarks`` and reported in docs/benchmarks.md.
 """
 
 from __future__ import annotations

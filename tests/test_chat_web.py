@@ -581,7 +581,7 @@ async def test_the_chat_demo_streams_and_takes_feedback(
 async def test_the_embedding_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib
 
-    monkeypatch.chdir(tmp_path)  # the example flags into ./flagged
+    monkeypatch.chdir(tmp_path)  # the example flags into ./flagged-embed-chat
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent))
     module = importlib.import_module("examples.embed_chat")
     app = module.app
@@ -596,7 +596,7 @@ async def test_the_embedding_example(tmp_path: Path, monkeypatch: pytest.MonkeyP
                 json={"message_id": answer["message_id"], "value": "Off topic"},
             )
             assert rated.json() == {"count": 1}
-    assert rows(tmp_path / "flagged" / "dataset1.csv")[1][4] == "Off topic"
+    assert rows(tmp_path / "flagged-embed-chat" / "dataset1.csv")[1][4] == "Off topic"
 
 
 def test_asyncflag_demo_chat_serves_the_bot(tmp_path: Path) -> None:

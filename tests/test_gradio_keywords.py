@@ -67,7 +67,7 @@ REFUSED = {"streaming", "file_count", "file_types", "max_choices", "html_templat
 
 
 #: the keywords below are taken at run time; a static checker sees each class's own
-#: ``__init__`` (see the README), hence the module through ``Any``
+#: ``__init__`` (see docs/components.md), hence the module through ``Any``
 gr: Any = asyncflag
 
 
