@@ -605,6 +605,31 @@ class _EncodedImages:
 _encoded_images = _EncodedImages()
 
 
+def _player_script(tag: str) -> str:
+    """The page script of a file component played by ``<audio>`` or ``<video>``: an input
+    previews the chosen file in a player, an output is shown in one."""
+    return """asyncflag.register("{tag}", {
+  setup(el) {  // a player of the chosen file, to check it before submitting
+    const preview = document.createElement("{tag}");
+    preview.className = "preview"; preview.controls = true; preview.hidden = true;
+    preview.setAttribute("aria-label", "preview of the chosen {tag}");
+    el.after(preview);
+    el.addEventListener("change", () => {
+      if (preview.src) URL.revokeObjectURL(preview.src);
+      preview.hidden = !el.files.length;
+      if (el.files.length) preview.src = URL.createObjectURL(el.files[0]);
+      else preview.removeAttribute("src");
+    });
+  },
+  read: el => el.files.length ? el.files[0] : null,
+  show(el, value) {
+    const player = document.createElement("{tag}");
+    player.controls = true; player.src = value;
+    el.appendChild(player);
+  },
+});""".replace("{tag}", tag)
+
+
 class Audio(FileComponent):
     """Audio. Also takes Gradio's ``(sample_rate, numpy array)`` pair, saved as 16-bit WAV.
 
@@ -634,26 +659,7 @@ class Audio(FileComponent):
     shortcuts = ("audio",)
     accept = "audio/*"
     page_style = """.field audio.preview { max-width: 100%; align-self: flex-start; }"""
-    page_script = """asyncflag.register("audio", {
-  setup(el) {  // a player of the chosen file, to check it before submitting
-    const preview = document.createElement("audio");
-    preview.className = "preview"; preview.controls = true; preview.hidden = true;
-    preview.setAttribute("aria-label", "preview of the chosen audio");
-    el.after(preview);
-    el.addEventListener("change", () => {
-      if (preview.src) URL.revokeObjectURL(preview.src);
-      preview.hidden = !el.files.length;
-      if (el.files.length) preview.src = URL.createObjectURL(el.files[0]);
-      else preview.removeAttribute("src");
-    });
-  },
-  read: el => el.files.length ? el.files[0] : null,
-  show(el, value) {
-    const audio = document.createElement("audio");
-    audio.controls = true; audio.src = value;
-    el.appendChild(audio);
-  },
-});"""
+    page_script = _player_script("audio")
     default_suffix = ".bin"
 
     def __init__(
@@ -813,26 +819,7 @@ class Video(FileComponent):
 
     shortcuts = ("video",)
     accept = "video/*"
-    page_script = """asyncflag.register("video", {
-  setup(el) {  // a player of the chosen file, to check it before submitting
-    const preview = document.createElement("video");
-    preview.className = "preview"; preview.controls = true; preview.hidden = true;
-    preview.setAttribute("aria-label", "preview of the chosen video");
-    el.after(preview);
-    el.addEventListener("change", () => {
-      if (preview.src) URL.revokeObjectURL(preview.src);
-      preview.hidden = !el.files.length;
-      if (el.files.length) preview.src = URL.createObjectURL(el.files[0]);
-      else preview.removeAttribute("src");
-    });
-  },
-  read: el => el.files.length ? el.files[0] : null,
-  show(el, value) {
-    const video = document.createElement("video");
-    video.controls = true; video.src = value;
-    el.appendChild(video);
-  },
-});"""
+    page_script = _player_script("video")
     page_style = """.output[data-type=video] video, .field video.preview { max-width: 100%;
   max-height: 24rem; align-self: flex-start; }"""
     default_suffix = ".mp4"

@@ -370,26 +370,10 @@ class Slider(Component):
     def to_cell(self, value: Any) -> Cell:
         return "" if value is None else value
 
-    def arrow_type(self) -> Any:
-        """``int64`` with ``precision=0`` (every value an int), ``float64`` otherwise."""
-        import pyarrow
-
-        return pyarrow.int64() if self.precision == 0 else pyarrow.float64()
-
-    def to_arrow_value(self, value: Any) -> Any:
-        """The number as an int or a float, as :meth:`arrow_type` says."""
-        if value is None:
-            return None
-        return int(value) if self.precision == 0 else float(value)
-
-    def from_cell(self, cell: str, flagging_dir: Path) -> int | float | None:
-        text = unescape(cell)
-        if text == "":
-            return None
-        try:
-            return int(text)
-        except ValueError:
-            return float(text)
+    # a slider's value is a number: stored, read back and typed as a Number's
+    arrow_type = Number.arrow_type
+    to_arrow_value = Number.to_arrow_value
+    from_cell = Number.from_cell
 
     def control_html(self, attributes: str) -> str:
         start = self.minimum if self.value is None else self.value
