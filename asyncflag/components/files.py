@@ -623,9 +623,9 @@ def _player_script(tag: str) -> str:
   },
   read: el => el.files.length ? el.files[0] : null,
   show(el, value) {
-    const player = document.createElement("{tag}");
-    player.controls = true; player.src = value;
-    el.appendChild(player);
+    const {tag} = document.createElement("{tag}");
+    {tag}.controls = true; {tag}.src = value;
+    el.appendChild({tag});
   },
 });""".replace("{tag}", tag)
 
