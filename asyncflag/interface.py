@@ -257,6 +257,8 @@ class Interface:
             self.input_components[index].preprocess_in_thread for index, _, _ in self._preprocessors
         )
         self._run_dir: Path | None = None
+        #: what a preprocess that writes nothing is handed when no run folder exists
+        self._no_run_dir = Path(tempfile.gettempdir())
         self._check_input_row = compile_checks(self.input_components)
         self._check_output_row = compile_checks(self.output_components)
         self._new_id = _IdSource()
@@ -527,7 +529,7 @@ class Interface:
             )
         # checked in every mode, never too: a bad value is the caller's error (a 400 on
         # the web), not fn's
-        checked_inputs = self._check_inputs(values)
+        checked_inputs = self._check_input_row(values)
         if self._preprocess_in_thread:
             arguments = await anyio.to_thread.run_sync(self._preprocess, checked_inputs)
         elif self._preprocessors:
@@ -544,7 +546,7 @@ class Interface:
         prediction = Prediction(
             self._new_id(),
             checked_inputs,
-            self._check_outputs(outputs),
+            self._check_output_row(outputs),
             datetime.now(UTC),
         )
         self._cache.put(prediction)
@@ -565,7 +567,7 @@ class Interface:
     def _preprocess(self, checked: tuple[Any, ...]) -> tuple[Any, ...]:
         """The arguments of ``fn``: each input as its component hands it over (may block:
         then runs in a worker thread)."""
-        run_dir = self._run_dir or Path(tempfile.gettempdir())  # only blocking ones write
+        run_dir = self._run_dir or self._no_run_dir  # only blocking ones write
         arguments = list(checked)
         for index, _, preprocess in self._preprocessors:
             value = arguments[index]
@@ -926,12 +928,6 @@ class Interface:
             )
         return self._check_row(values)
 
-    def _check_inputs(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
-        return self._check_input_row(values)
-
-    def _check_outputs(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
-        return self._check_output_row(values)
-
     def _refuse_other_thread(self, call: str) -> None:
         """Raise why ``call`` cannot run here: the interface is not running, or this is
         not its event loop's thread (checked before anything is queued or changed)."""
@@ -1040,14 +1036,15 @@ class _PredictionCache:
 
     def put(self, prediction: Prediction) -> None:
         size = 64
-        for value in (*prediction.inputs, *prediction.outputs):  # flat values: no walk
-            kind = type(value)
-            if kind in _SMALL:
-                size += 16
-            elif kind is str:
-                size += 16 + len(value)
-            else:
-                size += _estimated_size(value, self.max_bytes)
+        for values in (prediction.inputs, prediction.outputs):
+            for value in values:  # flat values: no walk
+                kind = type(value)
+                if kind is str:
+                    size += 16 + len(value)
+                elif kind in _SMALL:
+                    size += 16
+                else:
+                    size += _estimated_size(value, self.max_bytes)
         if size > self.max_bytes:
             return
         entries = self._entries
