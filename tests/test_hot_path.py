@@ -4,6 +4,8 @@ and ``flag_many`` for a bulk import."""
 
 from __future__ import annotations
 
+import csv
+import io
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
@@ -34,6 +36,7 @@ from asyncflag.pipeline import Counters
 from asyncflag.pipeline.drain import settle
 from asyncflag.sinks import RowResult
 from asyncflag.sinks.csvfile import timestamp_cells
+from asyncflag.sinks.records import csv_records
 
 # -- compiled row checks -------------------------------------------------------------
 
@@ -263,3 +266,33 @@ async def test_flag_many_is_refused_where_flag_is(tmp_path: Path) -> None:
         assert "flag_many" in str(errors[0])
     with pytest.raises(FlaggingError, match="not running"):
         await iface.flag_many([["a", "b"]])
+
+
+# -- CSV text a column at a time -------------------------------------------------------
+
+CELLS = st.one_of(
+    st.text(alphabet=st.sampled_from("ab ,\"\r\n\x00é='\t;"), max_size=6),
+    st.text(max_size=5),
+    st.integers(),
+    st.floats(),
+    st.booleans(),
+    st.none(),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.integers(1, 6).flatmap(
+        lambda width: st.lists(st.lists(CELLS, min_size=width, max_size=width), max_size=12)
+    )
+)
+def test_csv_records_writes_exactly_what_csv_writer_writes(rows: list[list[Any]]) -> None:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    assert csv_records(columns) == buffer.getvalue()
+
+
+def test_csv_records_of_no_rows_is_empty() -> None:
+    assert csv_records([]) == ""
+    assert csv_records([[], []]) == ""

@@ -9,8 +9,6 @@ the file, rotates it and holds the locks.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,7 +31,7 @@ from .datasets import (
     latest_dataset,
 )
 from .disk import Disk
-from .records import read_header
+from .records import csv_records, read_header
 from .storage import FileStore
 
 __all__ = ["CSVLogger", "Durability", "RowFormatter", "SimpleCSVLogger", "timestamp_cells"]
@@ -105,9 +103,7 @@ class RowFormatter:
 
     def header(self) -> bytes:
         """The header record, encoded."""
-        buffer = io.StringIO()
-        csv.writer(buffer).writerow(self.header_cells())
-        return buffer.getvalue().encode("utf-8")
+        return csv_records([[cell] for cell in self.header_cells()]).encode("utf-8")
 
     def schema(self) -> DatasetSchema:
         """The component types of these columns, to record beside a dataset file."""
@@ -144,9 +140,7 @@ class RowFormatter:
         if self._username:
             metadata.append(escape_optionals([r.username for r in rows]))
         metadata.append(timestamp_cells([row.timestamp for row in rows]))
-        buffer = io.StringIO()
-        csv.writer(buffer).writerows(zip(*columns, *metadata, strict=True))
-        return buffer.getvalue()
+        return csv_records([*columns, *metadata])
 
     def encode(
         self,
