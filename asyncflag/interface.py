@@ -640,6 +640,7 @@ class Interface:
         event = self._flag_event(target, option, username, receipt, comment, correction)
         if key is None:
             await pipeline.bus.publish(event)
+            del event  # no frame a row's error passes may hold the row (see without_frames)
             return await receipt.wait()
         self._keys.put(key, receipt)
         try:
@@ -655,6 +656,7 @@ class Interface:
                     )
                 )
             raise
+        del event
         return await receipt.wait()
 
     def flag_nowait(

@@ -5,8 +5,10 @@ and ``flag_many`` for a bulk import."""
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import threading
+import weakref
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -32,6 +34,7 @@ from asyncflag import (
     load_flagged,
 )
 from asyncflag.components import Component, compile_checks
+from asyncflag.errors import as_write_error, without_frames
 from asyncflag.pipeline import Counters
 from asyncflag.pipeline.drain import settle
 from asyncflag.sinks import RowResult
@@ -296,3 +299,70 @@ def test_csv_records_writes_exactly_what_csv_writer_writes(rows: list[list[Any]]
 def test_csv_records_of_no_rows_is_empty() -> None:
     assert csv_records([]) == ""
     assert csv_records([[], []]) == ""
+
+
+# -- rows are not tracked by the cycle collector, and no failed row leaks ---------------
+
+
+class Marker(str):
+    """A text value a weak reference can follow (a plain str cannot have one)."""
+
+
+class AlwaysFailing(CSVLogger):
+    async def flag_batch(self, rows: Sequence[FlagRow]) -> list[RowResult]:
+        kept = list(rows)  # a local holding the batch, in the frame the error passes
+        raise OSError(f"the disk refused {len(kept)} rows")
+
+
+class FailingPerRow(CSVLogger):
+    async def flag_batch(self, rows: Sequence[FlagRow]) -> list[RowResult]:
+        results: list[RowResult] = []
+        for row in rows:
+            try:
+                raise OSError(f"refused {row.data[0]}")
+            except OSError as exc:
+                results.append(exc)
+        return results
+
+
+@pytest.mark.parametrize("callback", [AlwaysFailing, FailingPerRow])
+@pytest.mark.anyio
+async def test_rows_that_failed_are_freed_with_their_errors(
+    tmp_path: Path, callback: type[CSVLogger]
+) -> None:
+    # Rows (FlagRow, FlagEvent, Prediction) are not tracked by the cycle collector, so a
+    # cycle through one is never freed: the error a receipt keeps must not hold the
+    # frames that held the batch.
+    assert not gc.is_tracked(FlagRow(([],)))
+    iface = interface(tmp_path, flagging_callback=callback())
+    markers: list[weakref.ref[Marker]] = []
+    async with iface:
+        for i in range(20):
+            marker = Marker(f"q{i}")
+            markers.append(weakref.ref(marker))
+            with pytest.raises(FlagWriteError):
+                await iface.flag([marker, "a"])
+            receipt = iface.flag_nowait([Marker(f"n{i}"), "a"])
+            with pytest.raises(FlagWriteError) as caught:
+                await receipt.wait()
+            assert "refused" in str(caught.value)
+            del marker, receipt, caught
+        counts = await iface.flag_many([[Marker("m"), "a"]] * 5, return_exceptions=True)
+        assert all(isinstance(c, FlagWriteError) for c in counts)
+        del counts
+    gc.collect()
+    alive = [ref() for ref in markers if ref() is not None]
+    assert alive == []
+
+
+def test_a_write_error_keeps_its_traceback_as_text() -> None:
+    def fail() -> None:
+        raise OSError("no space left")
+
+    try:
+        fail()
+    except OSError as exc:
+        error = without_frames(as_write_error(exc))
+    cause = error.__cause__
+    assert isinstance(cause, OSError) and cause.__traceback__ is None
+    assert any("in fail" in note for note in getattr(cause, "__notes__", []))

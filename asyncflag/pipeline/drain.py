@@ -14,7 +14,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import anyio
 from anyio.abc import TaskStatus
 
-from ..errors import FlaggingError, as_write_error
+from ..errors import FlaggingError, as_write_error, without_frames
 from ..events import FlagEvent, in_writer
 from .bus import Counters
 
@@ -102,7 +102,7 @@ def settle(
                 counters.failing = False
                 written = 0
             counters.failed += 1
-            error = as_write_error(result)
+            error = as_write_error(without_frames(result))
             counters.record_failure(error)
             if receipt is not None:
                 receipt.set_error(error)
