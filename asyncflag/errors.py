@@ -7,6 +7,9 @@ that validate input generically.
 
 from __future__ import annotations
 
+import traceback
+from typing import TypeVar
+
 __all__ = [
     "ChatReplyError",
     "ConversationAccessError",
@@ -26,6 +29,7 @@ __all__ = [
     "UnsafePathError",
     "WrongThreadError",
     "as_write_error",
+    "without_frames",
 ]
 
 
@@ -181,3 +185,35 @@ class ChatReplyError(FlaggingError):
     The original exception is chained as ``__cause__``. The user's message stays in
     the conversation, as in Gradio; no assistant message is added.
     """
+
+
+_E = TypeVar("_E", bound=BaseException)
+
+
+def without_frames(error: _E) -> _E:
+    """Let ``error``, and the errors behind it (``__cause__``, ``__context__``, a group's
+    members), hold no frames: each traceback is kept as text in a note
+    (``__notes__``, printed with the error) and dropped.
+
+    A receipt keeps the error of a row that was not written. Rows are not tracked by
+    the cycle collector (see :class:`~asyncflag.FlagRow`), so a cycle through one is
+    never freed; a traceback holds the frames the error passed, and those held the
+    batch, that is the rows. Dropping the frames leaves no such cycle.
+
+    :return: ``error`` itself
+    """
+    seen: set[int] = set()
+    pending: list[BaseException] = [error]
+    while pending:
+        exc = pending.pop()
+        if id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        if exc.__traceback__ is not None:
+            lines = "".join(traceback.format_tb(exc.__traceback__)).rstrip()
+            exc.add_note(f"Traceback (most recent call last), kept as text:\n{lines}")
+            exc.__traceback__ = None
+        pending.extend(b for b in (exc.__cause__, exc.__context__) if b is not None)
+        if isinstance(exc, BaseExceptionGroup):
+            pending.extend(exc.exceptions)
+    return error

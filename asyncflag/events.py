@@ -28,7 +28,7 @@ AWAITED_IN_WRITER = (
 )
 
 
-class Prediction(msgspec.Struct, frozen=True):
+class Prediction(msgspec.Struct, frozen=True, gc=False):
     """One call of an interface's function: what went in and what came out.
 
     In ``auto`` mode every prediction is published for logging as it is made;
@@ -42,10 +42,16 @@ class Prediction(msgspec.Struct, frozen=True):
     created_at: datetime
 
 
-class FlagRow(msgspec.Struct, frozen=True):
+class FlagRow(msgspec.Struct, frozen=True, gc=False):
     """One row for a flagging callback: Gradio's ``flag_data`` plus the row's metadata.
 
     ``data`` holds the input values then the output values, in component order.
+
+    Rows, events and predictions are not tracked by Python's cycle collector
+    (``gc=False``): they are made per call and queued by the thousand, and leaving them
+    out of every collection makes each cheaper. A value never refers back to its row;
+    the one way a cycle could pass through a row, the error a failed row's receipt
+    keeps, holds no frames (:func:`~asyncflag.errors.without_frames`).
     """
 
     data: tuple[Any, ...]

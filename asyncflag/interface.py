@@ -11,24 +11,24 @@ import secrets
 import shutil
 import tempfile
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from operator import call
 from pathlib import Path
 from threading import get_ident
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, cast
+from types import TracebackType, WrapperDescriptorType
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 import anyio
 
 from .checks import is_async_callable, one_of, positive_int, require_extra, writable_text
-from .components import Component, FileData, Textbox, component_from
+from .components import Component, FileData, Textbox, compile_checks, component_from
 from .components.values import short_repr
 from .errors import (
     FlaggingDisabledError,
     FlaggingError,
     FlagValueError,
+    FlagWriteError,
     UnknownPredictionError,
     WrongThreadError,
 )
@@ -244,7 +244,8 @@ class Interface:
             overflow=overflow,
             shutdown_timeout=shutdown_timeout,
         )
-        self._checks = [c.check for c in self.components]
+        #: each a function checking a whole row of values at once (compiled once)
+        self._check_row = compile_checks(self.components)
         #: the inputs whose component hands ``fn`` something other than the checked
         #: value (an Image's array...): their index, check and preprocess
         self._preprocessors = [
@@ -256,8 +257,10 @@ class Interface:
             self.input_components[index].preprocess_in_thread for index, _, _ in self._preprocessors
         )
         self._run_dir: Path | None = None
-        self._input_checks = self._checks[: len(self.input_components)]
-        self._output_checks = self._checks[len(self.input_components) :]
+        #: what a preprocess that writes nothing is handed when no run folder exists
+        self._no_run_dir = Path(tempfile.gettempdir())
+        self._check_input_row = compile_checks(self.input_components)
+        self._check_output_row = compile_checks(self.output_components)
         self._new_id = _IdSource()
         self._correction_checks = [c.check for c in self.correction_components]
         #: the value of each correction column that means "no correction", and its cell
@@ -526,7 +529,7 @@ class Interface:
             )
         # checked in every mode, never too: a bad value is the caller's error (a 400 on
         # the web), not fn's
-        checked_inputs = self._check_inputs(values)
+        checked_inputs = self._check_input_row(values)
         if self._preprocess_in_thread:
             arguments = await anyio.to_thread.run_sync(self._preprocess, checked_inputs)
         elif self._preprocessors:
@@ -543,7 +546,7 @@ class Interface:
         prediction = Prediction(
             self._new_id(),
             checked_inputs,
-            self._check_outputs(outputs),
+            self._check_output_row(outputs),
             datetime.now(UTC),
         )
         self._cache.put(prediction)
@@ -564,7 +567,7 @@ class Interface:
     def _preprocess(self, checked: tuple[Any, ...]) -> tuple[Any, ...]:
         """The arguments of ``fn``: each input as its component hands it over (may block:
         then runs in a worker thread)."""
-        run_dir = self._run_dir or Path(tempfile.gettempdir())  # only blocking ones write
+        run_dir = self._run_dir or self._no_run_dir  # only blocking ones write
         arguments = list(checked)
         for index, _, preprocess in self._preprocessors:
             value = arguments[index]
@@ -637,6 +640,7 @@ class Interface:
         event = self._flag_event(target, option, username, receipt, comment, correction)
         if key is None:
             await pipeline.bus.publish(event)
+            del event  # no frame a row's error passes may hold the row (see without_frames)
             return await receipt.wait()
         self._keys.put(key, receipt)
         try:
@@ -652,6 +656,7 @@ class Interface:
                     )
                 )
             raise
+        del event
         return await receipt.wait()
 
     def flag_nowait(
@@ -687,6 +692,99 @@ class Interface:
             self._keys.put(key, receipt)
         return receipt
 
+    @overload
+    async def flag_many(
+        self,
+        rows: Iterable[Prediction | str | Sequence[Any]],
+        option: str | None = None,
+        username: str | None = None,
+        *,
+        return_exceptions: Literal[False] = False,
+    ) -> list[int]: ...
+
+    @overload
+    async def flag_many(
+        self,
+        rows: Iterable[Prediction | str | Sequence[Any]],
+        option: str | None = None,
+        username: str | None = None,
+        *,
+        return_exceptions: Literal[True],
+    ) -> list[int | FlaggingError]: ...
+
+    async def flag_many(
+        self,
+        rows: Iterable[Prediction | str | Sequence[Any]],
+        option: str | None = None,
+        username: str | None = None,
+        *,
+        return_exceptions: bool = False,
+    ) -> list[int] | list[int | FlaggingError]:
+        """Flag many rows at once (a bulk import) and wait until every one is written.
+
+        Each row is what :meth:`flag` takes: a :class:`Prediction`, the id of a recent
+        one, or the input values then the output values. Every row is checked before any
+        is queued, so a bad row raises :class:`FlagValueError` naming its place and
+        nothing is written. The rows are then queued in order, waiting for room in the
+        queue as :meth:`flag` does (with ``overflow="drop"`` a row that finds it full is
+        dropped), with ``option``, ``username`` and one timestamp shared by all of them.
+
+        Cancelling the call while it queues leaves the rows queued so far to be written
+        and queues no more; cancelling it while it waits withdraws nothing.
+
+        :param rows: the rows, each as :meth:`flag` takes one
+        :param return_exceptions: return, in place of a row's count, the error that kept
+            it from being written (as ``asyncio.gather`` does) instead of raising
+        :return: each row's count (the number of data rows in its dataset file once it
+            was added), in the order given
+        :raises FlagValueError: for a row :meth:`flag` would refuse (its index is named),
+            or an unknown option
+        :raises FlagWriteError: if a row could not be written (the first such row's
+            error, its place named; the other rows were written or failed on their own)
+        :raises FlaggingDisabledError: in ``never`` mode
+        :raises WrongThreadError: outside the event loop thread running the interface
+        """
+        pipeline = self._pipeline
+        if get_ident() != pipeline.loop_thread:
+            self._refuse_other_thread("flag_many")
+        if in_writer.get():
+            raise FlaggingError(AWAITED_IN_WRITER)
+        self._check_flag_metadata(option, username)
+        if isinstance(rows, str | bytes | bytearray | Prediction):
+            raise FlagValueError(
+                "flag_many() takes a list of rows (each a Prediction, a prediction id or "
+                f"a list of values), got {type(rows).__name__}: for one row, call flag()"
+            )
+        checked: list[tuple[Any, ...]] = []
+        width = len(self.components)
+        extras = self._no_extras
+        for index, target in enumerate(rows):
+            try:
+                if (type(target) is list or type(target) is tuple) and len(
+                    cast("Sequence[Any]", target)
+                ) == width:
+                    data = self._check_row(cast("Sequence[Any]", target))
+                else:
+                    data = self._data_of(target)
+            except FlagValueError as exc:
+                raise _naming_row(exc, f"row {index}: {exc}", FlagValueError) from exc
+            checked.append(data + extras if extras else data)
+        stamp = datetime.now(UTC)
+        receipts = [FlagReceipt() for _ in checked]
+        publish = pipeline.bus.publish
+        for data, receipt in zip(checked, receipts, strict=True):
+            await publish(FlagEvent(data, option, username, stamp, receipt))
+        results: list[int | FlaggingError] = []
+        for index, receipt in enumerate(receipts):
+            try:
+                results.append(receipt.result() if receipt.done() else await receipt.wait())
+            except FlaggingError as exc:
+                if not return_exceptions:
+                    message = f"row {index} of {len(receipts)}: {exc}"
+                    raise _naming_row(exc, message, FlagWriteError) from exc
+                results.append(exc)
+        return results
+
     def _first_receipt(self, key: Any) -> FlagReceipt | None:
         """The receipt of the first call with ``key``, unless it failed; checks the key
         and, as a call without one would, that flagging is on and the interface runs."""
@@ -709,6 +807,26 @@ class Interface:
         comment: str | None = None,
         correction: Sequence[Any] | None = None,
     ) -> FlagEvent:
+        self._check_flag_metadata(option, username)
+        extras = (
+            self._extras(comment, correction)
+            if comment is not None or correction is not None
+            else self._no_extras
+        )
+        target_type = type(target)
+        if (target_type is list or target_type is tuple) and len(
+            cast("Sequence[Any]", target)
+        ) == len(self.components):  # the hot path, before any ABC check
+            data = self._check_row(cast("Sequence[Any]", target))
+        else:
+            data = self._data_of(target)
+        if extras:
+            data = data + extras
+        return FlagEvent(data, option, username, datetime.now(UTC), receipt)
+
+    def _check_flag_metadata(self, option: str | None, username: str | None) -> None:
+        """Refuse a flag in ``never`` mode, outside ``async with``, or with an option or
+        username that cannot be stored."""
         if self.flagging_mode == "never":
             raise FlaggingDisabledError("flagging is disabled: this interface's mode is 'never'")
         self._pipeline.require_running()
@@ -717,20 +835,16 @@ class Interface:
         if self._option_values is not None and option not in self._option_values:
             allowed = ", ".join(repr(v) for v in sorted(self._option_values, key=str))
             raise FlagValueError(f"option {option!r} is not one of the flagging options: {allowed}")
-        if username is not None and not isinstance(username, str):
-            raise FlagValueError(f"username must be a string or None, got {username!r}")
-        for name, text in (("the option", option), ("the username", username)):
-            if text is not None:
-                writable_text(name, text)
-        extras = (
-            self._extras(comment, correction)
-            if comment is not None or correction is not None
-            else self._no_extras
-        )
-        target_type = type(target)
-        if target_type is list or target_type is tuple:  # the hot path, before any ABC check
-            data = self._check_values(tuple(cast("Sequence[Any]", target)))
-        elif isinstance(target, str):
+        if option is not None:
+            writable_text("the option", option)
+        if username is not None:
+            if not isinstance(username, str):
+                raise FlagValueError(f"username must be a string or None, got {username!r}")
+            writable_text("the username", username)
+
+    def _data_of(self, target: Prediction | str | Sequence[Any]) -> tuple[Any, ...]:
+        """The checked values (inputs then outputs) of what a flag names."""
+        if isinstance(target, str):
             prediction = self._cache.get(target)
             if prediction is None:
                 raise UnknownPredictionError(
@@ -739,21 +853,18 @@ class Interface:
                     f"{self.cache_bytes:,} bytes of values, can be flagged by id); flag it "
                     "sooner, or pass the Prediction itself"[:400]
                 )
-            data = prediction.inputs + prediction.outputs
-        elif isinstance(target, Prediction):
+            return prediction.inputs + prediction.outputs
+        if isinstance(target, Prediction):
             data = target.inputs + target.outputs
             if self._cache.get(target.id) is not target:
                 data = self._check_values(data)
-        elif isinstance(target, Sequence) and not isinstance(target, bytes | bytearray):
-            data = self._check_values(tuple(target))
-        else:
-            raise FlagValueError(
-                "flag() takes a Prediction, a prediction id or a list of values, "
-                f"got {type(target).__name__}"
-            )
-        if extras:
-            data = data + extras
-        return FlagEvent(data, option, username, datetime.now(UTC), receipt)
+            return data
+        if isinstance(target, Sequence) and not isinstance(target, bytes | bytearray):
+            return self._check_values(tuple(target))
+        raise FlagValueError(
+            "flag() takes a Prediction, a prediction id or a list of values, "
+            f"got {type(target).__name__}"
+        )
 
     def _extras(self, comment: Any, correction: Any) -> tuple[Any, ...]:
         """The checked values of the correction and comment columns of one flag."""
@@ -811,20 +922,13 @@ class Interface:
             checked.append(value)
         return tuple(checked)
 
-    def _check_values(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
-        checks = self._checks
-        if len(values) != len(checks):
+    def _check_values(self, values: Sequence[Any]) -> tuple[Any, ...]:
+        if len(values) != len(self.components):
             raise FlagValueError(
-                f"expected {len(checks)} values ({len(self.input_components)} inputs then "
-                f"{len(self.output_components)} outputs), got {len(values)}"
+                f"expected {len(self.components)} values ({len(self.input_components)} "
+                f"inputs then {len(self.output_components)} outputs), got {len(values)}"
             )
-        return tuple(map(call, checks, values))
-
-    def _check_inputs(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
-        return tuple(map(call, self._input_checks, values))
-
-    def _check_outputs(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
-        return tuple(map(call, self._output_checks, values))
+        return self._check_row(values)
 
     def _refuse_other_thread(self, call: str) -> None:
         """Raise why ``call`` cannot run here: the interface is not running, or this is
@@ -857,6 +961,16 @@ _GRADIO_CALLBACKS = {
     "(datasetN.csv with a header); asyncflag reads Gradio 4's log.csv",
     "ChatCSVLogger": "asyncflag.ChatCSVLogger(), with a ChatInterface",
 }
+
+
+def _naming_row(error: FlaggingError, message: str, fallback: type[FlaggingError]) -> FlaggingError:
+    """An error of ``error``'s class (``fallback`` for a class whose constructor takes
+    more than a message) saying ``message``: one row's error, its place in a bulk call
+    named (the row's own error object may be shared by a whole batch: it is not changed)."""
+    kind = type(error)
+    if isinstance(kind.__init__, WrapperDescriptorType):  # the built-in exceptions' own
+        return kind(message)
+    return fallback(message)
 
 
 def _refuse_gradio_callback(callback: Any) -> None:
@@ -924,14 +1038,15 @@ class _PredictionCache:
 
     def put(self, prediction: Prediction) -> None:
         size = 64
-        for value in (*prediction.inputs, *prediction.outputs):  # flat values: no walk
-            kind = type(value)
-            if kind in _SMALL:
-                size += 16
-            elif kind is str:
-                size += 16 + len(value)
-            else:
-                size += _estimated_size(value, self.max_bytes)
+        for values in (prediction.inputs, prediction.outputs):
+            for value in values:  # flat values: no walk
+                kind = type(value)
+                if kind is str:
+                    size += 16 + len(value)
+                elif kind in _SMALL:
+                    size += 16
+                else:
+                    size += _estimated_size(value, self.max_bytes)
         if size > self.max_bytes:
             return
         entries = self._entries

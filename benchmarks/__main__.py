@@ -33,6 +33,7 @@ from ._common import Result, Settings, machine_facts
 CASES: dict[str, Callable[[Settings], Awaitable[list[Result]]]] = {
     "overhead": overhead.run,
     "throughput_nowait": throughput.flag_nowait_case,
+    "throughput_many": throughput.flag_many_case,
     "throughput_auto": throughput.auto_submit_case,
     "latency": latency.run,
     "openloop": openloop.run,
@@ -47,7 +48,9 @@ CASES: dict[str, Callable[[Settings], Awaitable[list[Result]]]] = {
 }
 
 #: names that select several cases, so ``--cases throughput`` keeps working
-GROUPS: dict[str, tuple[str, ...]] = {"throughput": ("throughput_nowait", "throughput_auto")}
+GROUPS: dict[str, tuple[str, ...]] = {
+    "throughput": ("throughput_nowait", "throughput_many", "throughput_auto")
+}
 
 
 def summary(results: list[Result], facts: dict[str, str]) -> Table:

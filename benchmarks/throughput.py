@@ -55,6 +55,38 @@ async def flag_nowait_case(settings: Settings) -> list[Result]:
     ]
 
 
+async def flag_many_case(settings: Settings) -> list[Result]:
+    """``flag_many`` of ready values in chunks (a bulk import), until every row is written."""
+    count = settings.rows(1_000_000, 20_000)
+    chunk = 10_000
+    rows = make_rows(count)
+    with scratch_dir() as tmp:
+        raw = raw_writerows_rate(rows, tmp)
+        iface = six_column_interface(tmp / "many")
+        with progress() as bar:
+            task = bar.add_task("flag_many -> disk", total=count)
+            started = time.perf_counter()
+            async with iface:
+                for start in range(0, count, chunk):
+                    counts = await iface.flag_many(rows[start : start + chunk])
+                    bar.update(task, completed=start + len(counts))
+            elapsed = time.perf_counter() - started
+        assert counts[-1] == count
+    rate = count / elapsed
+    return [
+        Result(
+            "throughput",
+            "flag_many (10k-row chunks) -> rows on disk",
+            rate,
+            "rows/s",
+            "raw csv writerows",
+            raw,
+            rate / raw,
+            f"{count:,} six-column rows, each call waiting for its rows",
+        )
+    ]
+
+
 async def auto_submit_case(settings: Settings) -> list[Result]:
     """``auto`` mode: ``submit()`` of a trivial async function, until everything is on disk."""
     count = settings.rows(1_000_000, 20_000)
@@ -106,4 +138,5 @@ async def run(settings: Settings) -> list[Result]:
     """Both cases, in the order the suite runs them (``--cases throughput``)."""
     results = await flag_nowait_case(settings)
     await anyio.lowlevel.checkpoint()
+    results += await flag_many_case(settings)
     return results + await auto_submit_case(settings)

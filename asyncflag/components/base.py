@@ -34,6 +34,7 @@ __all__ = [
     "LabelText",
     "Limit",
     "accepted_keywords",
+    "compile_checks",
     "page_text",
     "component_from",
     "component_type",
@@ -219,6 +220,18 @@ class Component:
         :raises FlagValueError: if the value cannot be stored by this component
         """
         return value
+
+    def check_shortcut(self, name: str) -> str | None:
+        """A Python expression over the variable ``name``, true only for a value that
+        :meth:`check` would return unchanged without raising; ``None`` for none.
+
+        :func:`compile_checks` tests it before calling :meth:`check` (the hot path of a
+        flag): a Textbox's ``type(v) is str and v.isascii()``. It is used only when the
+        class that gives it is the one whose :meth:`check` runs, or a subclass of it, so
+        a subclass that overrides :meth:`check` is never bypassed by its parent's
+        shortcut.
+        """
+        return None
 
     def preprocess(self, value: Any, run_dir: Path) -> Any:
         """What ``fn`` receives for a checked input value (as Gradio's ``preprocess``):
@@ -569,6 +582,46 @@ def _same_class(a: type[Component], b: type[Component]) -> bool:
 
 def _class_path(cls: type[Component]) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def compile_checks(components: Sequence[Component]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    """One function that checks a row of values, one per component, and returns the
+    checked values as a tuple: what calling each component's :meth:`~Component.check`
+    returns, with the checks of common values (a plain ASCII string for a Textbox, an
+    int or a float for an unbounded Number, a bool) made inline, without a call.
+
+    The function is generated once per interface from each component's
+    :meth:`~Component.check_shortcut` (fixed expressions of asyncflag's own classes; no
+    label or value is ever part of the source). It expects exactly one value per
+    component (the caller checks the count first).
+    """
+    namespace: dict[str, Any] = {}
+    parts = []
+    for index, component in enumerate(components):
+        name = f"v{index}"
+        namespace[f"c{index}"] = component.check
+        shortcut = component.check_shortcut(name) if _shortcut_applies(component) else None
+        parts.append(
+            f"{name} if ({shortcut}) else c{index}({name})" if shortcut else f"c{index}({name})"
+        )
+    names = ", ".join(f"v{index}" for index in range(len(components)))
+    if not components:
+        source = "def check_row(values):\n    return ()\n"
+    else:
+        body = "".join(f"        {part},\n" for part in parts)
+        source = f"def check_row(values):\n    {names}, = values\n    return (\n{body}    )\n"
+    exec(compile(source, "<asyncflag row check>", "exec"), namespace)
+    check_row: Callable[[Sequence[Any]], tuple[Any, ...]] = namespace["check_row"]
+    return check_row
+
+
+def _shortcut_applies(component: Component) -> bool:
+    """Whether ``component``'s shortcut was written for the ``check`` it runs: the class
+    that defines ``check_shortcut`` is the one that defines ``check``, or below it."""
+    mro = type(component).__mro__
+    shortcut_owner = next(k for k in mro if "check_shortcut" in vars(k))
+    check_owner = next(k for k in mro if "check" in vars(k))
+    return issubclass(shortcut_owner, check_owner)
 
 
 def component_from(spec: Component | str) -> Component:

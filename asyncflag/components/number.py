@@ -140,6 +140,14 @@ class Number(Component):
                 f"{self.precision} decimals: {exc}"
             ) from None
 
+    def check_shortcut(self, name: str) -> str | None:
+        if self.minimum is not None or self.maximum is not None or self.precision is not None:
+            return None
+        return (
+            f"type({name}) is float or type({name}) is int and "
+            f"{name}.bit_length() <= {LONG_INT_BITS:d}"
+        )
+
     #: rounding and bounds are applied by :meth:`check`: nothing here blocks
     preprocess_in_thread = False
 
@@ -210,6 +218,9 @@ class Checkbox(Component):
 
     def control_html(self, attributes: str) -> str:
         return f'<input type="checkbox" {attributes}>'
+
+    def check_shortcut(self, name: str) -> str | None:
+        return f"type({name}) is bool or {name} is None"
 
     def check(self, value: Any) -> bool | None:
         if value is None or isinstance(value, bool):

@@ -137,6 +137,12 @@ class Textbox(Component):
             return ""
         raise self._reject(value, "a string")
 
+    def check_shortcut(self, name: str) -> str | None:
+        # an ASCII string is encodable; its length is what max_length bounds
+        if self.max_length is None:
+            return f"type({name}) is str and {name}.isascii()"
+        return f"type({name}) is str and {name}.isascii() and len({name}) <= {self.max_length:d}"
+
     def to_cell(self, value: Any) -> Cell:
         return escape(value)
 

@@ -124,7 +124,12 @@ class Subscription:
                 self._drop(item)
                 return False
             raise QueueFullError(f"the flagging queue is full ({self.max_pending} pending events)")
-        self._append(item)
+        # _append, inlined: this is every flag_nowait's path
+        self._items.append(item)
+        self.counters.published += 1
+        if self._not_empty is not None:
+            self._not_empty.set()
+            self._not_empty = None
         return True
 
     async def put(self, item: Any) -> bool:

@@ -14,7 +14,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import anyio
 from anyio.abc import TaskStatus
 
-from ..errors import FlaggingError, as_write_error
+from ..errors import FlaggingError, as_write_error, without_frames
 from ..events import FlagEvent, in_writer
 from .bus import Counters
 
@@ -93,19 +93,26 @@ def settle(
 
     :param results: per event, its row count once written, or why it was not
     """
+    written = 0
     for event, result in zip(events, results, strict=True):
         receipt = event.receipt if type(event) is FlagEvent else None
         if isinstance(result, Exception):
+            if written:  # the counts move in the order the events settle
+                counters.written += written
+                counters.failing = False
+                written = 0
             counters.failed += 1
-            error = as_write_error(result)
+            error = as_write_error(without_frames(result))
             counters.record_failure(error)
             if receipt is not None:
                 receipt.set_error(error)
         else:
-            counters.written += 1
-            counters.failing = False
+            written += 1
             if receipt is not None:
                 receipt.set_result(result, written_at)
+    if written:
+        counters.written += written
+        counters.failing = False
 
 
 def fail_events(

@@ -61,13 +61,16 @@ class FlagWriter:
         self._flag_batch = flag_batch
         self._counters = subscription.counters
         self._drain: Drain[Any] = Drain(subscription, self._write, max_batch=max_batch)
+        #: every event this subscription gets is a row already (not a Prediction)
+        self._rows_only = all(issubclass(kind, FlagRow) for kind in subscription.kinds)
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Write batches until the subscription is closed and drained."""
         await self._drain.run(task_status=task_status)
 
     async def _write(self, batch: list[Any]) -> None:
-        results = await write_batch(self._flag_batch, [_as_row(event) for event in batch])
+        rows = batch if self._rows_only else [_as_row(event) for event in batch]
+        results = await write_batch(self._flag_batch, rows)
         settle(batch, results, self._counters, time.perf_counter())
 
     def abandon(self, reason: str) -> int:

@@ -9,10 +9,8 @@ the file, rotates it and holds the locks.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,12 +31,42 @@ from .datasets import (
     latest_dataset,
 )
 from .disk import Disk
-from .records import read_header
+from .records import csv_records, read_header
 from .storage import FileStore
 
-__all__ = ["CSVLogger", "Durability", "RowFormatter", "SimpleCSVLogger"]
+__all__ = ["CSVLogger", "Durability", "RowFormatter", "SimpleCSVLogger", "timestamp_cells"]
 
 Durability = Literal["flush", "fsync"]
+
+
+def timestamp_cells(stamps: Sequence[datetime | None]) -> list[str]:
+    """The cells of a batch's timestamps: each ``stamp.isoformat()``, ``""`` for ``None``.
+
+    A UTC timestamp (what an interface stamps rows with) is written from its second's
+    text, formatted once for all the stamps of that second, and its microseconds: the
+    same text as ``isoformat()`` at a third of its cost. Any other stamp (naive, another
+    zone, a subclass, a whole second) goes through ``isoformat()`` itself.
+    """
+    cells: list[str] = []
+    append = cells.append
+    low = high = None
+    template = ""
+    for stamp in stamps:
+        if type(stamp) is datetime and stamp.tzinfo is UTC:
+            micro = stamp.microsecond
+            if micro:  # isoformat() leaves out the fraction of a whole second
+                if low is None or high is None or not low <= stamp < high:
+                    low = stamp.replace(microsecond=0)
+                    high = low + _ONE_SECOND
+                    # "2026-11-25T19:40:12+00:00" -> "2026-11-25T19:40:12.%06d+00:00"
+                    template = low.isoformat()[:-6].replace("%", "%%") + ".%06d+00:00"
+                append(template % micro)
+                continue
+        append(stamp.isoformat() if stamp is not None else "")
+    return cells
+
+
+_ONE_SECOND = timedelta(seconds=1)
 
 
 class RowFormatter:
@@ -75,9 +103,7 @@ class RowFormatter:
 
     def header(self) -> bytes:
         """The header record, encoded."""
-        buffer = io.StringIO()
-        csv.writer(buffer).writerow(self.header_cells())
-        return buffer.getvalue().encode("utf-8")
+        return csv_records([[cell] for cell in self.header_cells()]).encode("utf-8")
 
     def schema(self) -> DatasetSchema:
         """The component types of these columns, to record beside a dataset file."""
@@ -113,10 +139,8 @@ class RowFormatter:
             metadata.append(escape_optionals([r.option for r in rows]))
         if self._username:
             metadata.append(escape_optionals([r.username for r in rows]))
-        metadata.append([row.timestamp.isoformat() if row.timestamp else "" for row in rows])
-        buffer = io.StringIO()
-        csv.writer(buffer).writerows(zip(*columns, *metadata, strict=True))
-        return buffer.getvalue()
+        metadata.append(timestamp_cells([row.timestamp for row in rows]))
+        return csv_records([*columns, *metadata])
 
     def encode(
         self,

@@ -1,4 +1,9 @@
-"""Where the records of a CSV file end, found by a byte scan.
+"""The records of a CSV file: how a batch of them is written, and where they end.
+
+:func:`csv_records` writes rows a column at a time, exactly as ``csv.writer`` with the
+default dialect writes them (``tests/test_hot_path.py`` holds the two to the same
+text), at a fraction of its cost: a column with no character that needs quoting is
+joined as it is.
 
 Row boundaries are found without parsing fields: every record the ``csv`` module
 writes ends with a line terminator at which the number of ``"`` characters seen
@@ -10,11 +15,14 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Generator, Iterator
+import re
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "allow_any_field_size",
+    "csv_records",
     "first_record_end",
     "iter_records",
     "read_header",
@@ -22,6 +30,43 @@ __all__ = [
     "record_ends",
     "scan_records",
 ]
+
+
+def csv_records(columns: Sequence[Sequence[Any]]) -> str:
+    """The CSV text of rows given column by column: what
+    ``csv.writer(buffer).writerows(zip(*columns))`` writes (the default dialect: ``,``,
+    ``"`` doubled inside quoted fields, ``\\r\\n`` after each record, a field quoted only
+    when it holds ``,``, ``"``, ``\\r`` or ``\\n``; ``None`` an empty field, any other
+    non-string its ``str()``).
+
+    :param columns: the cells of each column, every column as long as the first
+    """
+    if not columns or not columns[0]:
+        return ""
+    if len(columns) == 1:
+        # csv quotes a lone empty field (a record that would read as a blank line)
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows(zip(*columns, strict=True))
+        return buffer.getvalue()
+    texts: list[Sequence[str]] = []
+    for column in columns:
+        try:
+            joined = "\x00".join(column)
+        except TypeError:  # numbers, None: as the csv module writes them
+            column = [c if type(c) is str else "" if c is None else str(c) for c in column]
+            joined = "\x00".join(column)
+        if '"' in joined or "," in joined or "\n" in joined or "\r" in joined:
+            column = [_quoted(cell) if _QUOTE.search(cell) else cell for cell in column]
+        texts.append(column)
+    return "\r\n".join(map(",".join, zip(*texts, strict=True))) + "\r\n"
+
+
+#: a character that makes the csv module quote a field
+_QUOTE = re.compile('[",\r\n]')
+
+
+def _quoted(cell: str) -> str:
+    return '"' + cell.replace('"', '""') + '"'
 
 
 def record_ends(data: bytes) -> Iterator[int]:

@@ -34,7 +34,7 @@ from anyio.abc import TaskStatus
 
 from ..checks import positive_int
 from ..components import Component
-from ..errors import FlaggingError, FlagValueError, FlagWriteError
+from ..errors import FlaggingError, FlagValueError, FlagWriteError, without_frames
 from ..events import FlagEvent, FlagReceipt, Prediction
 from ..pipeline import Drain, Subscription, fail_events
 from .wire import (
@@ -261,7 +261,7 @@ class StreamPublisher:
                     values[j] = file_value(component, values[j])
             except Exception as exc:
                 error = FlagWriteError(f"the row was not sent: {exc!r}")
-                error.__cause__ = exc
+                error.__cause__ = without_frames(exc)  # the frames hold the batch's rows
                 if type(event) is FlagEvent and event.receipt is not None:
                     event.receipt.set_error(error)
                 self._counters.failed += 1
