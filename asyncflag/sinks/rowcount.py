@@ -119,10 +119,16 @@ class RowCountFile:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
         except OSError:
             return
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             os.close(fd)
             return
         self._fd = fd
+        if info.st_size > RECORD_SIZE:  # not one of ours: cut so that a record fits whole
+            try:
+                self.disk.truncate(fd, RECORD_SIZE)
+            except OSError:
+                self.close()
 
     def read(self) -> RowCount | None:
         """The record, or ``None`` if there is none or it is not a whole, valid one."""
