@@ -189,7 +189,7 @@ class AppendOnlyFile:
         if self._counts is not None:
             ino, dev = self._identity
             mtime_ns = os.fstat(self._fd).st_mtime_ns
-            self._counts.write(RowCount(self.rows, self.size, ino, dev, mtime_ns, self._tail))
+            self._counts.write(RowCount.of(self.rows, self.size, ino, dev, mtime_ns, self._tail))
 
     def append(self, data: bytes, count: int, *, locked: bool = False) -> int:
         """Append ``count`` encoded rows; return the row count before them.

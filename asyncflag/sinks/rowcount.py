@@ -53,6 +53,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import struct
 import zlib
 from pathlib import Path
 from typing import Annotated
@@ -83,15 +84,30 @@ class RowCount(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     tail: Annotated[bytes, msgspec.Meta(max_length=TAIL_SIZE)]
     check: _Count = 0
 
+    @classmethod
+    def of(cls, rows: int, offset: int, ino: int, dev: int, mtime_ns: int, tail: bytes) -> RowCount:
+        """A record of these fields, checksummed."""
+        check = _checksum(rows, offset, ino, dev, mtime_ns, tail)
+        return cls(rows, offset, ino, dev, mtime_ns, tail, check)
+
     def checksum(self) -> int:
         """The CRC-32 of every field but ``check``."""
-        fields = f"{self.rows}:{self.offset}:{self.ino}:{self.dev}:{self.mtime_ns}:"
-        return zlib.crc32(self.tail, zlib.crc32(fields.encode()))
+        return _checksum(self.rows, self.offset, self.ino, self.dev, self.mtime_ns, self.tail)
 
     def encode(self) -> bytes:
-        """This record, checksummed, as the :data:`RECORD_SIZE` bytes kept on disk."""
-        data = msgspec.json.encode(msgspec.structs.replace(self, check=self.checksum()))
-        return data.ljust(RECORD_SIZE - 1) + b"\n"
+        """This record as the :data:`RECORD_SIZE` bytes kept on disk."""
+        return msgspec.json.encode(self).ljust(RECORD_SIZE - 1) + b"\n"
+
+
+_FIELDS = struct.Struct("<5Q")
+
+
+def _checksum(rows: int, offset: int, ino: int, dev: int, mtime_ns: int, tail: bytes) -> int:
+    try:
+        fields = _FIELDS.pack(rows, offset, ino, dev, mtime_ns)
+    except struct.error:  # out of range: a record that is not used
+        return -1
+    return zlib.crc32(tail, zlib.crc32(fields))
 
 
 class RowCountFile:
