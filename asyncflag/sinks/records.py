@@ -62,10 +62,10 @@ class RecordCounter:
 
     A record ends at each ``\n`` before which the file holds an even number of ``"``
     (every record the ``csv`` module writes has an even number, as quotes inside
-    fields are doubled). Each chunk is counted with C-speed ``bytes`` methods: a chunk
-    with no ``"`` counts its newlines directly; a chunk with quotes is reduced to its
-    ``"`` and ``\n`` bytes, adjacent ``""`` pairs (which change no parity) removed,
-    and the few that remain walked.
+    fields are doubled). Each chunk is counted with C-speed ``bytes`` methods: it is
+    reduced to its ``"`` and ``\n`` bytes (``bytes.translate``); with no ``"`` its
+    newlines are counted directly; else adjacent ``""`` pairs (which change no parity)
+    are removed, and the few quotes that remain walked.
 
     Chunks may split a record, a quoted field or a ``\r\n`` anywhere.
     """
@@ -83,15 +83,13 @@ class RecordCounter:
     def feed(self, chunk: bytes) -> None:
         """Count the records that end in ``chunk``, the next bytes of the data."""
         base, self.fed = self.fed, self.fed + len(chunk)
-        quotes = chunk.count(b'"')
-        if not quotes:
-            if not self._inside:
-                last = chunk.rfind(b"\n")
-                if last >= 0:
-                    self.records += chunk.count(b"\n")
-                    self.end = base + last + 1
-            return
         reduced = chunk.translate(None, _NOT_QUOTE_OR_NEWLINE)
+        quotes = reduced.count(b'"')
+        if not quotes:  # every newline ends a record, or none does
+            if reduced and not self._inside:
+                self.records += len(reduced)
+                self.end = base + chunk.rfind(b"\n") + 1
+            return
         if self._inside:
             reduced = b'"' + reduced
         reduced = reduced.replace(b'""', b"")
