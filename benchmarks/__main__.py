@@ -22,6 +22,7 @@ from . import (
     openloop,
     overhead,
     peers,
+    restart,
     scaling,
     soak,
     streams,
@@ -45,6 +46,7 @@ CASES: dict[str, Callable[[Settings], Awaitable[list[Result]]]] = {
     "redis": streams.run,
     "chat": chat.run,
     "export": export.run,
+    "restart": restart.run,
 }
 
 #: names that select several cases, so ``--cases throughput`` keeps working

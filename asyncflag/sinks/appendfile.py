@@ -4,7 +4,9 @@
 memory. It takes the file's ``flock`` for each append (several processes may write
 one dataset), catches up on what others appended, cuts a failed write back to the
 last whole row, moves a torn tail aside to ``.torn``, and follows a file deleted,
-emptied or replaced while it runs.
+emptied or replaced while it runs. It keeps its row count beside the file (a
+:class:`~asyncflag.sinks.rowcount.RowCountFile`), so that opening a big file again
+reads only what was appended since the count was kept, not the whole file.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from pathlib import Path
 from typing import Protocol
 
 from .disk import Disk
-from .records import scan_records
+from .records import SCAN_CHUNK, RecordCounter
+from .rowcount import TAIL_SIZE, RowCount, RowCountFile
 
 __all__ = ["APPEND_FLAGS", "MAX_REOPENS", "AppendOnlyFile", "OtherDatasetError", "Sidecar"]
 
@@ -65,8 +68,13 @@ class AppendOnlyFile:
     Lock order: this object takes only the file's ``flock``. A caller that also holds a
     thread lock (:class:`~asyncflag.sinks.datasets.Dataset`) takes that one first.
 
+    Every read goes through ``disk`` (:meth:`~asyncflag.sinks.disk.Disk.pread`).
+
     :param sidecar: what is recorded beside the file when it is started, and checked
         when an existing file is opened (the dataset's schema); ``None`` records nothing
+    :param count_path: where to keep the file's row count
+        (:mod:`asyncflag.sinks.rowcount`), read when the file is opened so that only the
+        bytes past the counted rows are scanned; ``None``: the whole file is scanned
     """
 
     def __init__(
@@ -77,6 +85,7 @@ class AppendOnlyFile:
         fsync: bool,
         disk: Disk,
         sidecar: Sidecar | None = None,
+        count_path: Path | None = None,
     ) -> None:
         self.path = path
         self.fsync = fsync
@@ -85,6 +94,9 @@ class AppendOnlyFile:
         self.sidecar = sidecar
         self.size = 0
         self.rows = 0
+        self._counts = RowCountFile(count_path, disk) if count_path is not None else None
+        #: the last (up to) TAIL_SIZE bytes before ``size``, for the row-count record
+        self._tail = b""
         self._header_rows = 1 if header else 0
         #: the header and schema are in place and the rows counted (a failed start is
         #: retried by the next append)
@@ -122,6 +134,7 @@ class AppendOnlyFile:
         self._started = False
         self.size = os.fstat(self._fd).st_size
         self.rows = 0
+        self._tail = b""
         if self.size == 0:
             if self.header:
                 try:
@@ -135,13 +148,48 @@ class AppendOnlyFile:
             if self.fsync:
                 self.disk.fsync_directory(self.path.parent)
         else:
-            if self.header and os.pread(self._fd, len(self.header), 0) != self.header:
+            if self.header and self.disk.pread(self._fd, len(self.header), 0) != self.header:
                 raise OtherDatasetError(self.path, "has other column labels")
             if self.sidecar is not None:
                 self.sidecar.check(self.path)
-        self._catch_up_from(0)
+        counted = 0
+        if self._counts is not None:
+            self._counts.open()
+            record = self._counts.read()
+            if record is not None and self._trust(record):
+                counted = record.offset
+                self.rows = record.rows + self._header_rows
+                self._tail = record.tail
+        self._catch_up_from(counted)
         self.rows -= self._header_rows
         self._started = True
+        self._keep_count()
+
+    def _trust(self, record: RowCount) -> bool:
+        """Whether ``record`` counts the rows of the open file up to its offset (see
+        :mod:`asyncflag.sinks.rowcount` for what this catches and what it cannot)."""
+        info = os.fstat(self._fd)
+        offset = record.offset
+        if (
+            (record.ino, record.dev) != self._identity
+            or not len(self.header) <= offset <= info.st_size
+            or record.rows > offset - len(self.header)
+            or (record.rows == 0) != (offset == len(self.header))
+            or len(record.tail) != min(TAIL_SIZE, offset)
+            or (offset == info.st_size and record.mtime_ns != info.st_mtime_ns)
+        ):
+            return False
+        if offset and not record.tail.endswith(b"\n"):
+            return False
+        size = len(record.tail)
+        return self.disk.pread(self._fd, size, offset - size) == record.tail
+
+    def _keep_count(self) -> None:
+        """Record the rows counted now (under the lock, after the rows' write and fsync)."""
+        if self._counts is not None:
+            ino, dev = self._identity
+            mtime_ns = os.fstat(self._fd).st_mtime_ns
+            self._counts.write(RowCount.of(self.rows, self.size, ino, dev, mtime_ns, self._tail))
 
     def append(self, data: bytes, count: int, *, locked: bool = False) -> int:
         """Append ``count`` encoded rows; return the row count before them.
@@ -162,6 +210,8 @@ class AppendOnlyFile:
                 raise
             self.size += len(data)
             self.rows += count
+            self._tail = (self._tail + data[-TAIL_SIZE:])[-TAIL_SIZE:]
+            self._keep_count()
             return before
 
     def _change(self) -> str:
@@ -208,14 +258,26 @@ class AppendOnlyFile:
         self._start()
 
     def _catch_up_from(self, offset: int) -> None:
-        """Count the whole rows written past ``offset``; move a torn tail aside."""
+        """Count the whole rows written past ``offset`` (the end of a whole row), reading
+        in chunks of :data:`~asyncflag.sinks.records.SCAN_CHUNK`; move a torn tail aside."""
         end_of_file = os.fstat(self._fd).st_size
-        data = os.pread(self._fd, end_of_file - offset, offset)
-        records, end = scan_records(data)
-        if offset + end < end_of_file:
-            self._move_torn_tail(data[end:], offset + end)
-        self.rows += records
-        self.size = offset + end
+        counter = RecordCounter()
+        while offset + counter.fed < end_of_file:
+            chunk = self.disk.pread(
+                self._fd, min(SCAN_CHUNK, end_of_file - offset - counter.fed), offset + counter.fed
+            )
+            if not chunk:  # cut meanwhile (by a writer that does not lock)
+                break
+            counter.feed(chunk)
+        end = offset + counter.end
+        if end < offset + counter.fed:
+            tail = self.disk.pread(self._fd, offset + counter.fed - end, end)
+            self._move_torn_tail(tail, end)
+        self.rows += counter.records
+        if counter.end:  # else the tail before ``offset`` is the one kept
+            keep = min(TAIL_SIZE, end)
+            self._tail = self.disk.pread(self._fd, keep, end - keep)
+        self.size = end
 
     def _move_torn_tail(self, tail: bytes, keep: int) -> None:
         torn = self.path.with_name(self.path.name + ".torn")
@@ -269,6 +331,8 @@ class AppendOnlyFile:
 
     def close(self) -> None:
         """Close the file (releasing its lock); the object is not used again."""
+        if self._counts is not None:
+            self._counts.close()
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1

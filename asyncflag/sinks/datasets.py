@@ -2,7 +2,8 @@
 
 A flagging directory holds ``dataset1.csv``, ``dataset2.csv``... (or the ``log.csv``
 of :class:`~asyncflag.SimpleCSVLogger`), and beside each dataset file, in
-``.asyncflag/datasetN.schema.json``, the component types that wrote its columns.
+``.asyncflag/datasetN.schema.json``, the component types that wrote its columns, and in
+``.asyncflag/datasetN.rows.json`` its row count (:mod:`asyncflag.sinks.rowcount`).
 :class:`Dataset` is the file a logger appends to: it picks it, moves on to the next
 number when the file at the path belongs to other labels or types, and is the one
 place that takes the two locks, in one order.
@@ -39,6 +40,7 @@ __all__ = [
     "latest_dataset",
     "next_dataset",
     "read_schema",
+    "rows_path",
     "schema_path",
 ]
 
@@ -165,6 +167,12 @@ class DatasetSchema(msgspec.Struct, frozen=True):
 def schema_path(dataset: Path) -> Path:
     """Where the schema of a dataset file is kept: ``.asyncflag/<stem>.schema.json``."""
     return dataset.parent / STATE_DIR / f"{dataset.stem}.schema.json"
+
+
+def rows_path(dataset: Path) -> Path:
+    """Where the row count of a dataset file is kept: ``.asyncflag/<stem>.rows.json``
+    (:mod:`asyncflag.sinks.rowcount`)."""
+    return dataset.parent / STATE_DIR / f"{dataset.stem}.rows.json"
 
 
 def read_schema(dataset: Path) -> DatasetSchema | None:
@@ -320,7 +328,12 @@ class Dataset:
         while True:
             try:
                 self._file = AppendOnlyFile(
-                    path, self.header, fsync=self.fsync, disk=self.disk, sidecar=self._sidecar
+                    path,
+                    self.header,
+                    fsync=self.fsync,
+                    disk=self.disk,
+                    sidecar=self._sidecar,
+                    count_path=rows_path(path),
                 )
                 return self._file
             except OtherDatasetError as exc:

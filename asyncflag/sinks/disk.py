@@ -23,6 +23,18 @@ class Disk:
         """Write some of ``data`` to ``fd``; return how many bytes were written."""
         return os.write(fd, data)
 
+    def pwrite(self, fd: int, data: bytes, offset: int) -> int:
+        """Write ``data`` at ``offset`` of ``fd`` (not through ``O_APPEND``); return how
+        many bytes were written. Used for the small row-count record rewritten in place
+        after each append (``.asyncflag/<stem>.rows.json``)."""
+        return os.pwrite(fd, data, offset)
+
+    def pread(self, fd: int, size: int, offset: int) -> bytes:
+        """Read up to ``size`` bytes of ``fd`` from ``offset`` (fewer at the end of the
+        file). Every read the append path makes goes through here, so a subclass can
+        count the bytes a restart reads."""
+        return os.pread(fd, size, offset)
+
     def fsync(self, fd: int) -> None:
         """Wait until what was written to ``fd`` is on the disk."""
         os.fsync(fd)
