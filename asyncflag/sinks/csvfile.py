@@ -281,8 +281,9 @@ class _CSVFileLogger(FlaggingCallback):
                 for j in self._formatter.file_columns
                 if row.data[j] is not None
             ]
-            # One worker-thread hop per lane, not per file: a hop holds the GIL on the
-            # loop, while a save (hashing, writing) mostly runs without it.
+            # One worker-thread hop per lane (up to max_concurrent_saves), not per file:
+            # each hop costs the loop a task, a future and a wake-up, all under the GIL,
+            # while a save (hashing, writing) mostly runs without it.
             lanes = min(len(saves), self._max_concurrent_saves)
             async with anyio.create_task_group() as tg:
                 for lane in range(lanes):
