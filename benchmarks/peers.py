@@ -1,8 +1,13 @@
-"""Peers in the same run, same rows: Python's logging queue, and Gradio's own loggers.
+"""Peers in the same run, same rows: Python's logging queue, aiofiles, and Gradio's loggers.
 
 Gradio's ``CSVLogger`` and ``SimpleCSVLogger`` are measured when ``gradio`` is installed
 (``pip install 'asyncflag[bench]'``), with 1k and 20k rows already in their file, beside
 asyncflag flagging into a file of the same size.
+
+aiofiles (the design card's first idea for file I/O) is measured on asyncio when it is
+installed: the same rows formatted the same way on the loop, written with one awaited
+``write`` per row, and with one per batch of the size asyncflag's writer takes, beside
+asyncflag's ``flag_nowait`` -> rows on disk in the same run.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import logging
 import logging.handlers
 import queue
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -93,10 +98,68 @@ async def asyncflag_rate(existing: int, count: int, directory: Path) -> float:
     return count / elapsed
 
 
+async def aiofiles_rate(
+    rows: list[tuple[Any, ...]], path: Path, batch: int, backend: str
+) -> float | None:
+    """rows/s of aiofiles writing the rows' CSV lines: one awaited write per ``batch`` rows.
+
+    Each row gets its own timestamp and is formatted on the loop with ``csv.writer``, as
+    asyncflag's writer formats its batches; the file is flushed at the end. ``None`` when
+    aiofiles is not installed or the loop is not asyncio's (aiofiles runs on asyncio only).
+    """
+    if backend != "asyncio":
+        return None
+    try:
+        import aiofiles
+    except ImportError:
+        return None
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    started = time.perf_counter()
+    async with aiofiles.open(path, "w", newline="", encoding="utf-8") as file:
+        for start in range(0, len(rows), batch):
+            buffer.seek(0)
+            buffer.truncate()
+            writer.writerows(
+                [*row, "", "", datetime.now(UTC).isoformat()] for row in rows[start : start + batch]
+            )
+            await file.write(buffer.getvalue())
+        await file.flush()
+    return len(rows) / (time.perf_counter() - started)
+
+
+async def aiofiles_results(settings: Settings, tmp: Path) -> list[Result]:
+    """aiofiles per row and per batch vs asyncflag's flag_nowait -> disk, same rows."""
+    count = settings.rows(100_000, 2_000)
+    rows = make_rows(count)
+    batch = six_column_interface(tmp / "unused").max_batch  # the writer's default batch
+    ours = await asyncflag_rate(0, count, tmp / "ours-aiofiles")
+    results = []
+    for label, size in (("one awaited write per row", 1), (f"one per {batch:,}-row batch", batch)):
+        theirs = await aiofiles_rate(rows, tmp / f"aiofiles-{size}.csv", size, settings.backend)
+        if theirs is None:
+            return []
+        results.append(
+            Result(
+                "peers",
+                f"asyncflag flag_nowait -> disk vs aiofiles, {label}",
+                ours,
+                "rows/s",
+                f"aiofiles, {label}",
+                theirs,
+                ours / theirs,
+                f"{count:,} rows; aiofiles' side is csv.writer + write only "
+                "(no checks, escaping or receipts)",
+            )
+        )
+    return results
+
+
 async def run(settings: Settings) -> list[Result]:
     results = []
     rows = make_rows(settings.rows(200_000, 5_000))
     with scratch_dir() as tmp:
+        results += await aiofiles_results(settings, tmp)
         raw = raw_writerows_rate(rows, tmp)
         logged = logging_queue_rate(rows, tmp / "logging.csv")
         results.append(

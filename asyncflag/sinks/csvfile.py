@@ -203,6 +203,7 @@ class _CSVFileLogger(FlaggingCallback):
         self.durability: Durability = one_of("durability", durability, ("flush", "fsync"))
         positive_int("max_concurrent_saves", max_concurrent_saves)
         self.disk = disk or Disk()
+        self._max_concurrent_saves = max_concurrent_saves
         self._save_limiter = anyio.CapacityLimiter(max_concurrent_saves)
         self._dataset: Dataset | None = None
         self.components: list[Component] = []
@@ -298,11 +299,19 @@ class _CSVFileLogger(FlaggingCallback):
         saved: dict[tuple[int, int], Any] = {}
         failed: dict[int, Exception] = {}
         if self._formatter.file_columns:
+            saves = [
+                (i, j, row.data[j])
+                for i, row in enumerate(rows)
+                for j in self._formatter.file_columns
+                if row.data[j] is not None
+            ]
+            # One worker-thread hop per lane (up to max_concurrent_saves), not per file:
+            # each hop costs the loop a task, a future and a wake-up, all under the GIL,
+            # while a save (hashing, writing) mostly runs without it.
+            lanes = min(len(saves), self._max_concurrent_saves)
             async with anyio.create_task_group() as tg:
-                for i, row in enumerate(rows):
-                    for j in self._formatter.file_columns:
-                        if row.data[j] is not None:
-                            tg.start_soon(self._save_in_thread, i, j, row.data[j], saved, failed)
+                for lane in range(lanes):
+                    tg.start_soon(self._save_in_thread, saves[lane::lanes], saved, failed)
         # Formatting is pure Python and holds the GIL wherever it runs, so it runs here;
         # only the write, which can wait on the disk, goes to a worker thread.
         results, written, data = self._formatter.encode(rows, saved, failed)
@@ -320,18 +329,30 @@ class _CSVFileLogger(FlaggingCallback):
 
     async def _save_in_thread(
         self,
-        i: int,
-        j: int,
-        value: Any,
+        saves: list[tuple[int, int, Any]],
         saved: dict[tuple[int, int], Any],
         failed: dict[int, Exception],
     ) -> None:
-        try:
-            saved[i, j] = await anyio.to_thread.run_sync(
-                self._save, value, j, limiter=self._save_limiter, abandon_on_cancel=True
-            )
-        except Exception as exc:
-            failed[i] = exc
+        """Save the files of ``(row, column, value)`` one after the other in a worker
+        thread; note each saved value by (row, column), or why its row failed."""
+        outcomes = await anyio.to_thread.run_sync(
+            self._save_each, saves, limiter=self._save_limiter, abandon_on_cancel=True
+        )
+        for (i, j, _), outcome in zip(saves, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                failed[i] = outcome
+            else:
+                saved[i, j] = outcome
+
+    def _save_each(self, saves: list[tuple[int, int, Any]]) -> list[Any]:
+        """Save each value (blocking); its value with saved paths, or why it failed."""
+        outcomes: list[Any] = []
+        for _, j, value in saves:
+            try:
+                outcomes.append(self._save(value, j))
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes
 
     def _save(self, value: Any, column: int) -> Any:
         """Save the files of a value; the value with their saved paths, for its cell."""

@@ -10,8 +10,10 @@ so nothing is ever written outside the flagging directory.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import secrets
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -91,11 +93,17 @@ class FileStore:
 
     def _directory(self, name: str) -> Path:
         directory = self.root / name
+        # One lstat when the folder exists (each save asks): a symlink, even to a
+        # folder, or anything else that is not a real directory is refused.
         try:
-            directory.mkdir(parents=True, exist_ok=True)
-        except FileExistsError:
-            pass
-        if directory.is_symlink() or not directory.is_dir():
+            info = os.lstat(directory)
+        except FileNotFoundError:
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+            except FileExistsError:
+                pass
+            info = os.lstat(directory)
+        if not stat.S_ISDIR(info.st_mode):
             raise FlagValueError(
                 f"refusing to save into {str(directory)!r}: it is not a real directory"
             )

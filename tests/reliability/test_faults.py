@@ -99,18 +99,24 @@ async def test_a_failed_fsync_fails_the_batch(tmp_path: Path, code: int) -> None
     assert [row[0] for row in whole_rows(tmp_path / "dataset1.csv")[1:]] == ["b"]
 
 
+@pytest.mark.parametrize("saves", [1, 3])
 @pytest.mark.parametrize("code", ERRORS)
-async def test_a_failed_file_save_fails_only_its_row(tmp_path: Path, code: int) -> None:
+async def test_a_failed_file_save_fails_only_its_row(tmp_path: Path, code: int, saves: int) -> None:
+    # With 3 saves at once, 7 files go in 3 lanes (one worker thread each): the failed
+    # save shares its lane with other rows' saves, which must still be written.
     disk = FaultyDisk("replace", {2}, code)
     iface = Interface(
         lambda f, t: t,
         [components.File(label="doc"), "text"],
         "text",
         flagging_dir=tmp_path,
-        flagging_callback=CSVLogger(disk=disk, max_concurrent_saves=1),
+        flagging_callback=CSVLogger(disk=disk, max_concurrent_saves=saves),
     )
+    count = 4 if saves == 1 else 7
     async with iface:
-        receipts = [iface.flag_nowait([f"payload {i}".encode(), str(i), str(i)]) for i in range(4)]
+        receipts = [
+            iface.flag_nowait([f"payload {i}".encode(), str(i), str(i)]) for i in range(count)
+        ]
         outcomes: list[int | None] = []
         for receipt in receipts:
             try:
@@ -119,8 +125,9 @@ async def test_a_failed_file_save_fails_only_its_row(tmp_path: Path, code: int) 
                 assert error.os_error is not None and error.os_error.errno == code
                 outcomes.append(None)
     assert outcomes.count(None) == 1
+    assert sorted(n for n in outcomes if n is not None) == list(range(1, count))
     flagged = load_flagged(tmp_path, iface.components)
-    assert len(flagged) == 3
+    assert len(flagged) == count - 1
     for row in flagged:
         assert Path(row.values[0]).read_bytes() == f"payload {row.values[1]}".encode()
     assert not list((tmp_path / "doc").glob(".*.tmp"))
