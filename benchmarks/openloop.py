@@ -37,16 +37,20 @@ from ._common import (
 LAST_HISTOGRAMS: dict[str, object] = {}
 
 
-def machine_fsync(path: Path, count: int) -> dict[str, float]:
-    """Latency of appending one short line and fsyncing it: the disk's own floor."""
+def machine_fsync(path: Path, seconds: float) -> dict[str, float]:
+    """Latency of appending one short line and fsyncing it, one after another for as long
+    as a measured run lasts (so that both see the same disk weather): the disk's own floor."""
     hist = histogram()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    deadline = time.perf_counter() + seconds
     try:
-        for i in range(count):
+        i = 0
+        while time.perf_counter() < deadline:
             started = time.perf_counter_ns()
             os.write(fd, f"row {i},some,text,1.5,True,answer,,,2026-11-25\r\n".encode())
             os.fsync(fd)
             hist.record_value(max(1, (time.perf_counter_ns() - started) // 1000))
+            i += 1
     finally:
         os.close(fd)
     return percentiles(hist)
@@ -107,7 +111,7 @@ async def run(settings: Settings) -> list[Result]:
     seconds = 0.3 if settings.quick else 5.0
     results = []
     with scratch_dir() as tmp:
-        floor = machine_fsync(tmp / "fsync-floor.csv", settings.rows(2000, 100))
+        floor = machine_fsync(tmp / "fsync-floor.csv", seconds)
         durabilities: tuple[Durability, ...] = ("flush", "fsync")
         for durability in durabilities:
             for rate in (1_000, 10_000):
