@@ -1,15 +1,21 @@
-"""A server for the web case: ``python -m benchmarks._webserver MODE PORT DIR [WORKERS]``.
+"""A server for the web case: ``python -m benchmarks._webserver MODE PORT DIR [--reuse-port]``.
 
-With several workers uvicorn starts one process per worker, each with its own interface
-on the same flagging directory (their rows meet in one dataset file, through its lock).
-Each process counts the ``200`` answers its ``/api/predict`` sent and writes the count to
-``DIR/served-<pid>.txt`` when it stops, so the bench can check that the dataset holds
-exactly one row per answered request.
+Several workers are several of these processes with ``--reuse-port``, each with its own
+interface on the same flagging directory (their rows meet in one dataset file, through
+its lock) and its own listening socket on the same port (``SO_REUSEPORT``), so that the
+kernel spreads the connections over them. (uvicorn's ``--workers`` share one socket: the
+first worker to wake accepts every connection a load generator opens at once, and the
+others stay idle while ``wrk``'s keep-alive connections last.)
+
+Each process writes ``DIR/ready-<pid>.txt`` once it serves, counts the ``200`` answers its
+``/api/predict`` sent and writes the count to ``DIR/served-<pid>.txt`` when it stops, so
+the bench can check that the dataset holds exactly one row per answered request.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -32,8 +38,14 @@ class CountServed:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
+
+            async def started(message: Message) -> None:
+                await send(message)
+                if message["type"] == "lifespan.startup.complete":
+                    (self.directory / f"ready-{os.getpid()}.txt").write_text("")
+
             try:
-                await self.app(scope, receive, send)
+                await self.app(scope, receive, started)
             finally:
                 path = self.directory / f"served-{os.getpid()}.txt"
                 path.write_text(str(self.served))
@@ -57,17 +69,29 @@ def create_app() -> ASGIApp:
     return CountServed(iface.app(), directory)
 
 
-if __name__ == "__main__":
-    mode, port, directory = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    workers = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+def main(argv: list[str]) -> None:
+    mode, port, directory = argv[0], int(argv[1]), argv[2]
     os.environ[MODE_VARIABLE] = mode
     os.environ[DIR_VARIABLE] = directory
-    uvicorn.run(
+    config = uvicorn.Config(
         "benchmarks._webserver:create_app",
         factory=True,
-        workers=workers,
         host="127.0.0.1",
         port=port,
         log_level="warning",
         access_log=False,
     )
+    if "--reuse-port" not in argv:
+        uvicorn.Server(config).run()
+        return
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(config.backlog)
+    sock.set_inheritable(True)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

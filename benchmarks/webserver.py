@@ -7,8 +7,9 @@ result's note says so). The server and the load run in separate processes on
 127.0.0.1; ``never``, ``manual`` and ``auto`` alternate, round after round, and the best
 of each is kept, so each ratio to ``never`` is the cost of flagging to a served request
 in the same run. With one uvicorn worker the server is pinned to one core and the load
-generator to the others (when there are two or more); with several workers nothing is
-pinned and they share every core with the load generator.
+generator to the others (when there are two or more); with several workers (uvicorn
+processes on one port, see ``_webserver``) nothing is pinned and they share every core
+with the load generator.
 
 After each ``auto`` run the dataset must hold exactly one row per ``200`` the server(s)
 sent (each worker counts its own, see ``_webserver``), and at least as many as the load
@@ -205,29 +206,30 @@ LOADERS = {"wrk": run_wrk, "hey": run_hey, "python": run_python}
 
 @contextmanager
 def server(mode: str, workers: int, directory: Path, cores: set[int] | None) -> Iterator[str]:
-    """A uvicorn server of the six-column interface; its URL. Stopped on exit (uvicorn
-    then finishes the requests in flight and each interface drains its queue)."""
+    """A uvicorn server of the six-column interface (``workers`` processes on one port);
+    its URL. Stopped on exit (uvicorn then finishes the requests in flight and each
+    interface drains its queue)."""
     port = free_port()
     command = [sys.executable, "-m", "benchmarks._webserver", mode, str(port), str(directory)]
-    command.append(str(workers))
+    if workers > 1:
+        command.append("--reuse-port")
     if cores is not None:
         command = ["taskset", "-c", ",".join(map(str, sorted(cores))), *command]
-    process = subprocess.Popen(command, cwd=ROOT)
+    processes = [subprocess.Popen(command, cwd=ROOT) for _ in range(workers)]
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(url + "/api/config", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("the benchmark server did not start") from None
-                time.sleep(0.1)
+        while len(list(directory.glob("ready-*.txt"))) < workers:
+            if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
+                raise RuntimeError("the benchmark server did not start")
+            time.sleep(0.1)
+        httpx.get(url + "/api/config", timeout=10).raise_for_status()
         yield url
     finally:
-        process.terminate()
-        process.wait(timeout=60)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=60)
 
 
 def dataset_rows(directory: Path) -> int:
