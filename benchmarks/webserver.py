@@ -112,6 +112,8 @@ def run_wrk(url: str, seconds: float, cores: set[int] | None) -> Load:
             "wrk",
             "-t1",
             f"-c{CONNECTIONS}",
+            "--timeout",
+            "30s",
             f"-d{max(1, round(seconds))}s",
             "-s",
             file.name,
