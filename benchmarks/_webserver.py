@@ -5,7 +5,8 @@ interface on the same flagging directory (their rows meet in one dataset file, t
 its lock) and its own listening socket on the same port (``SO_REUSEPORT``), so that the
 kernel spreads the connections over them. (uvicorn's ``--workers`` share one socket: the
 first worker to wake accepts every connection a load generator opens at once, and the
-others stay idle while ``wrk``'s keep-alive connections last.)
+others stay idle while ``wrk``'s keep-alive connections last; and that socket, made with
+protocol 0, leaves asyncio's ``TCP_NODELAY`` off, so every answer waits on Nagle.)
 
 Each process writes ``DIR/ready-<pid>.txt`` once it serves, counts the ``200`` answers its
 ``/api/predict`` sent and writes the count to ``DIR/served-<pid>.txt`` when it stops, so
@@ -84,7 +85,9 @@ def main(argv: list[str]) -> None:
     if "--reuse-port" not in argv:
         uvicorn.Server(config).run()
         return
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP named: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and
+    # without it each answer (headers, then body) waits ~40 ms on Nagle and delayed ACKs
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind(("127.0.0.1", port))
