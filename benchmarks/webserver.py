@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil
 
 from ._common import Result, Settings, progress, scratch_dir
 from ._webclient import BODY
@@ -74,6 +75,8 @@ class Load:
     errors: int
     seconds: float
     p99_ms: float
+    #: CPU time (user + system) the server's processes spent per 2xx answer, in µs
+    cpu_us: float = 0.0
 
     @property
     def per_second(self) -> float:
@@ -207,9 +210,11 @@ LOADERS = {"wrk": run_wrk, "hey": run_hey, "python": run_python}
 
 
 @contextmanager
-def server(mode: str, workers: int, directory: Path, cores: set[int] | None) -> Iterator[str]:
+def server(
+    mode: str, workers: int, directory: Path, cores: set[int] | None
+) -> Iterator[tuple[str, list[psutil.Process]]]:
     """A uvicorn server of the six-column interface (``workers`` processes on one port);
-    its URL. Stopped on exit (uvicorn then finishes the requests in flight and each
+    its URL and processes. Stopped on exit (uvicorn then finishes the requests in flight and each
     interface drains its queue)."""
     port = free_port()
     command = [sys.executable, "-m", "benchmarks._webserver", mode, str(port), str(directory)]
@@ -226,12 +231,18 @@ def server(mode: str, workers: int, directory: Path, cores: set[int] | None) -> 
                 raise RuntimeError("the benchmark server did not start")
             time.sleep(0.1)
         httpx.get(url + "/api/config", timeout=10).raise_for_status()
-        yield url
+        yield url, [psutil.Process(p.pid) for p in processes]
     finally:
         for process in processes:
             process.terminate()
         for process in processes:
             process.wait(timeout=60)
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    """User and system CPU time of a process so far (``taskset`` execs it: same pid)."""
+    times = process.cpu_times()
+    return float(times.user + times.system)
 
 
 def dataset_rows(directory: Path) -> int:
@@ -254,8 +265,11 @@ def served(directory: Path, workers: int) -> int:
 def measure(mode: str, workers: int, seconds: float, directory: Path, loader: str) -> Load:
     server_cores, load_cores = cpu_split(workers)
     directory.mkdir(parents=True)
-    with server(mode, workers, directory, server_cores) as url:
+    with server(mode, workers, directory, server_cores) as (url, processes):
+        before = sum(cpu_seconds(p) for p in processes)
         load = LOADERS[loader](url, seconds, load_cores)
+        spent = sum(cpu_seconds(p) for p in processes) - before
+    load.cpu_us = spent / max(load.ok, 1) * 1e6
     if load.errors:
         raise RuntimeError(f"{load.errors} requests failed ({mode}, {workers} workers)")
     answered = served(directory, workers)
@@ -314,13 +328,16 @@ def run_sync(settings: Settings) -> list[Result]:
                     "same server, never",
                     never.per_second,
                     load.per_second / never.per_second,
-                    f"p99 {load.p99_ms:.1f} ms vs {never.p99_ms:.1f} ms; {how}; {split}; "
+                    f"p99 {load.p99_ms:.1f} ms vs {never.p99_ms:.1f} ms; server CPU "
+                    f"{load.cpu_us:.0f} µs/request vs {never.cpu_us:.0f}; {how}; {split}; "
                     "target: < 5% of req/s (ratio > 0.95)",
                     {
                         "load_generator": loader,
                         "workers": workers,
                         "p99_ms": load.p99_ms,
                         "never_p99_ms": never.p99_ms,
+                        "cpu_us_per_request": load.cpu_us,
+                        "never_cpu_us_per_request": never.cpu_us,
                         "requests": load.ok,
                         "seconds": load.seconds,
                     },
