@@ -49,3 +49,38 @@ def test_unknown_case_is_refused() -> None:
     )
     assert completed.returncode == 2
     assert "unknown cases ['nope']" in completed.stderr
+
+
+WRK_OUTPUT = """\
+Running 5s test @ http://127.0.0.1:8000/api/predict
+  1 threads and 32 connections
+Requests/sec:   5012.34
+{"requests": 25061, "duration_us": 5000000, "status_errors": 3, "socket_errors": 2, \
+"p50_us": 5400, "p99_us": 9964}
+"""
+
+HEY_OUTPUT = """\
+Summary:
+  Total:\t5.0100 secs
+  Requests/sec:\t4990.0200
+
+Latency distribution:
+  50% in 0.0054 secs
+  99% in 0.0123 secs
+
+Status code distribution:
+  [200]\t24990 responses
+  [503]\t10 responses
+
+Error distribution:
+  [4]\tPost "http://127.0.0.1:8000/api/predict": dial tcp: connection refused
+"""
+
+
+def test_web_case_reads_wrk_and_hey() -> None:
+    from benchmarks.webserver import parse_hey, parse_wrk
+
+    wrk = parse_wrk(WRK_OUTPUT)
+    assert (wrk.ok, wrk.errors, wrk.seconds, wrk.p99_ms) == (25058, 5, 5.0, 9.964)
+    hey = parse_hey(HEY_OUTPUT, 5.0)
+    assert (hey.ok, hey.errors, hey.seconds, hey.p99_ms) == (24990, 14, 5.01, 12.3)
