@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from asyncflag import CSVLogger, Disk, Interface, components
+from asyncflag.sinks.appendfile import COUNT_EVERY_BYTES
 from asyncflag.sinks.datasets import rows_path
 from asyncflag.sinks.records import RecordCounter, record_ends, scan_records
 from asyncflag.sinks.rowcount import RECORD_SIZE, RowCount
@@ -350,3 +351,47 @@ def test_a_scan_across_many_chunks() -> None:
     assert scan_records(data) == line_walk(data) == (300_000, len(data))
     torn = data + b'"open\n'
     assert scan_records(torn) == line_walk(torn) == (300_000, len(data))
+
+
+def test_a_row_append_writes_no_record_until_a_megabyte_a_second_or_the_close(
+    tmp_path: Path,
+) -> None:
+    # A one-row append pays no record write; a process that stops without closing
+    # leaves what it appended since the record (at most about COUNT_EVERY_BYTES, or a
+    # second's rows) for the next open to scan, and the count stays exact.
+    path = tmp_path / "dataset1.csv"
+    assert flag_once(tmp_path) == 1
+    append_rows(path, 100_000)
+    assert flag_once(tmp_path) == 200_002  # scans, records, closes
+    logger = CSVLogger()
+    logger.setup(COLUMNS, tmp_path)
+    assert logger.flag(["first", "FIRST"]) == 200_003
+    record = rows_path(path)
+    written = record.read_bytes()
+    for i in range(200):
+        logger.flag([f"row {i}", "x"])
+    assert record.read_bytes() == written  # not rewritten per append
+    # the process stops here without closing: the next open scans only what came after
+    disk = CountingDisk()
+    assert flag_once(tmp_path, "after", disk) == 200_204
+    assert disk.read < SMALL < path.stat().st_size
+    # that logger closed cleanly: its record is up to date, the next open reads little
+    disk = CountingDisk()
+    assert flag_once(tmp_path, "again", disk) == 200_205
+    assert disk.read < SMALL
+    logger.close()
+
+
+def test_a_megabyte_of_rows_rewrites_the_record(tmp_path: Path) -> None:
+    logger = CSVLogger()
+    logger.setup(COLUMNS, tmp_path)
+    logger.flag(["first", "FIRST"])
+    record = rows_path(tmp_path / "dataset1.csv")
+    written = record.read_bytes()
+    big = "x" * 4096
+    for _ in range(COUNT_EVERY_BYTES // 8192 + 2):
+        logger.flag([big, big])
+    assert record.read_bytes() != written
+    counted = json.loads(record.read_bytes())
+    assert counted["rows"] > 1
+    logger.close()

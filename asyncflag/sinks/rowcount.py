@@ -1,20 +1,22 @@
 """The row-count record beside a dataset file: ``.asyncflag/<stem>.rows.json``.
 
 So that a restart does not read a whole dataset file to count its rows, the
-:class:`~asyncflag.sinks.appendfile.AppendOnlyFile` appending to it keeps, after each
-append and under the file's ``flock``, a small record of
+:class:`~asyncflag.sinks.appendfile.AppendOnlyFile` appending to it keeps, under the
+file's ``flock``, a small record (rewritten when the file is opened and closed, and at an
+append once :data:`~asyncflag.sinks.appendfile.COUNT_EVERY_BYTES` were appended since, or
+:data:`~asyncflag.sinks.appendfile.COUNT_EVERY_SECONDS` passed) of
 
 - ``rows``: the data rows (header left out) in the file up to ``offset``;
 - ``offset``: the byte offset just past the last whole row (the file's size then);
 - ``ino``, ``dev``: the file's identity;
-- ``mtime_ns``: the file's modification time just after that append;
+- ``mtime_ns``: the file's modification time when the record was written;
 - ``tail``: the last (up to) 64 bytes before ``offset``;
 - ``check``: a CRC-32 of all of the above, so that a record written only in part is
   never read as a whole one.
 
 It is one fixed-size JSON object (space-padded to :data:`RECORD_SIZE` bytes) rewritten in
 place with one ``pwrite``: no rename, no fsync of its own (see below), so keeping it
-costs one ``fstat`` and one small ``pwrite`` per batch.
+costs one ``fstat`` and one small ``pwrite`` each time.
 
 **It is never trusted blindly.** A restart uses it only when the dataset file is the
 same inode on the same device, at least ``offset`` bytes long, its bytes just before
