@@ -501,8 +501,12 @@ FILE_NAMES = st.one_of(
 
 
 def _encoded_image(kind: str, width: int, height: int) -> bytes:
+    if kind == "ICO":  # Pillow 12 writes an ICO smaller than its smallest icon size empty
+        width, height = width * 16, height * 16
     buffer = io.BytesIO()
-    PILImage.new("RGB", (width, height), (width * 40, height * 40, 7)).save(buffer, format=kind)
+    PILImage.new("RGB", (width, height), (width * 40 % 256, height * 40 % 256, 7)).save(
+        buffer, format=kind
+    )
     return buffer.getvalue()
 
 
