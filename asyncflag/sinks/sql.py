@@ -35,7 +35,7 @@ import re
 import secrets
 import time
 from abc import abstractmethod
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
@@ -58,6 +58,7 @@ from .storage import FileSaver, FileStore
 __all__ = [
     "COLUMN_KINDS",
     "INSTALL_HINT",
+    "REGISTRY_COLUMNS",
     "REGISTRY_TABLE",
     "SQL_METADATA_COLUMNS",
     "ColumnKind",
@@ -75,6 +76,11 @@ __all__ = [
     "mask_dsn",
     "new_event_id",
     "quote_identifier",
+    "record_from_row",
+    "registry_create_statement",
+    "registry_insert_statement",
+    "registry_select_statement",
+    "relative_flagging_dir",
     "retry_async",
     "retry_sync",
     "table_components",
@@ -311,9 +317,9 @@ class TableRecord(msgspec.Struct, frozen=True):
 
     def same_columns(self, schema: str, kinds: str) -> bool:
         """Whether rows of this schema and these kinds go to this table."""
-        return msgspec.json.decode(self.schema) == msgspec.json.decode(
-            schema
-        ) and msgspec.json.decode(self.kinds) == msgspec.json.decode(kinds)
+        same_schema: bool = msgspec.json.decode(self.schema) == msgspec.json.decode(schema)
+        same_kinds: bool = msgspec.json.decode(self.kinds) == msgspec.json.decode(kinds)
+        return same_schema and same_kinds
 
 
 #: the registry's columns, in :class:`TableRecord` order
@@ -934,8 +940,3 @@ def relative_flagging_dir(flagging_dir: Path, anchor: Path) -> str:
         return os.path.relpath(absolute, anchor.resolve())
     except ValueError:  # another drive
         return str(absolute)
-
-
-def value_labels_of(records: Iterable[TableRecord]) -> dict[str, list[str]]:
-    """The value column labels of each table, by table name."""
-    return {r.table: [c.name for c in r.columns()] for r in records}
