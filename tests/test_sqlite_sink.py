@@ -311,6 +311,9 @@ def test_names_no_table_can_have_are_refused(tmp_path: Path) -> None:
     assert derived_table_name(tmp_path / "My Flags! 2026") == "my_flags_2026"
     assert derived_table_name(tmp_path / "2026") == "t_2026"
     assert derived_table_name(tmp_path / "???") == "flagged"
+    assert derived_table_name(tmp_path / "sqlite_demo") == "t_sqlite_demo"
+    with pytest.raises(FlagValueError, match="'sqlite_', which SQLite keeps for its own"):
+        SQLiteLogger(tmp_path / "x.db", table="SQLITE_x")
     assert quote_identifier('a"b') == '"a""b"'
 
 

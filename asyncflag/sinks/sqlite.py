@@ -96,6 +96,7 @@ class SQLiteDialect(Dialect):
     }
     counter_type = "INTEGER"
     timestamp_type = "TEXT"
+    reserved_prefixes = ("sqlite_",)
 
     def to_db(self, kind: ColumnKind, value: Any) -> Any:
         if value is None:
