@@ -39,6 +39,7 @@ from asyncflag.cli import main
 from asyncflag.export import export
 from asyncflag.sinks.sql import (
     REGISTRY_TABLE,
+    EncodedRows,
     derived_table_name,
     mask_dsn,
     quote_identifier,
@@ -407,6 +408,35 @@ async def test_a_redelivered_batch_is_written_once(tmp_path: Path) -> None:
     other.setup([components.Textbox(label="text")], tmp_path)
     assert await other.flag_batch(rows_with_ids(["c", "f"], ["e3", "e6"])) == [3, 6]
     other.close()
+
+
+class CommitThenFail(SQLiteLogger):
+    """Its first attempt commits, then fails as busy: a commit whose answer was lost."""
+
+    failed = False
+
+    def _attempt_now(self, rows: EncodedRows) -> list[int]:
+        numbers = super()._attempt_now(rows)
+        if not self.failed:
+            self.failed = True
+            raise sqlite3.OperationalError("database is locked")
+        return numbers
+
+
+@pytest.mark.anyio
+async def test_a_retry_after_a_commit_it_did_not_hear_of_writes_nothing_twice(
+    tmp_path: Path,
+) -> None:
+    """Event ids the sink made itself are looked up again once an attempt failed: its
+    rows may be in the table already."""
+    db = tmp_path / "lost.db"
+    logger = CommitThenFail(db, table="t")
+    logger.setup([components.Textbox(label="text")], tmp_path)
+    assert await logger.flag_batch(rows_with_ids(["a", "b"], [None, None])) == [1, 2]
+    assert logger.retries == 1
+    assert logger.flag(["c"]) == 3
+    logger.close()
+    assert count_rows(db, "t") == [1, 2, 3]
 
 
 @pytest.mark.anyio
