@@ -169,8 +169,10 @@ def versioned_name(base: str, version: int) -> str:
 
 
 def new_event_id() -> str:
-    """A fresh event id: 128 random bits as 32 hex digits."""
-    return secrets.token_hex(16)
+    """A fresh event id, 32 hex digits: the time in nanoseconds (64 bits), then 64 random
+    bits. Ids made later sort later, so a table's unique index on them grows at its end
+    (as ``row_number``'s does) instead of at random places all over it."""
+    return f"{time.time_ns():016x}{secrets.token_hex(8)}"
 
 
 def mask_dsn(dsn: str) -> str:
