@@ -506,6 +506,35 @@ async def test_a_busy_database_is_retried_then_written(tmp_path: Path) -> None:
 
 
 @pytest.mark.anyio
+async def test_a_batch_cancelled_while_retried_leaves_no_row(tmp_path: Path) -> None:
+    """Cancelled while it waits to retry (a shutdown giving up), a batch leaves nothing
+    behind, and the logger goes on numbering from the rows that are there."""
+    db = tmp_path / "cancelled.db"
+    logger = SQLiteLogger(db, table="t", busy_timeout=0.01)
+    logger.setup([components.Textbox(label="text")], tmp_path)
+    assert await logger.flag_batch(rows_with_ids(["first"], [None])) == [1]
+    blocker = sqlite3.connect(db, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with anyio.fail_after(HANG):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(logger.flag_batch, rows_with_ids(["never", "written"], [None, None]))
+                while logger.retries < 1:
+                    await anyio.sleep(0.01)
+                tg.cancel_scope.cancel()
+        # close() waits for an attempt a worker thread may still be making (the cancel
+        # abandons the thread, which fails busy under the blocker's lock): only then is
+        # the lock let go
+        logger.close()
+        blocker.execute("ROLLBACK")
+    finally:
+        blocker.close()
+    assert await logger.flag_batch(rows_with_ids(["second"], [None])) == [2]
+    logger.close()
+    assert [r.values[0] for r in load_flagged(db)] == ["first", "second"]
+
+
+@pytest.mark.anyio
 async def test_a_database_busy_for_too_long_fails_the_rows_clearly(tmp_path: Path) -> None:
     db = tmp_path / "stuck.db"
     logger = SQLiteLogger(db, table="t", busy_timeout=0.01, retry_for=0.2)
