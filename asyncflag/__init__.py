@@ -61,7 +61,14 @@ from .events import FlagReceipt, FlagRow, Prediction
 from .interface import Interface
 from .pipeline import FlagStatistics
 from .read import FlaggedRow, iter_flagged, load_flagged
-from .sinks import CSVLogger, Disk, FlaggingCallback, RowResult, SimpleCSVLogger
+from .sinks import (
+    CSVLogger,
+    Disk,
+    FlaggingCallback,
+    RowResult,
+    SimpleCSVLogger,
+    SQLiteLogger,
+)
 from .transport import ConsumerStatistics, RedisConsumer, RedisStream
 
 __all__ = [
@@ -116,6 +123,7 @@ __all__ = [
     "RedisConsumer",
     "RedisStream",
     "RowResult",
+    "SQLiteLogger",
     "SimpleCSVLogger",
     "Slider",
     "Textbox",

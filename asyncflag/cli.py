@@ -1,5 +1,5 @@
 """The ``asyncflag`` command: ``demo``, ``serve module:attr``, ``consume URL``, ``show DIR``
-and ``export DIR --to parquet|jsonl|hf OUT``."""
+and ``export DIR --to parquet|jsonl|hf OUT`` (``DIR`` may also be a SQLite database)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from .errors import FlagValueError, MissingExtraError
 from .interface import Interface, check_flagging_dir
 from .read import FlaggedRow, load_flagged
 from .sinks.datasets import SIMPLE_LOG_NAME, dataset_files, read_schema
+from .sinks.sqlite import is_sqlite_source, sqlite_tables
 
 __all__ = ["main"]
 
@@ -80,15 +81,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     consume.add_argument("--backend", choices=["asyncio", "trio"], default="asyncio")
 
-    show = commands.add_parser("show", help="summarise a flagging directory")
-    show.add_argument("dir", type=Path)
+    show = commands.add_parser(
+        "show", help="summarise a flagging directory or a SQLite database (a .db file)"
+    )
+    show.add_argument("dir", type=Path, help="a flagging directory, or a SQLiteLogger database")
     show.add_argument("--last", type=int, default=5, help="how many of the last rows to print")
 
     export = commands.add_parser(
         "export",
         help="export a flagging directory, typed: parquet, jsonl or a Hugging Face folder",
     )
-    export.add_argument("dir", type=Path, help="the flagging directory")
+    export.add_argument(
+        "dir", type=Path, help="the flagging directory, or a SQLiteLogger database (.db)"
+    )
     export.add_argument("out", type=Path, help="the file (parquet, jsonl) or folder (hf) to write")
     export.add_argument("--to", choices=["parquet", "jsonl", "hf"], required=True)
     export.add_argument(
@@ -102,7 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     export.add_argument("--since", help="only rows flagged at or after this ISO 8601 time")
     export.add_argument(
-        "--dataset", action="append", help="only this file: dataset2.csv, dataset2 (repeatable)"
+        "--dataset",
+        action="append",
+        help="only this file: dataset2.csv, dataset2; of a database, this table or base "
+        "name: flagged_v2, flagged (repeatable)",
     )
     export.add_argument(
         "--history", action="store_true", help="every row of a chat dataset, not only the current"
@@ -158,6 +166,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return run_consumer(args)
     if args.command == "export":
         return run_export(args, parser)
+    if is_sqlite_source(args.dir):
+        return show_database(args.dir, args.last)
     return show_directory(args.dir, args.last)
 
 
@@ -335,6 +345,26 @@ def show_directory(directory: Path, last: int = 5) -> int:
     print(f"files stored: {len(stored)}, {sum(p.stat().st_size for p in stored):,} bytes")
     for place, count in sorted(places.items()):
         print(f"  {_shown(place)}/: {count}")
+    return 0
+
+
+def show_database(path: Path, last: int = 5) -> int:
+    """Print each flagging table of a SQLite database on its own, as :func:`show_directory`
+    prints a dataset file: its rows, columns, counts per flag option and last rows (typed
+    by the components recorded with the table)."""
+    try:
+        records = sqlite_tables(path)
+        rows = load_flagged(path)
+    except (FlagValueError, OSError) as exc:
+        print(f"asyncflag show: {exc}", file=sys.stderr)
+        return 1
+    by_table: dict[str, list[FlaggedRow]] = {}
+    for row in rows:
+        by_table.setdefault(row.file, []).append(row)
+    print(f"{_shown(path)}: {len(records)} table(s), each counted on its own")
+    for record in records:
+        name = f"{path}#{record.table}"
+        _show_dataset(Path(name), Path(record.table), by_table.get(name, []), last)
     return 0
 
 

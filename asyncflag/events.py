@@ -42,7 +42,17 @@ class Prediction(msgspec.Struct, frozen=True, gc=False):
     created_at: datetime
 
 
-class FlagRow(msgspec.Struct, frozen=True, gc=False):
+class _RowFields(msgspec.Struct, frozen=True, gc=False):
+    """The positional fields of a :class:`FlagRow` (its ``event_id`` is keyword-only,
+    so that :class:`FlagEvent` keeps taking its ``receipt`` fifth)."""
+
+    data: tuple[Any, ...]
+    option: str | None = None
+    username: str | None = None
+    timestamp: datetime | None = None
+
+
+class FlagRow(_RowFields, frozen=True, gc=False, kw_only=True):
     """One row for a flagging callback: Gradio's ``flag_data`` plus the row's metadata.
 
     ``data`` holds the input values then the output values, in component order.
@@ -52,12 +62,13 @@ class FlagRow(msgspec.Struct, frozen=True, gc=False):
     out of every collection makes each cheaper. A value never refers back to its row;
     the one way a cycle could pass through a row, the error a failed row's receipt
     keeps, holds no frames (:func:`~asyncflag.errors.without_frames`).
+
+    ``event_id`` (keyword-only) names the row for a sink that writes each row once
+    (the SQL sinks): the same id handed over again, say by a transport redelivering a
+    batch, is not written twice. ``None``: the sink names the row itself.
     """
 
-    data: tuple[Any, ...]
-    option: str | None = None
-    username: str | None = None
-    timestamp: datetime | None = None
+    event_id: str | None = None
 
 
 class FlagEvent(FlagRow, frozen=True):

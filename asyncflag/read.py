@@ -26,6 +26,7 @@ from .errors import FlagReadError, UnsafePathError
 from .escaping import unescape, unescape_optional
 from .sinks.datasets import METADATA_COLUMNS, SIMPLE_LOG_NAME, dataset_files, read_schema
 from .sinks.records import iter_records
+from .sinks.sqlite import iter_sqlite, sqlite_path
 
 __all__ = [
     "CHAT_LOG_HEADER",
@@ -141,6 +142,12 @@ def iter_flagged(
     first row of a ``log.csv`` is decided, naive timestamps, Gradio's file cells) are in
     docs/gradio.md.
 
+    A SQLite database written by :class:`~asyncflag.SQLiteLogger` (a path ending
+    ``.db``, ``.sqlite`` or ``.sqlite3``, or ``sqlite:///path``) is read too: the rows
+    of every table version in order, typed by the components recorded with each table
+    (``components`` not needed); see :func:`asyncflag.sinks.sqlite.iter_sqlite`, whose
+    ``table=`` chooses tables.
+
     :param unsafe_paths: ``"skip"`` leaves such rows (and such dataset files) out
         instead of raising
     :param history: every row of a chat dataset, not only the current feedback
@@ -152,6 +159,9 @@ def iter_flagged(
     :raises FlagValueError: for an ``unsafe_paths`` other than ``"raise"``/``"skip"``
     """
     one_of("unsafe_paths", unsafe_paths, ("raise", "skip"))
+    database = sqlite_path(flagging_dir)
+    if database is not None:
+        return iter_sqlite(database, components, unsafe_paths=unsafe_paths)
     decoders = [component_from(c) for c in components] if components is not None else None
     return _iter_flagged(Path(flagging_dir), decoders, unsafe_paths, history)
 

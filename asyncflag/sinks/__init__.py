@@ -5,7 +5,9 @@
 - :mod:`.datasets`: dataset file naming, schema records, rotation and the lock order;
 - :mod:`.appendfile`: the append-only file (flock, catch-up, torn-tail repair);
 - :mod:`.records`: where CSV records end, by a byte scan;
-- :mod:`.storage`: content-addressed file saves; :mod:`.disk`: the I/O seam under all.
+- :mod:`.storage`: content-addressed file saves; :mod:`.disk`: the I/O seam under all;
+- :mod:`.sql`: what the SQL sinks share (tables, versions, event ids, retries);
+  :mod:`.sqlite`: :class:`SQLiteLogger`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 from .base import FlaggingCallback, RowResult, flag_rows
 from .csvfile import CSVLogger, Durability, SimpleCSVLogger
 from .disk import Disk
+from .sql import SQLLogger
+from .sqlite import SQLiteLogger
 
 __all__ = [
     "CSVLogger",
@@ -20,6 +24,8 @@ __all__ = [
     "Durability",
     "FlaggingCallback",
     "RowResult",
+    "SQLLogger",
+    "SQLiteLogger",
     "SimpleCSVLogger",
     "flag_rows",
 ]

@@ -32,7 +32,7 @@ from .datasets import (
 )
 from .disk import Disk
 from .records import csv_records, read_header
-from .storage import FileStore
+from .storage import FileSaver, FileStore
 
 __all__ = ["CSVLogger", "Durability", "RowFormatter", "SimpleCSVLogger", "timestamp_cells"]
 
@@ -204,7 +204,7 @@ class _CSVFileLogger(FlaggingCallback):
         positive_int("max_concurrent_saves", max_concurrent_saves)
         self.disk = disk or Disk()
         self._max_concurrent_saves = max_concurrent_saves
-        self._save_limiter = anyio.CapacityLimiter(max_concurrent_saves)
+        self._saver = FileSaver(FileStore(Path("flagged")), [], [], max_concurrent_saves)
         self._dataset: Dataset | None = None
         self.components: list[Component] = []
         self.flagging_dir = Path("flagged")
@@ -222,7 +222,12 @@ class _CSVFileLogger(FlaggingCallback):
         if metadata != self._formatter.metadata:
             self._formatter = RowFormatter(self.components, metadata)
         fsync = self.durability == "fsync"
-        self._store = FileStore(self.flagging_dir, fsync=fsync, disk=self.disk)
+        self._saver = FileSaver(
+            FileStore(self.flagging_dir, fsync=fsync, disk=self.disk),
+            self.components,
+            self.columns,
+            self._max_concurrent_saves,
+        )
         self._dataset = self._new_dataset()
 
     def _new_dataset(self) -> Dataset:
@@ -296,22 +301,7 @@ class _CSVFileLogger(FlaggingCallback):
     async def flag_batch(self, rows: Sequence[FlagRow]) -> list[RowResult]:
         """Save the rows' files concurrently, then append every row with one write."""
         self._fit(rows)
-        saved: dict[tuple[int, int], Any] = {}
-        failed: dict[int, Exception] = {}
-        if self._formatter.file_columns:
-            saves = [
-                (i, j, row.data[j])
-                for i, row in enumerate(rows)
-                for j in self._formatter.file_columns
-                if row.data[j] is not None
-            ]
-            # One worker-thread hop per lane (up to max_concurrent_saves), not per file:
-            # each hop costs the loop a task, a future and a wake-up, all under the GIL,
-            # while a save (hashing, writing) mostly runs without it.
-            lanes = min(len(saves), self._max_concurrent_saves)
-            async with anyio.create_task_group() as tg:
-                for lane in range(lanes):
-                    tg.start_soon(self._save_in_thread, saves[lane::lanes], saved, failed)
+        saved, failed = await self._saver.save_batch(rows)
         # Formatting is pure Python and holds the GIL wherever it runs, so it runs here;
         # only the write, which can wait on the disk, goes to a worker thread.
         results, written, data = self._formatter.encode(rows, saved, failed)
@@ -327,42 +317,9 @@ class _CSVFileLogger(FlaggingCallback):
         await anyio.to_thread.run_sync(self._commit, data, written, results, abandon_on_cancel=True)
         return results
 
-    async def _save_in_thread(
-        self,
-        saves: list[tuple[int, int, Any]],
-        saved: dict[tuple[int, int], Any],
-        failed: dict[int, Exception],
-    ) -> None:
-        """Save the files of ``(row, column, value)`` one after the other in a worker
-        thread; note each saved value by (row, column), or why its row failed."""
-        outcomes = await anyio.to_thread.run_sync(
-            self._save_each, saves, limiter=self._save_limiter, abandon_on_cancel=True
-        )
-        for (i, j, _), outcome in zip(saves, outcomes, strict=True):
-            if isinstance(outcome, Exception):
-                failed[i] = outcome
-            else:
-                saved[i, j] = outcome
-
-    def _save_each(self, saves: list[tuple[int, int, Any]]) -> list[Any]:
-        """Save each value (blocking); its value with saved paths, or why it failed."""
-        outcomes: list[Any] = []
-        for _, j, value in saves:
-            try:
-                outcomes.append(self._save(value, j))
-            except Exception as exc:
-                outcomes.append(exc)
-        return outcomes
-
     def _save(self, value: Any, column: int) -> Any:
         """Save the files of a value; the value with their saved paths, for its cell."""
-        component = self.components[column]
-        label = self.columns[column]
-        paths = [
-            self._store.save(label, *component.file_payload(file))
-            for file in component.files(value)
-        ]
-        return component.with_files(value, paths)
+        return self._saver.save(value, column)
 
     def _commit(self, data: bytes, written: list[int], results: list[RowResult]) -> None:
         """Append encoded rows and fill in their counts (blocking)."""

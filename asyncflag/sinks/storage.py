@@ -14,13 +14,18 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
+import anyio
+
+from ..components import Component
 from ..errors import FlagValueError
+from ..events import FlagRow
 from .disk import Disk
 
-__all__ = ["FileStore", "folder_name", "fsync_directory", "write_atomically"]
+__all__ = ["FileSaver", "FileStore", "folder_name", "fsync_directory", "write_atomically"]
 
 _UNSAFE = re.compile(r"[^\w\- .]")
 _RESERVED = frozenset(
@@ -130,6 +135,97 @@ class FileStore:
             raise
         if self.fsync:
             self.disk.fsync_directory(directory)
+
+
+class FileSaver:
+    """Saves the files a batch's values hold into a :class:`FileStore`: what every sink
+    that keeps files in the flagging directory shares (the CSV loggers, the SQL ones).
+
+    :param store: where the files go
+    :param components: the components of the row's values
+    :param labels: the column label of each component (its files' folder)
+    :param max_concurrent_saves: how many worker threads save at once
+    """
+
+    def __init__(
+        self,
+        store: FileStore,
+        components: Sequence[Component],
+        labels: Sequence[str],
+        max_concurrent_saves: int = 8,
+    ) -> None:
+        self.store = store
+        self.components = list(components)
+        self.labels = list(labels)
+        self.max_concurrent_saves = max_concurrent_saves
+        self._limiter = anyio.CapacityLimiter(max_concurrent_saves)
+        #: the indexes of the components whose values hold files
+        self.file_columns = [i for i, c in enumerate(self.components) if c.holds_files]
+
+    def save(self, value: Any, column: int) -> Any:
+        """Save the files of a value (blocking); the value with their saved paths
+        (relative to the flagging directory), for its cell."""
+        component = self.components[column]
+        label = self.labels[column]
+        paths = [
+            self.store.save(label, *component.file_payload(file)) for file in component.files(value)
+        ]
+        return component.with_files(value, paths)
+
+    async def save_batch(
+        self, rows: Sequence[FlagRow]
+    ) -> tuple[dict[tuple[int, int], Any], dict[int, Exception]]:
+        """Save the files of every row, concurrently.
+
+        :return: each value holding files, with its saved paths, by (row, column); and
+            why a row's files could not be saved, by row
+        """
+        saved: dict[tuple[int, int], Any] = {}
+        failed: dict[int, Exception] = {}
+        if not self.file_columns:
+            return saved, failed
+        saves = [
+            (i, j, row.data[j])
+            for i, row in enumerate(rows)
+            for j in self.file_columns
+            if row.data[j] is not None
+        ]
+        # One worker-thread hop per lane (up to max_concurrent_saves), not per file:
+        # each hop costs the loop a task, a future and a wake-up, all under the GIL,
+        # while a save (hashing, writing) mostly runs without it.
+        lanes = min(len(saves), self.max_concurrent_saves)
+        async with anyio.create_task_group() as tg:
+            for lane in range(lanes):
+                tg.start_soon(self._save_in_thread, saves[lane::lanes], saved, failed)
+        return saved, failed
+
+    async def _save_in_thread(
+        self,
+        saves: list[tuple[int, int, Any]],
+        saved: dict[tuple[int, int], Any],
+        failed: dict[int, Exception],
+    ) -> None:
+        """Save the files of ``(row, column, value)`` one after the other in a worker
+        thread; note each saved value by (row, column), or why its row failed."""
+        outcomes = await anyio.to_thread.run_sync(
+            self.save_each, saves, limiter=self._limiter, abandon_on_cancel=True
+        )
+        for (i, j, _), outcome in zip(saves, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                failed[i] = outcome
+            else:
+                saved[i, j] = outcome
+
+    def save_each(self, saves: list[tuple[int, int, Any]]) -> list[Any]:
+        """Save each ``(row, column, value)`` (blocking); per value, the value with its
+        saved paths, or why it failed."""
+        outcomes: list[Any] = []
+        for _, j, value in saves:
+            try:
+                outcomes.append(self.save(value, j))
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes
 
 
 def write_atomically(path: Path, data: bytes, *, disk: Disk, fsync: bool) -> None:
