@@ -61,7 +61,7 @@ from .events import FlagReceipt, FlagRow, Prediction
 from .interface import Interface
 from .pipeline import FlagStatistics
 from .read import FlaggedRow, iter_flagged, load_flagged
-from .sinks import CSVLogger, Disk, FlaggingCallback, RowResult, SimpleCSVLogger
+from .sinks import CSVLogger, Disk, FlaggingCallback, PostgresLogger, RowResult, SimpleCSVLogger
 from .transport import ConsumerStatistics, RedisConsumer, RedisStream
 
 __all__ = [
@@ -113,6 +113,7 @@ __all__ = [
     "Prediction",
     "QueueFullError",
     "Radio",
+    "PostgresLogger",
     "RedisConsumer",
     "RedisStream",
     "RowResult",

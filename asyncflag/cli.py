@@ -18,6 +18,7 @@ from .errors import FlagValueError, MissingExtraError
 from .interface import Interface, check_flagging_dir
 from .read import FlaggedRow, load_flagged
 from .sinks.datasets import SIMPLE_LOG_NAME, dataset_files, read_schema
+from .sinks.sql import mask_dsn
 
 __all__ = ["main"]
 
@@ -77,6 +78,16 @@ def main(argv: list[str] | None = None) -> int:
         help="a file holding the secret the replicas sign entries with "
         "(RedisStream(..., secret=...)); unsigned entries are dead-lettered. Without it, "
         "anyone who can XADD to the stream can add rows",
+    )
+    consume.add_argument(
+        "--to",
+        default=None,
+        metavar="DATABASE",
+        help="write the rows into a database table instead of dataset files: "
+        "postgresql://user:password@host:port/db (files stay in --dir)",
+    )
+    consume.add_argument(
+        "--table", default=None, help="the table's name with --to (the stream's by default)"
     )
     consume.add_argument("--backend", choices=["asyncio", "trio"], default="asyncio")
 
@@ -191,12 +202,17 @@ def run_consumer(args: argparse.Namespace) -> int:
             max_file_size=args.max_file_size,
             trim=not args.keep,
             secret=secret,
+            to=args.to,
+            table=args.table,
+        )
+        # the database's password is never printed: shown masked
+        target = (
+            f"{args.dir}/" if args.to is None else f"{mask_dsn(args.to)} (files in {args.dir}/)"
         )
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async with consumer:
                 print(
-                    f"asyncflag consume: {args.stream} -> {args.dir}/ as {consumer.name}",
-                    flush=True,
+                    f"asyncflag consume: {args.stream} -> {target} as {consumer.name}", flush=True
                 )
                 async for _ in signals:
                     break

@@ -26,6 +26,7 @@ from .errors import FlagReadError, UnsafePathError
 from .escaping import unescape, unescape_optional
 from .sinks.datasets import METADATA_COLUMNS, SIMPLE_LOG_NAME, dataset_files, read_schema
 from .sinks.records import iter_records
+from .sinks.targets import is_postgres_target
 
 __all__ = [
     "CHAT_LOG_HEADER",
@@ -141,6 +142,10 @@ def iter_flagged(
     first row of a ``log.csv`` is decided, naive timestamps, Gradio's file cells) are in
     docs/gradio.md.
 
+    A PostgreSQL DSN (``postgresql://user:password@host/db``) is read too: the rows of
+    every table :class:`~asyncflag.PostgresLogger` wrote there, typed by the components
+    recorded with each (see :func:`asyncflag.sinks.postgres.iter_postgres`).
+
     :param unsafe_paths: ``"skip"`` leaves such rows (and such dataset files) out
         instead of raising
     :param history: every row of a chat dataset, not only the current feedback
@@ -152,6 +157,10 @@ def iter_flagged(
     :raises FlagValueError: for an ``unsafe_paths`` other than ``"raise"``/``"skip"``
     """
     one_of("unsafe_paths", unsafe_paths, ("raise", "skip"))
+    if is_postgres_target(flagging_dir):
+        from .sinks.postgres import iter_postgres
+
+        return iter_postgres(str(flagging_dir), components, unsafe_paths=unsafe_paths)
     decoders = [component_from(c) for c in components] if components is not None else None
     return _iter_flagged(Path(flagging_dir), decoders, unsafe_paths, history)
 

@@ -13,12 +13,14 @@ from __future__ import annotations
 from .base import FlaggingCallback, RowResult, flag_rows
 from .csvfile import CSVLogger, Durability, SimpleCSVLogger
 from .disk import Disk
+from .postgres import PostgresLogger
 
 __all__ = [
     "CSVLogger",
     "Disk",
     "Durability",
     "FlaggingCallback",
+    "PostgresLogger",
     "RowResult",
     "SimpleCSVLogger",
     "flag_rows",
