@@ -19,6 +19,7 @@ from .interface import Interface, check_flagging_dir
 from .read import FlaggedRow, load_flagged
 from .sinks.datasets import SIMPLE_LOG_NAME, dataset_files, read_schema
 from .sinks.sql import mask_dsn
+from .sinks.targets import database_tables, is_postgres_target, shown_source
 
 __all__ = ["main"]
 
@@ -91,8 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     consume.add_argument("--backend", choices=["asyncio", "trio"], default="asyncio")
 
-    show = commands.add_parser("show", help="summarise a flagging directory")
-    show.add_argument("dir", type=Path)
+    show = commands.add_parser(
+        "show", help="summarise a flagging directory or a database (postgresql://...)"
+    )
+    show.add_argument("dir", help="a flagging directory, or postgresql://user:password@host/db")
     show.add_argument("--last", type=int, default=5, help="how many of the last rows to print")
 
     export = commands.add_parser(
@@ -169,7 +172,9 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return run_consumer(args)
     if args.command == "export":
         return run_export(args, parser)
-    return show_directory(args.dir, args.last)
+    if is_postgres_target(args.dir):
+        return show_database(args.dir, args.last)
+    return show_directory(Path(args.dir), args.last)
 
 
 def run_consumer(args: argparse.Namespace) -> int:
@@ -351,6 +356,28 @@ def show_directory(directory: Path, last: int = 5) -> int:
     print(f"files stored: {len(stored)}, {sum(p.stat().st_size for p in stored):,} bytes")
     for place, count in sorted(places.items()):
         print(f"  {_shown(place)}/: {count}")
+    return 0
+
+
+def show_database(source: str, last: int = 5) -> int:
+    """Print each flagging table of a database on its own, as :func:`show_directory`
+    prints a dataset file: its rows, columns, counts per flag option and last rows
+    (typed by the components recorded with the table). A DSN's password is never
+    printed."""
+    shown = shown_source(source)
+    try:
+        records = database_tables(source)
+        rows = load_flagged(source)
+    except (FlagValueError, OSError) as exc:
+        print(f"asyncflag show: {exc}", file=sys.stderr)
+        return 1
+    by_table: dict[str, list[FlaggedRow]] = {}
+    for row in rows:
+        by_table.setdefault(row.file, []).append(row)
+    print(f"{_shown(shown)}: {len(records)} table(s), each counted on its own")
+    for record in records:
+        name = f"{shown}#{record.table}"
+        _show_dataset(Path(name), Path(record.table), by_table.get(name, []), last)
     return 0
 
 

@@ -463,3 +463,26 @@ async def test_a_redelivered_entry_is_written_once(
     stored = rows_of(postgres_dsn, "again")
     assert [(row[0], row[-1]) for row in stored] == [("r0", 1), ("r1", 2), ("r2", 3)]
     assert all(row[-2].startswith("flags:again/") for row in stored)
+
+
+def test_show_prints_the_tables_without_the_password(
+    postgres_dsn: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`asyncflag show postgresql://...`: each table, its rows and last rows, typed; the
+    DSN shown masked."""
+    from asyncflag.cli import main
+
+    async def flag() -> None:
+        logger = PostgresLogger(postgres_dsn, table="shown")
+        async with text_interface(tmp_path / "flags", logger) as iface:
+            await iface.flag(["ada", 7, 7], option="wrong")
+
+    anyio.run(flag)
+    password = postgres_dsn.split(":")[2].split("@")[0]
+    assert main(["show", postgres_dsn]) == 0
+    out = capsys.readouterr().out
+    assert password not in out and "asyncflag:***@" in out
+    assert "shown: 1 row" in out and "who='ada', seq=7, echo=7 flag='wrong'" in out
+    assert main(["show", postgres_dsn.replace(password, "nope")]) == 1
+    err = capsys.readouterr().err
+    assert "password authentication failed" in err and "nope" not in err
