@@ -61,7 +61,15 @@ from .events import FlagReceipt, FlagRow, Prediction
 from .interface import Interface
 from .pipeline import FlagStatistics
 from .read import FlaggedRow, iter_flagged, load_flagged
-from .sinks import CSVLogger, Disk, FlaggingCallback, PostgresLogger, RowResult, SimpleCSVLogger
+from .sinks import (
+    CSVLogger,
+    Disk,
+    FlaggingCallback,
+    PostgresLogger,
+    RowResult,
+    SimpleCSVLogger,
+    SQLiteLogger,
+)
 from .transport import ConsumerStatistics, RedisConsumer, RedisStream
 
 __all__ = [
@@ -117,6 +125,7 @@ __all__ = [
     "RedisConsumer",
     "RedisStream",
     "RowResult",
+    "SQLiteLogger",
     "SimpleCSVLogger",
     "Slider",
     "Textbox",

@@ -1,5 +1,5 @@
 """The ``asyncflag`` command: ``demo``, ``serve module:attr``, ``consume URL``, ``show DIR``
-and ``export DIR --to parquet|jsonl|hf OUT``."""
+and ``export DIR --to parquet|jsonl|hf OUT`` (``DIR`` may also be a SQLite database)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from .interface import Interface, check_flagging_dir
 from .read import FlaggedRow, load_flagged
 from .sinks.datasets import SIMPLE_LOG_NAME, dataset_files, read_schema
 from .sinks.sql import mask_dsn
-from .sinks.targets import database_tables, is_postgres_target, shown_source
+from .sinks.targets import database_tables, is_database_source, shown_source
 
 __all__ = ["main"]
 
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         metavar="DATABASE",
         help="write the rows into a database table instead of dataset files: "
-        "postgresql://user:password@host:port/db (files stay in --dir)",
+        "postgresql://user:password@host:port/db or sqlite:///path.db (files stay in --dir)",
     )
     consume.add_argument(
         "--table", default=None, help="the table's name with --to (the stream's by default)"
@@ -93,16 +93,23 @@ def main(argv: list[str] | None = None) -> int:
     consume.add_argument("--backend", choices=["asyncio", "trio"], default="asyncio")
 
     show = commands.add_parser(
-        "show", help="summarise a flagging directory or a database (postgresql://...)"
+        "show",
+        help="summarise a flagging directory or a database: a SQLite file (.db) or "
+        "postgresql://...",
     )
-    show.add_argument("dir", help="a flagging directory, or postgresql://user:password@host/db")
+    show.add_argument(
+        "dir",
+        help="a flagging directory, a SQLiteLogger database, or postgresql://user:password@host/db",
+    )
     show.add_argument("--last", type=int, default=5, help="how many of the last rows to print")
 
     export = commands.add_parser(
         "export",
         help="export a flagging directory, typed: parquet, jsonl or a Hugging Face folder",
     )
-    export.add_argument("dir", type=Path, help="the flagging directory")
+    export.add_argument(
+        "dir", type=Path, help="the flagging directory, or a SQLiteLogger database (.db)"
+    )
     export.add_argument("out", type=Path, help="the file (parquet, jsonl) or folder (hf) to write")
     export.add_argument("--to", choices=["parquet", "jsonl", "hf"], required=True)
     export.add_argument(
@@ -116,7 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     export.add_argument("--since", help="only rows flagged at or after this ISO 8601 time")
     export.add_argument(
-        "--dataset", action="append", help="only this file: dataset2.csv, dataset2 (repeatable)"
+        "--dataset",
+        action="append",
+        help="only this file: dataset2.csv, dataset2; of a database, this table or base "
+        "name: flagged_v2, flagged (repeatable)",
     )
     export.add_argument(
         "--history", action="store_true", help="every row of a chat dataset, not only the current"
@@ -172,7 +182,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return run_consumer(args)
     if args.command == "export":
         return run_export(args, parser)
-    if is_postgres_target(args.dir):
+    if is_database_source(args.dir):
         return show_database(args.dir, args.last)
     return show_directory(Path(args.dir), args.last)
 

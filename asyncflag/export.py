@@ -29,6 +29,8 @@ from .components import Audio, Component, Image, component_from
 from .errors import FlagValueError
 from .read import COMMENT_LABEL, CORRECTION_SUFFIX, FlaggedRow, iter_flagged, value_labels
 from .sinks.datasets import METADATA_COLUMNS, SIMPLE_LOG_NAME, dataset_files
+from .sinks.sql import table_components
+from .sinks.sqlite import chosen_tables, iter_sqlite, sqlite_path, sqlite_tables, table_root
 
 if TYPE_CHECKING:
     import pandas
@@ -391,6 +393,11 @@ def export(
 ) -> ExportResult:
     """Write the flagged rows of ``flagging_dir`` to ``out``, typed (see :func:`to_arrow`).
 
+    ``flagging_dir`` may also be a SQLite database :class:`~asyncflag.SQLiteLogger` wrote
+    (``.db``, ``.sqlite``, ``.sqlite3``, ``sqlite:///path``): its tables are exported,
+    typed by the components recorded with them (``dataset`` chooses tables by table or
+    base name).
+
     - ``to="parquet"``: one Parquet file; ``to="jsonl"``: one JSON object per line
       (numbers, booleans, lists and structs as JSON, timestamps as ISO 8601 in UTC,
       files as absolute paths);
@@ -425,8 +432,9 @@ def export(
     one_of("to", to, EXPORT_FORMATS)
     one_of("unsafe_paths", unsafe_paths, ("raise", "skip"))
     _pyarrow()  # the install hint before anything is read
+    database = sqlite_path(flagging_dir)
     root = Path(flagging_dir)
-    if not root.is_dir():
+    if database is None and not root.is_dir():
         raise FlagValueError(f"{root} is not a directory: give a flagging directory to export")
     target = Path(out)
     if to == "hf":
@@ -435,13 +443,17 @@ def export(
     elif target.exists():
         raise FlagValueError(f"{target} exists: choose a new file or remove it")
     decoders = [component_from(c) for c in components] if components is not None else None
-    chosen = set(_chosen(root, dataset))
-    plan = _Plan(decoders)
-    for name in _dataset_names(root):
-        if name in chosen:
-            labels = _file_labels(root / name, decoders)
-            if labels is not None:
-                plan.add_file(str(root / name), labels)
+    if database is not None:
+        root, plan, rows = _sqlite_source(database, decoders, dataset, unsafe_paths)
+    else:
+        chosen = set(_chosen(root, dataset))
+        plan = _Plan(decoders)
+        for name in _dataset_names(root):
+            if name in chosen:
+                labels = _file_labels(root / name, decoders)
+                if labels is not None:
+                    plan.add_file(str(root / name), labels)
+        rows = _flagged_rows(root, decoders, unsafe_paths, history, plan, chosen)
     options = None if option is None else {option} if isinstance(option, str) else set(option)
     start = _since(since, naive_timezone)
 
@@ -454,7 +466,6 @@ def export(
                 return False
         return True
 
-    rows = _flagged_rows(root, decoders, unsafe_paths, history, plan, chosen)
     selected = (row for row in rows if wanted(row))
     with _Progress(progress) as bar:
         if to == "hf":
@@ -478,6 +489,37 @@ def export(
             with _replacing(target) as temp:
                 count = write(plan, schema, selected, temp, naive_timezone, bar.advance)
     return ExportResult(rows=count, path=str(target), columns=tuple(plan.names()))
+
+
+def _sqlite_source(
+    database: Path,
+    decoders: list[Component] | None,
+    dataset: str | int | Sequence[str | int] | None,
+    unsafe_paths: Literal["raise", "skip"],
+) -> tuple[Path, _Plan, Iterator[FlaggedRow]]:
+    """The flagging directory, the columns and the rows of a SQLite database's tables
+    (``dataset``: table or base names). Without ``decoders``, the columns are typed by
+    the components recorded with the tables, when every table chosen recorded the same
+    ones."""
+    tables = None if dataset is None else [str(d) for d in _listed(dataset)]
+    records = chosen_tables(sqlite_tables(database), tables, database)
+    typing = decoders
+    if typing is None and records and len({r.components for r in records}) == 1:
+        recorded = table_components(records[0])
+        if all(c is not None for c in recorded):
+            typing = [c for c in recorded if c is not None]
+    plan = _Plan(typing)
+    for record in records:
+        plan.add_file(f"{database}#{record.table}", [c.name for c in record.columns()])
+    root = table_root(database, records[0]) if records else database.parent
+    rows = iter_sqlite(
+        database, decoders, table=[r.table for r in records], unsafe_paths=unsafe_paths
+    )
+    return root, plan, rows
+
+
+def _listed(dataset: str | int | Sequence[str | int]) -> list[str | int]:
+    return [dataset] if isinstance(dataset, str | int) else list(dataset)
 
 
 def _batches(

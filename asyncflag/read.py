@@ -26,6 +26,7 @@ from .errors import FlagReadError, UnsafePathError
 from .escaping import unescape, unescape_optional
 from .sinks.datasets import METADATA_COLUMNS, SIMPLE_LOG_NAME, dataset_files, read_schema
 from .sinks.records import iter_records
+from .sinks.sqlite import iter_sqlite, sqlite_path
 from .sinks.targets import is_postgres_target
 
 __all__ = [
@@ -142,6 +143,12 @@ def iter_flagged(
     first row of a ``log.csv`` is decided, naive timestamps, Gradio's file cells) are in
     docs/gradio.md.
 
+    A SQLite database written by :class:`~asyncflag.SQLiteLogger` (a path ending
+    ``.db``, ``.sqlite`` or ``.sqlite3``, or ``sqlite:///path``) is read too: the rows
+    of every table version in order, typed by the components recorded with each table
+    (``components`` not needed); see :func:`asyncflag.sinks.sqlite.iter_sqlite`, whose
+    ``table=`` chooses tables.
+
     A PostgreSQL DSN (``postgresql://user:password@host/db``) is read too: the rows of
     every table :class:`~asyncflag.PostgresLogger` wrote there, typed by the components
     recorded with each (see :func:`asyncflag.sinks.postgres.iter_postgres`).
@@ -161,6 +168,9 @@ def iter_flagged(
         from .sinks.postgres import iter_postgres
 
         return iter_postgres(str(flagging_dir), components, unsafe_paths=unsafe_paths)
+    database = sqlite_path(flagging_dir)
+    if database is not None:
+        return iter_sqlite(database, components, unsafe_paths=unsafe_paths)
     decoders = [component_from(c) for c in components] if components is not None else None
     return _iter_flagged(Path(flagging_dir), decoders, unsafe_paths, history)
 

@@ -25,6 +25,7 @@ from . import (
     restart,
     scaling,
     soak,
+    sql,
     streams,
     throughput,
     webserver,
@@ -47,6 +48,7 @@ CASES: dict[str, Callable[[Settings], Awaitable[list[Result]]]] = {
     "chat": chat.run,
     "export": export.run,
     "restart": restart.run,
+    "sql": sql.run,
 }
 
 #: names that select several cases, so ``--cases throughput`` keeps working

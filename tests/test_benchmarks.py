@@ -30,7 +30,7 @@ def test_quick_benchmark_run(tmp_path: Path) -> None:
     cases = {result["case"] for result in report["results"]}
     assert cases >= {
         "overhead", "throughput", "memory", "latency", "open loop", "scaling", "files", "web",
-        "peers", "chat", "export", "restart",
+        "peers", "chat", "export", "restart", "sql",
     }  # fmt: skip
     for result in report["results"]:
         assert result["value"] > 0

@@ -5,7 +5,9 @@
 - :mod:`.datasets`: dataset file naming, schema records, rotation and the lock order;
 - :mod:`.appendfile`: the append-only file (flock, catch-up, torn-tail repair);
 - :mod:`.records`: where CSV records end, by a byte scan;
-- :mod:`.storage`: content-addressed file saves; :mod:`.disk`: the I/O seam under all.
+- :mod:`.storage`: content-addressed file saves; :mod:`.disk`: the I/O seam under all;
+- :mod:`.sql`: what the SQL sinks share (tables, versions, event ids, retries);
+  :mod:`.sqlite`: :class:`SQLiteLogger`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from .base import FlaggingCallback, RowResult, flag_rows
 from .csvfile import CSVLogger, Durability, SimpleCSVLogger
 from .disk import Disk
 from .postgres import PostgresLogger
+from .sql import SQLLogger
+from .sqlite import SQLiteLogger
 
 __all__ = [
     "CSVLogger",
@@ -22,6 +26,8 @@ __all__ = [
     "FlaggingCallback",
     "PostgresLogger",
     "RowResult",
+    "SQLLogger",
+    "SQLiteLogger",
     "SimpleCSVLogger",
     "flag_rows",
 ]

@@ -35,7 +35,7 @@ import re
 import secrets
 import time
 from abc import abstractmethod
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
@@ -58,7 +58,9 @@ from .storage import FileSaver, FileStore
 __all__ = [
     "COLUMN_KINDS",
     "INSTALL_HINT",
+    "REGISTRY_COLUMNS",
     "REGISTRY_TABLE",
+    "RESERVED_PREFIXES",
     "SQL_METADATA_COLUMNS",
     "ColumnKind",
     "Dialect",
@@ -75,6 +77,11 @@ __all__ = [
     "mask_dsn",
     "new_event_id",
     "quote_identifier",
+    "record_from_row",
+    "registry_create_statement",
+    "registry_insert_statement",
+    "registry_select_statement",
+    "relative_flagging_dir",
     "retry_async",
     "retry_sync",
     "table_components",
@@ -111,6 +118,9 @@ SQL_METADATA_COLUMNS = ("flag", "username", "timestamp", "event_id", "row_number
 INSTALL_HINT = (
     "the SQL sinks type their columns as an export does, with pyarrow: pip install 'asyncflag[sql]'"
 )
+#: the table name beginnings a derived name never has: asyncflag's own tables', and those
+#: a database keeps for itself (SQLite's ``sqlite_``, PostgreSQL's ``pg_``)
+RESERVED_PREFIXES = ("asyncflag_", "sqlite_", "pg_")
 #: the longest table base name derived from a folder name (room left for ``_v<N>``)
 MAX_DERIVED_NAME = 48
 #: how many event ids one lookup asks for (under every driver's parameter limit)
@@ -141,14 +151,13 @@ def derived_table_name(flagging_dir: str | Path) -> str:
     """The table name derived from a flagging directory: its folder name in lower case,
     each run of characters other than ``a-z``, ``0-9`` and ``_`` made one ``_``, at most
     :data:`MAX_DERIVED_NAME` characters, ``flagged`` when nothing is left, and ``t_``
-    before a name starting with a digit (``My Flags!`` gives ``my_flags``)."""
+    before a name starting with a digit or one of :data:`RESERVED_PREFIXES`
+    (``My Flags!`` gives ``my_flags``, ``sqlite_demo`` gives ``t_sqlite_demo``)."""
     name = _UNSAFE_NAME.sub("_", Path(flagging_dir).resolve().name.lower()).strip("_")
     name = name[:MAX_DERIVED_NAME].rstrip("_")
     if not name:
         return "flagged"
-    if name[0].isdigit():
-        name = "t_" + name
-    if name.startswith("asyncflag_"):
+    if name[0].isdigit() or name.startswith(RESERVED_PREFIXES):
         name = "t_" + name
     return name[:MAX_DERIVED_NAME]
 
@@ -311,9 +320,9 @@ class TableRecord(msgspec.Struct, frozen=True):
 
     def same_columns(self, schema: str, kinds: str) -> bool:
         """Whether rows of this schema and these kinds go to this table."""
-        return msgspec.json.decode(self.schema) == msgspec.json.decode(
-            schema
-        ) and msgspec.json.decode(self.kinds) == msgspec.json.decode(kinds)
+        same_schema: bool = msgspec.json.decode(self.schema) == msgspec.json.decode(schema)
+        same_kinds: bool = msgspec.json.decode(self.kinds) == msgspec.json.decode(kinds)
+        return same_schema and same_kinds
 
 
 #: the registry's columns, in :class:`TableRecord` order
@@ -372,6 +381,8 @@ class Dialect:
         "text": "TEXT",
         "cell": "TEXT",
     }
+    #: the table name beginnings the database keeps for itself (a given name is refused)
+    reserved_prefixes: ClassVar[tuple[str, ...]] = ()
     #: the SQL type of ``row_number`` and ``version``
     counter_type: ClassVar[str] = "BIGINT"
     #: the SQL type of the ``timestamp`` column and ``created_at``
@@ -748,11 +759,13 @@ class SQLLogger(FlaggingCallback):
         positive_int("max_concurrent_saves", max_concurrent_saves)
         if table is not None:
             self.dialect.check_identifier(table, "the table name")
-            if table.startswith("asyncflag_"):
-                raise FlagValueError(
-                    f"the table name {table!r} starts with 'asyncflag_', which asyncflag "
-                    "keeps for its own tables: choose another"
-                )
+            for prefix in ("asyncflag_", *self.dialect.reserved_prefixes):
+                if table.lower().startswith(prefix):
+                    keeper = "asyncflag" if prefix == "asyncflag_" else self.dialect.name
+                    raise FlagValueError(
+                        f"the table name {table!r} starts with {prefix!r}, which {keeper} "
+                        "keeps for its own tables: choose another"
+                    )
         self.table_base = table
         self.retry_for = float(retry_for)
         self.max_concurrent_saves = max_concurrent_saves
@@ -934,8 +947,3 @@ def relative_flagging_dir(flagging_dir: Path, anchor: Path) -> str:
         return os.path.relpath(absolute, anchor.resolve())
     except ValueError:  # another drive
         return str(absolute)
-
-
-def value_labels_of(records: Iterable[TableRecord]) -> dict[str, list[str]]:
-    """The value column labels of each table, by table name."""
-    return {r.table: [c.name for c in r.columns()] for r in records}

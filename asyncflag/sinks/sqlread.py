@@ -25,23 +25,27 @@ __all__ = ["TableReader", "chosen_tables"]
 
 
 def chosen_tables(
-    records: list[TableRecord], table: str | Sequence[str] | None, where: str
+    records: Sequence[TableRecord], table: str | Sequence[str] | None, path: str | Path
 ) -> list[TableRecord]:
-    """The records ``table`` names: table names (``flagged_v2``) or base names (every
-    version of it), in the order given; every record for ``None``.
+    """The records ``table`` names among a database's: every one for ``None``; for each
+    name, every version of that base name (``flagged``), else the one version whose
+    table it is (``flagged_v2``; ``flagged_v1`` for the first, whose table is the base
+    name).
 
-    :param where: the database as messages name it (a DSN masked)
-    :raises FlagValueError: for a name no table has
+    :param path: the database as messages name it (a file, a DSN masked)
+    :raises FlagValueError: for a name no table has, listing the tables there are
     """
     if table is None:
-        return records
+        return list(records)
     wanted = [table] if isinstance(table, str) else list(table)
     chosen: list[TableRecord] = []
     for name in wanted:
-        matching = [r for r in records if r.table == name] or [r for r in records if r.base == name]
+        matching = [r for r in records if r.base == name] or [
+            r for r in records if name in (r.table, f"{r.base}_v{r.version}")
+        ]
         if not matching:
             names = ", ".join(r.table for r in records) or "no tables"
-            raise FlagValueError(f"{where} has no flagging table {name!r}: it has {names}")
+            raise FlagValueError(f"{path} has no flagging table {name!r}: it has {names}")
         chosen += [r for r in matching if r not in chosen]
     return chosen
 

@@ -14,9 +14,9 @@ and before ``XACK`` gets the same entries again. Rows are still written once:
   rows than recorded: that many of the redelivered rows are already there, in order,
   and are skipped (their counts are known, so ``flag()`` still gets its answer).
 
-With ``to=`` (``asyncflag consume --to postgresql://...``) the rows go into a database
-table instead (:class:`~asyncflag.PostgresLogger`; their files stay in the flagging
-directory). Each row
+With ``to=`` (``asyncflag consume --to postgresql://...`` or ``sqlite:///path``) the rows
+go into a database table instead (:class:`~asyncflag.PostgresLogger`,
+:class:`~asyncflag.SQLiteLogger`; their files stay in the flagging directory). Each row
 is named by its stream entry (``<stream>/<entry id>/<row>``), the table's event id: a
 redelivered entry's rows are found there and not written again, whatever happened
 between the commit and the acknowledgement, and get their counts back.
@@ -240,7 +240,8 @@ class RedisConsumer:
         are trimmed)
     :param to: write the rows into a database table instead of dataset files:
         ``postgresql://[user:password@]host[:port]/database`` for
-        :class:`~asyncflag.PostgresLogger`; saved files stay in ``flagging_dir``
+        :class:`~asyncflag.PostgresLogger`, ``sqlite:///path`` for
+        :class:`~asyncflag.SQLiteLogger`; saved files stay in ``flagging_dir``
     :param table: the table's base name with ``to`` (the stream's name by default); a
         schema change starts the next version, as for the loggers
     """
