@@ -486,3 +486,31 @@ def test_show_prints_the_tables_without_the_password(
     assert main(["show", postgres_dsn.replace(password, "nope")]) == 1
     err = capsys.readouterr().err
     assert "password authentication failed" in err and "nope" not in err
+
+
+@pytest.mark.anyio
+async def test_consume_to_sqlite(redis_url: str, tmp_path: Path) -> None:
+    """`--to sqlite:///path` goes through the same table path: rows in the SQLite file,
+    named by their entries."""
+    schema = schema_of([components.Textbox(label="text")])
+    entry = encode_batch(WireBatch(VERSION, "p1", 1, schema, [WireRow(0, ["x"], None, None, None)]))
+    async with coredis.Redis.from_url(redis_url, decode_responses=False) as client:
+        await client.xadd("flags:lite", {b"batch": entry})
+    database = tmp_path / "flags.db"
+    async with RedisConsumer(
+        redis_url, stream="flags:lite", flagging_dir=tmp_path / "flags", to=f"sqlite:///{database}"
+    ) as running:
+        with anyio.fail_after(30):
+            while running.stats.entries < 1:
+                await anyio.sleep(0.02)
+    assert [row.values for row in load_flagged(database)] == [("x",)]
+
+
+def test_consume_refuses_what_it_cannot_write_to(redis_url: str, tmp_path: Path) -> None:
+    with pytest.raises(FlagValueError, match=r"postgresql://user:password@") as refused:
+        RedisConsumer(redis_url, stream="s", flagging_dir=tmp_path, to="mysql://u:pw1234@h/db")
+    assert "pw1234" not in str(refused.value)
+    with pytest.raises(FlagValueError, match="simple"):
+        RedisConsumer(
+            redis_url, stream="s", flagging_dir=tmp_path, to="sqlite:///x.db", simple=True
+        )

@@ -150,6 +150,8 @@ class PostgresDialect(Dialect):
         "text": "TEXT",
         "cell": "TEXT",
     }
+    #: PostgreSQL keeps ``pg_`` for its system catalogs
+    reserved_prefixes: ClassVar[tuple[str, ...]] = ("pg_",)
     counter_type: ClassVar[str] = "BIGINT"
     timestamp_type: ClassVar[str] = "TIMESTAMPTZ"
 
