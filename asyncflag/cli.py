@@ -108,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
         help="export a flagging directory, typed: parquet, jsonl or a Hugging Face folder",
     )
     export.add_argument(
-        "dir", type=Path, help="the flagging directory, or a SQLiteLogger database (.db)"
+        "dir",
+        help="the flagging directory, a SQLiteLogger database (.db), or "
+        "postgresql://user:password@host/db",
     )
     export.add_argument("out", type=Path, help="the file (parquet, jsonl) or folder (hf) to write")
     export.add_argument("--to", choices=["parquet", "jsonl", "hf"], required=True)

@@ -514,3 +514,26 @@ def test_consume_refuses_what_it_cannot_write_to(redis_url: str, tmp_path: Path)
         RedisConsumer(
             redis_url, stream="s", flagging_dir=tmp_path, to="sqlite:///x.db", simple=True
         )
+
+
+def test_export_reads_the_tables(
+    postgres_dsn: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`asyncflag export postgresql://... --to jsonl`: typed rows, no password printed."""
+    from asyncflag.cli import main
+
+    async def flag() -> None:
+        logger = PostgresLogger(postgres_dsn, table="exported")
+        async with text_interface(tmp_path / "flags", logger) as iface:
+            for seq in range(3):
+                await iface.flag(["ada", seq, seq])
+
+    anyio.run(flag)
+    out = tmp_path / "rows.jsonl"
+    assert main(["export", postgres_dsn, str(out), "--to", "jsonl"]) == 0
+    printed = capsys.readouterr()
+    assert "3 rows" in printed.out
+    password = postgres_dsn.split(":")[2].split("@")[0]
+    assert password not in printed.out + printed.err
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["who"], r["seq"], r["echo"]) for r in records] == [("ada", i, i) for i in range(3)]
