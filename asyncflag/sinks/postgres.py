@@ -31,6 +31,7 @@ its own way:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -374,16 +375,40 @@ class PostgresLogger(SQLLogger):
         psycopg.connect(self._dsn, connect_timeout=timeout, application_name="asyncflag").close()
 
     def _write(self, conn: psycopg.Connection[Any], rows: EncodedRows) -> list[int]:
+        """One transaction: the durability, the table's lock and what the batch needs to
+        know (its event ids stored already, the last row number) in one round trip
+        (psycopg's pipeline mode, the ``BEGIN`` with them), then the rows, then the
+        commit. Whatever fails rolls the whole batch back."""
         table, record = self._table_of(conn)
-        with conn.transaction(), conn.cursor() as cursor:
-            synchronous = "on" if self.durability == "fsync" else "off"
-            cursor.execute(f"SET LOCAL synchronous_commit TO {synchronous}")
-            # the per-table lock: writers anywhere take turns per batch
-            cursor.execute(
-                f'SELECT 1 FROM {quote_identifier(REGISTRY_TABLE)} WHERE "table" = %s FOR UPDATE',
-                (record.table,),
-            )
-            return write_rows(cursor, table, rows, self.insert)
+        synchronous = "on" if self.durability == "fsync" else "off"
+        ids = list(dict.fromkeys(rows.event_ids))
+        try:
+            with conn.pipeline():
+                conn.execute(f"SET LOCAL synchronous_commit TO {synchronous}")
+                # the per-table lock: writers anywhere take turns per batch
+                conn.execute(
+                    f'SELECT 1 FROM {quote_identifier(REGISTRY_TABLE)} WHERE "table" = %s '
+                    "FOR UPDATE",
+                    (record.table,),
+                )
+                stored = conn.execute(
+                    f'SELECT "event_id", "row_number" FROM {table.quoted} '
+                    'WHERE "event_id" = ANY(%s)',
+                    (ids,),
+                )
+                last = conn.execute(table.last_number_statement())
+            existing = {str(event_id): int(number) for event_id, number in stored.fetchall()}
+            found = last.fetchone()
+            inserts, numbers = table.number_rows(rows, existing, int(found[0]) if found else 0)
+            if inserts:
+                with conn.cursor() as cursor:
+                    insert_rows(cursor, table, inserts, self.insert)
+            conn.commit()
+        except BaseException:
+            with contextlib.suppress(Exception):  # a connection lost cannot roll back
+                conn.rollback()
+            raise
+        return numbers
 
     def _table_of(self, conn: psycopg.Connection[Any]) -> tuple[SQLTable, TableRecord]:
         """The table this logger's rows go to: found in the registry, or created and
@@ -403,29 +428,6 @@ class PostgresLogger(SQLLogger):
                 cursor.execute(registry_insert_statement(d), msgspec.structs.astuple(record))
         self._table, self.record = table, record
         return table, record
-
-
-def write_rows(
-    cursor: psycopg.Cursor[Any], table: SQLTable, rows: EncodedRows, method: InsertMethod
-) -> list[int]:
-    """Number a batch after the table's last row and insert the new rows (the caller
-    holds the table's lock, in a transaction); return every row's number.
-
-    Rows whose event id is stored already keep their number and are not inserted.
-    """
-    ids = list(dict.fromkeys(rows.event_ids))
-    cursor.execute(
-        f'SELECT "event_id", "row_number" FROM {table.quoted} WHERE "event_id" = ANY(%s)',
-        (ids,),
-    )
-    existing = {str(event_id): int(number) for event_id, number in cursor.fetchall()}
-    cursor.execute(table.last_number_statement())
-    found = cursor.fetchone()
-    last = int(found[0]) if found is not None else 0
-    inserts, numbers = table.number_rows(rows, existing, last)
-    if inserts:
-        insert_rows(cursor, table, inserts, method)
-    return numbers
 
 
 def insert_rows(
