@@ -39,6 +39,7 @@ from asyncflag.cli import main
 from asyncflag.export import export
 from asyncflag.sinks.sql import (
     REGISTRY_TABLE,
+    EncodedRows,
     derived_table_name,
     mask_dsn,
     quote_identifier,
@@ -409,6 +410,35 @@ async def test_a_redelivered_batch_is_written_once(tmp_path: Path) -> None:
     other.close()
 
 
+class CommitThenFail(SQLiteLogger):
+    """Its first attempt commits, then fails as busy: a commit whose answer was lost."""
+
+    failed = False
+
+    def _attempt_now(self, rows: EncodedRows) -> list[int]:
+        numbers = super()._attempt_now(rows)
+        if not self.failed:
+            self.failed = True
+            raise sqlite3.OperationalError("database is locked")
+        return numbers
+
+
+@pytest.mark.anyio
+async def test_a_retry_after_a_commit_it_did_not_hear_of_writes_nothing_twice(
+    tmp_path: Path,
+) -> None:
+    """Event ids the sink made itself are looked up again once an attempt failed: its
+    rows may be in the table already."""
+    db = tmp_path / "lost.db"
+    logger = CommitThenFail(db, table="t")
+    logger.setup([components.Textbox(label="text")], tmp_path)
+    assert await logger.flag_batch(rows_with_ids(["a", "b"], [None, None])) == [1, 2]
+    assert logger.retries == 1
+    assert logger.flag(["c"]) == 3
+    logger.close()
+    assert count_rows(db, "t") == [1, 2, 3]
+
+
 @pytest.mark.anyio
 async def test_a_schema_change_starts_the_next_version(tmp_path: Path) -> None:
     db = tmp_path / "versions.db"
@@ -471,6 +501,35 @@ async def test_a_busy_database_is_retried_then_written(tmp_path: Path) -> None:
     finally:
         blocker.close()
     assert results == [2]
+    logger.close()
+    assert [r.values[0] for r in load_flagged(db)] == ["first", "second"]
+
+
+@pytest.mark.anyio
+async def test_a_batch_cancelled_while_retried_leaves_no_row(tmp_path: Path) -> None:
+    """Cancelled while it waits to retry (a shutdown giving up), a batch leaves nothing
+    behind, and the logger goes on numbering from the rows that are there."""
+    db = tmp_path / "cancelled.db"
+    logger = SQLiteLogger(db, table="t", busy_timeout=0.01)
+    logger.setup([components.Textbox(label="text")], tmp_path)
+    assert await logger.flag_batch(rows_with_ids(["first"], [None])) == [1]
+    blocker = sqlite3.connect(db, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with anyio.fail_after(HANG):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(logger.flag_batch, rows_with_ids(["never", "written"], [None, None]))
+                while logger.retries < 1:
+                    await anyio.sleep(0.01)
+                tg.cancel_scope.cancel()
+        # close() waits for an attempt a worker thread may still be making (the cancel
+        # abandons the thread, which fails busy under the blocker's lock): only then is
+        # the lock let go
+        logger.close()
+        blocker.execute("ROLLBACK")
+    finally:
+        blocker.close()
+    assert await logger.flag_batch(rows_with_ids(["second"], [None])) == [2]
     logger.close()
     assert [r.values[0] for r in load_flagged(db)] == ["first", "second"]
 

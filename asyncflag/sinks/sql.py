@@ -169,8 +169,10 @@ def versioned_name(base: str, version: int) -> str:
 
 
 def new_event_id() -> str:
-    """A fresh event id: 128 random bits as 32 hex digits."""
-    return secrets.token_hex(16)
+    """A fresh event id, 32 hex digits: the time in nanoseconds (64 bits), then 64 random
+    bits. Ids made later sort later, so a table's unique index on them grows at its end
+    (as ``row_number``'s does) instead of at random places all over it."""
+    return f"{time.time_ns():016x}{secrets.token_hex(8)}"
 
 
 def mask_dsn(dsn: str) -> str:
@@ -537,7 +539,7 @@ class SQLTable:
         :return: each row's number
         """
         existing: dict[str, int] = {}
-        ids = list(dict.fromkeys(rows.event_ids))
+        ids = rows.ids_to_look_up()
         for start in range(0, len(ids), LOOKUP_CHUNK):
             chunk = ids[start : start + LOOKUP_CHUNK]
             cursor.execute(self.existing_statement(len(chunk)), chunk)
@@ -560,6 +562,14 @@ class EncodedRows(msgspec.Struct):
     params: list[tuple[Any, ...]]
     #: per row: its event id
     event_ids: list[str]
+    #: the event ids to look up (those the rows came with); ``None``: every one. An id
+    #: the sink made itself, fresh, cannot be stored yet, and is not looked up
+    given_ids: list[str] | None = None
+
+    def ids_to_look_up(self) -> list[str]:
+        """The distinct event ids that may be stored already."""
+        ids = self.event_ids if self.given_ids is None else self.given_ids
+        return list(dict.fromkeys(ids))
 
 
 def registry_create_statement(dialect: Dialect) -> str:
@@ -860,7 +870,8 @@ class SQLLogger(FlaggingCallback):
             ids.append(event_ids[i])
         stamps = d.timestamps([rows[i].timestamp for i in good])
         params = [(*p, stamp) for p, stamp in zip(params, stamps, strict=True)]
-        return results, EncodedRows(good, params, ids)
+        given = [r.event_id for r in rows if r.event_id is not None]
+        return results, EncodedRows(good, params, ids, given)
 
     async def flag_batch(self, rows: Sequence[FlagRow]) -> list[RowResult]:
         """Save the rows' files, then write every row in one transaction (retried after
@@ -878,7 +889,7 @@ class SQLLogger(FlaggingCallback):
             is_transient=self.dialect.is_transient,
             retry_for=self.retry_for,
             what=self.describe(),
-            on_retry=self._note_retry,
+            on_retry=lambda error: self._note_retry(error, encoded),
         )
         for i, number in zip(encoded.indexes, numbers, strict=True):
             results[i] = number
@@ -910,12 +921,16 @@ class SQLLogger(FlaggingCallback):
             is_transient=self.dialect.is_transient,
             retry_for=self.retry_for,
             what=self.describe(),
-            on_retry=self._note_retry,
+            on_retry=lambda error: self._note_retry(error, encoded),
         )
         return number
 
-    def _note_retry(self, error: BaseException) -> None:
+    def _note_retry(self, error: BaseException, rows: EncodedRows) -> None:
+        """Count a retry; from now on every event id is looked up: the failed attempt
+        may have committed (a connection lost after its ``COMMIT`` was sent), and its
+        rows must then get their stored numbers, not be inserted twice."""
         self.retries += 1
+        rows.given_ids = None
 
     def _check_ready(self) -> None:
         if not self._ready:
