@@ -537,3 +537,33 @@ def test_export_reads_the_tables(
     assert password not in printed.out + printed.err
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r["who"], r["seq"], r["echo"]) for r in records] == [("ada", i, i) for i in range(3)]
+
+
+class CommitsThenLosesTheReply(PostgresLogger):
+    """The first attempt commits, then fails as a connection lost before the reply."""
+
+    failed = False
+
+    def _write(self, conn: psycopg.Connection[Any], rows: Any) -> list[int]:
+        numbers = super()._write(conn, rows)
+        if not self.failed:
+            self.failed = True
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        return numbers
+
+
+@pytest.mark.anyio
+async def test_a_batch_committed_whose_reply_was_lost_is_not_doubled(
+    postgres_dsn: str, tmp_path: Path
+) -> None:
+    """The retry of a batch that did commit finds its rows by their event ids (the
+    sink made them, once, before the first attempt) and gives their numbers."""
+    logger = CommitsThenLosesTheReply(postgres_dsn, table="lost_reply")
+    logger.setup([components.Textbox(label="text")], tmp_path)
+    stamp = datetime.now(UTC)
+    try:
+        results = await logger.flag_batch([FlagRow((f"r{i}",), timestamp=stamp) for i in range(4)])
+    finally:
+        logger.close()
+    assert (logger.failed, logger.retries, results) == (True, 1, [1, 2, 3, 4])
+    assert [row[0] for row in rows_of(postgres_dsn, "lost_reply")] == ["r0", "r1", "r2", "r3"]

@@ -381,7 +381,8 @@ class PostgresLogger(SQLLogger):
         commit. Whatever fails rolls the whole batch back."""
         table, record = self._table_of(conn)
         synchronous = "on" if self.durability == "fsync" else "off"
-        ids = list(dict.fromkeys(rows.event_ids))
+        # the ids that may be stored: those the rows came with, every one after a retry
+        ids = rows.ids_to_look_up()
         try:
             with conn.pipeline():
                 conn.execute(f"SET LOCAL synchronous_commit TO {synchronous}")
@@ -391,13 +392,18 @@ class PostgresLogger(SQLLogger):
                     "FOR UPDATE",
                     (record.table,),
                 )
-                stored = conn.execute(
-                    f'SELECT "event_id", "row_number" FROM {table.quoted} '
-                    'WHERE "event_id" = ANY(%s)',
-                    (ids,),
+                stored = (
+                    conn.execute(
+                        f'SELECT "event_id", "row_number" FROM {table.quoted} '
+                        'WHERE "event_id" = ANY(%s)',
+                        (ids,),
+                    )
+                    if ids
+                    else None
                 )
                 last = conn.execute(table.last_number_statement())
-            existing = {str(event_id): int(number) for event_id, number in stored.fetchall()}
+            found_ids = stored.fetchall() if stored is not None else []
+            existing = {str(event_id): int(number) for event_id, number in found_ids}
             found = last.fetchone()
             inserts, numbers = table.number_rows(rows, existing, int(found[0]) if found else 0)
             if inserts:
