@@ -567,3 +567,32 @@ async def test_a_batch_committed_whose_reply_was_lost_is_not_doubled(
         logger.close()
     assert (logger.failed, logger.retries, results) == (True, 1, [1, 2, 3, 4])
     assert [row[0] for row in rows_of(postgres_dsn, "lost_reply")] == ["r0", "r1", "r2", "r3"]
+
+
+@pytest.mark.anyio
+async def test_a_batch_cancelled_while_retried_leaves_no_row(
+    own_postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """Cancelled while it is retried (the server away; a shutdown giving up), a batch
+    leaves nothing behind, and the logger goes on numbering from the rows there are."""
+    logger = PostgresLogger(own_postgres.dsn, table="cancelled", connect_timeout=1)
+    logger.setup([components.Textbox(label="text")], tmp_path)
+    stamp = datetime.now(UTC)
+    assert await logger.flag_batch([FlagRow(("first",), timestamp=stamp)]) == [1]
+    await anyio.to_thread.run_sync(own_postgres.stop)
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as tg:
+            rows = [FlagRow((text,), timestamp=stamp) for text in ("never", "written")]
+            tg.start_soon(logger.flag_batch, rows)
+            while logger.retries < 1:
+                await anyio.sleep(0.01)
+            tg.cancel_scope.cancel()
+    # close() ends an attempt a worker thread may still be making (waiting for a
+    # connection), before the server is back
+    await anyio.to_thread.run_sync(logger.close)
+    await anyio.to_thread.run_sync(own_postgres.start)
+    try:
+        assert await logger.flag_batch([FlagRow(("second",), timestamp=stamp)]) == [2]
+    finally:
+        logger.close()
+    assert [row[0] for row in rows_of(own_postgres.dsn, "cancelled")] == ["first", "second"]
