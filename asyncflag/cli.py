@@ -18,7 +18,8 @@ from .errors import FlagValueError, MissingExtraError
 from .interface import Interface, check_flagging_dir
 from .read import FlaggedRow, load_flagged
 from .sinks.datasets import SIMPLE_LOG_NAME, dataset_files, read_schema
-from .sinks.sqlite import is_sqlite_source, sqlite_tables
+from .sinks.sql import mask_dsn
+from .sinks.targets import database_tables, is_database_source, shown_source
 
 __all__ = ["main"]
 
@@ -79,12 +80,27 @@ def main(argv: list[str] | None = None) -> int:
         "(RedisStream(..., secret=...)); unsigned entries are dead-lettered. Without it, "
         "anyone who can XADD to the stream can add rows",
     )
+    consume.add_argument(
+        "--to",
+        default=None,
+        metavar="DATABASE",
+        help="write the rows into a database table instead of dataset files: "
+        "postgresql://user:password@host:port/db or sqlite:///path.db (files stay in --dir)",
+    )
+    consume.add_argument(
+        "--table", default=None, help="the table's name with --to (the stream's by default)"
+    )
     consume.add_argument("--backend", choices=["asyncio", "trio"], default="asyncio")
 
     show = commands.add_parser(
-        "show", help="summarise a flagging directory or a SQLite database (a .db file)"
+        "show",
+        help="summarise a flagging directory or a database: a SQLite file (.db) or "
+        "postgresql://...",
     )
-    show.add_argument("dir", type=Path, help="a flagging directory, or a SQLiteLogger database")
+    show.add_argument(
+        "dir",
+        help="a flagging directory, a SQLiteLogger database, or postgresql://user:password@host/db",
+    )
     show.add_argument("--last", type=int, default=5, help="how many of the last rows to print")
 
     export = commands.add_parser(
@@ -92,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
         help="export a flagging directory, typed: parquet, jsonl or a Hugging Face folder",
     )
     export.add_argument(
-        "dir", type=Path, help="the flagging directory, or a SQLiteLogger database (.db)"
+        "dir",
+        help="the flagging directory, a SQLiteLogger database (.db), or "
+        "postgresql://user:password@host/db",
     )
     export.add_argument("out", type=Path, help="the file (parquet, jsonl) or folder (hf) to write")
     export.add_argument("--to", choices=["parquet", "jsonl", "hf"], required=True)
@@ -166,9 +184,9 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return run_consumer(args)
     if args.command == "export":
         return run_export(args, parser)
-    if is_sqlite_source(args.dir):
+    if is_database_source(args.dir):
         return show_database(args.dir, args.last)
-    return show_directory(args.dir, args.last)
+    return show_directory(Path(args.dir), args.last)
 
 
 def run_consumer(args: argparse.Namespace) -> int:
@@ -201,12 +219,17 @@ def run_consumer(args: argparse.Namespace) -> int:
             max_file_size=args.max_file_size,
             trim=not args.keep,
             secret=secret,
+            to=args.to,
+            table=args.table,
+        )
+        # the database's password is never printed: shown masked
+        target = (
+            f"{args.dir}/" if args.to is None else f"{mask_dsn(args.to)} (files in {args.dir}/)"
         )
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async with consumer:
                 print(
-                    f"asyncflag consume: {args.stream} -> {args.dir}/ as {consumer.name}",
-                    flush=True,
+                    f"asyncflag consume: {args.stream} -> {target} as {consumer.name}", flush=True
                 )
                 async for _ in signals:
                     break
@@ -348,22 +371,24 @@ def show_directory(directory: Path, last: int = 5) -> int:
     return 0
 
 
-def show_database(path: Path, last: int = 5) -> int:
-    """Print each flagging table of a SQLite database on its own, as :func:`show_directory`
-    prints a dataset file: its rows, columns, counts per flag option and last rows (typed
-    by the components recorded with the table)."""
+def show_database(source: str, last: int = 5) -> int:
+    """Print each flagging table of a database on its own, as :func:`show_directory`
+    prints a dataset file: its rows, columns, counts per flag option and last rows
+    (typed by the components recorded with the table). A DSN's password is never
+    printed."""
+    shown = shown_source(source)
     try:
-        records = sqlite_tables(path)
-        rows = load_flagged(path)
+        records = database_tables(source)
+        rows = load_flagged(source)
     except (FlagValueError, OSError) as exc:
         print(f"asyncflag show: {exc}", file=sys.stderr)
         return 1
     by_table: dict[str, list[FlaggedRow]] = {}
     for row in rows:
         by_table.setdefault(row.file, []).append(row)
-    print(f"{_shown(path)}: {len(records)} table(s), each counted on its own")
+    print(f"{_shown(shown)}: {len(records)} table(s), each counted on its own")
     for record in records:
-        name = f"{path}#{record.table}"
+        name = f"{shown}#{record.table}"
         _show_dataset(Path(name), Path(record.table), by_table.get(name, []), last)
     return 0
 

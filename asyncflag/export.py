@@ -30,7 +30,8 @@ from .errors import FlagValueError
 from .read import COMMENT_LABEL, CORRECTION_SUFFIX, FlaggedRow, iter_flagged, value_labels
 from .sinks.datasets import METADATA_COLUMNS, SIMPLE_LOG_NAME, dataset_files
 from .sinks.sql import table_components
-from .sinks.sqlite import chosen_tables, iter_sqlite, sqlite_path, sqlite_tables, table_root
+from .sinks.sqlite import chosen_tables, iter_sqlite, sqlite_path, table_root
+from .sinks.targets import database_tables, is_postgres_target, shown_source
 
 if TYPE_CHECKING:
     import pandas
@@ -394,9 +395,10 @@ def export(
     """Write the flagged rows of ``flagging_dir`` to ``out``, typed (see :func:`to_arrow`).
 
     ``flagging_dir`` may also be a SQLite database :class:`~asyncflag.SQLiteLogger` wrote
-    (``.db``, ``.sqlite``, ``.sqlite3``, ``sqlite:///path``): its tables are exported,
-    typed by the components recorded with them (``dataset`` chooses tables by table or
-    base name).
+    (``.db``, ``.sqlite``, ``.sqlite3``, ``sqlite:///path``) or a PostgreSQL DSN
+    (``postgresql://...``) :class:`~asyncflag.PostgresLogger` wrote to: its tables are
+    exported, typed by the components recorded with them (``dataset`` chooses tables by
+    table or base name).
 
     - ``to="parquet"``: one Parquet file; ``to="jsonl"``: one JSON object per line
       (numbers, booleans, lists and structs as JSON, timestamps as ISO 8601 in UTC,
@@ -432,7 +434,9 @@ def export(
     one_of("to", to, EXPORT_FORMATS)
     one_of("unsafe_paths", unsafe_paths, ("raise", "skip"))
     _pyarrow()  # the install hint before anything is read
-    database = sqlite_path(flagging_dir)
+    database: str | Path | None = sqlite_path(flagging_dir)
+    if is_postgres_target(flagging_dir):
+        database = str(flagging_dir)
     root = Path(flagging_dir)
     if database is None and not root.is_dir():
         raise FlagValueError(f"{root} is not a directory: give a flagging directory to export")
@@ -444,7 +448,7 @@ def export(
         raise FlagValueError(f"{target} exists: choose a new file or remove it")
     decoders = [component_from(c) for c in components] if components is not None else None
     if database is not None:
-        root, plan, rows = _sqlite_source(database, decoders, dataset, unsafe_paths)
+        root, plan, rows = _database_source(database, decoders, dataset, unsafe_paths)
     else:
         chosen = set(_chosen(root, dataset))
         plan = _Plan(decoders)
@@ -491,18 +495,19 @@ def export(
     return ExportResult(rows=count, path=str(target), columns=tuple(plan.names()))
 
 
-def _sqlite_source(
-    database: Path,
+def _database_source(
+    database: str | Path,
     decoders: list[Component] | None,
     dataset: str | int | Sequence[str | int] | None,
     unsafe_paths: Literal["raise", "skip"],
 ) -> tuple[Path, _Plan, Iterator[FlaggedRow]]:
-    """The flagging directory, the columns and the rows of a SQLite database's tables
-    (``dataset``: table or base names). Without ``decoders``, the columns are typed by
-    the components recorded with the tables, when every table chosen recorded the same
-    ones."""
+    """The flagging directory, the columns and the rows of a SQLite or PostgreSQL
+    database's tables (``dataset``: table or base names). Without ``decoders``, the
+    columns are typed by the components recorded with the tables, when every table
+    chosen recorded the same ones."""
     tables = None if dataset is None else [str(d) for d in _listed(dataset)]
-    records = chosen_tables(sqlite_tables(database), tables, database)
+    name = shown_source(database)
+    records = chosen_tables(database_tables(database), tables, name)
     typing = decoders
     if typing is None and records and len({r.components for r in records}) == 1:
         recorded = table_components(records[0])
@@ -510,11 +515,17 @@ def _sqlite_source(
             typing = [c for c in recorded if c is not None]
     plan = _Plan(typing)
     for record in records:
-        plan.add_file(f"{database}#{record.table}", [c.name for c in record.columns()])
+        plan.add_file(f"{name}#{record.table}", [c.name for c in record.columns()])
+    chosen = [r.table for r in records]
+    if is_postgres_target(database):
+        from .sinks.postgres import iter_postgres
+
+        root = Path(records[0].flagging_dir) if records else Path.cwd()
+        rows = iter_postgres(str(database), decoders, table=chosen, unsafe_paths=unsafe_paths)
+        return root, plan, rows
+    database = Path(database)
     root = table_root(database, records[0]) if records else database.parent
-    rows = iter_sqlite(
-        database, decoders, table=[r.table for r in records], unsafe_paths=unsafe_paths
-    )
+    rows = iter_sqlite(database, decoders, table=chosen, unsafe_paths=unsafe_paths)
     return root, plan, rows
 
 

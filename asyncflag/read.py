@@ -27,6 +27,7 @@ from .escaping import unescape, unescape_optional
 from .sinks.datasets import METADATA_COLUMNS, SIMPLE_LOG_NAME, dataset_files, read_schema
 from .sinks.records import iter_records
 from .sinks.sqlite import iter_sqlite, sqlite_path
+from .sinks.targets import is_postgres_target
 
 __all__ = [
     "CHAT_LOG_HEADER",
@@ -148,6 +149,10 @@ def iter_flagged(
     (``components`` not needed); see :func:`asyncflag.sinks.sqlite.iter_sqlite`, whose
     ``table=`` chooses tables.
 
+    A PostgreSQL DSN (``postgresql://user:password@host/db``) is read too: the rows of
+    every table :class:`~asyncflag.PostgresLogger` wrote there, typed by the components
+    recorded with each (see :func:`asyncflag.sinks.postgres.iter_postgres`).
+
     :param unsafe_paths: ``"skip"`` leaves such rows (and such dataset files) out
         instead of raising
     :param history: every row of a chat dataset, not only the current feedback
@@ -159,6 +164,10 @@ def iter_flagged(
     :raises FlagValueError: for an ``unsafe_paths`` other than ``"raise"``/``"skip"``
     """
     one_of("unsafe_paths", unsafe_paths, ("raise", "skip"))
+    if is_postgres_target(flagging_dir):
+        from .sinks.postgres import iter_postgres
+
+        return iter_postgres(str(flagging_dir), components, unsafe_paths=unsafe_paths)
     database = sqlite_path(flagging_dir)
     if database is not None:
         return iter_sqlite(database, components, unsafe_paths=unsafe_paths)

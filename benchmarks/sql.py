@@ -3,8 +3,9 @@ committed, and the open-loop latency from ``flag_nowait`` to committed at 1,000 
 
 Each sink is a factory in :data:`SINKS` (a name and a function making the flagging
 callback for a folder); the CSV sink is the baseline every other one is compared to.
-A sink whose server is not there (PostgreSQL) can be left out of :data:`SINKS` by its
-factory returning ``None``.
+PostgreSQL is measured in a throwaway server the run starts (``fsync`` on), when
+PostgreSQL and psycopg are installed: its sink, then COPY against executemany on 100,000
+rows and the worker-thread hop a batch pays (:mod:`benchmarks.sql_postgres`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ._common import (
     scratch_dir,
     six_column_interface,
 )
+from .sql_postgres import postgres_bench
 
 #: makes a sink's flagging callback for a folder (``None``: the sink is not available)
 SinkFactory = Callable[[Path], Any]
@@ -95,16 +97,19 @@ async def run(settings: Settings) -> list[Result]:
     count = settings.rows(200_000, 5_000)
     seconds = 0.5 if settings.quick else 10.0
     results: list[Result] = []
-    with scratch_dir() as tmp:
+    postgres: list[Result] = []
+    with scratch_dir() as tmp, postgres_bench() as pg:
         rates: dict[str, float] = {}
         latencies: dict[str, dict[str, float]] = {}
-        for name, factory in SINKS:
+        for name, factory in [*SINKS, *pg.sinks]:
             callback = factory(tmp / f"{name}-rate")
             if callback is None:
                 continue
             rates[name] = await rows_per_second(callback, tmp / f"{name}-rate", count, name)
             callback = factory(tmp / f"{name}-latency")
             latencies[name] = await open_loop(callback, tmp / f"{name}-latency", seconds, name)
+        p50 = latencies["postgresql"]["p50"] if "postgresql" in latencies else None
+        postgres = await pg.results(settings, tmp / "postgresql-insert", p50)
     base, *others = list(rates)
     for name in [base, *others]:
         ratio = rates[name] / rates[base]
@@ -137,4 +142,4 @@ async def run(settings: Settings) -> list[Result]:
                 extra={"latency_us": measured},
             )
         )
-    return results
+    return results + postgres

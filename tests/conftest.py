@@ -19,6 +19,8 @@ import pytest
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
+    from benchmarks.postgres_server import PostgresServer
+
 #: ``demo_server(mode)`` serves ``asyncflag demo`` on a free loopback port
 DemoServer = Callable[[str], AbstractContextManager[tuple[str, Path]]]
 
@@ -87,6 +89,28 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+#: why the PostgreSQL tests are skipped on a machine without it
+NO_POSTGRES = "needs PostgreSQL's initdb and pg_ctl (Debian's postgresql: .ci/run installs it)"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server for the session (as an unprivileged user, in a
+    temporary folder, on a free port): see benchmarks/postgres_server.py."""
+    from benchmarks.postgres_server import PostgresServer, postgres_bin_dir
+
+    if postgres_bin_dir() is None:
+        pytest.skip(NO_POSTGRES)
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_dsn(postgres_server: PostgresServer) -> str:
+    """The DSN (with a password) of a new, empty database of the session's server."""
+    return postgres_server.create_database()
 
 
 @contextmanager

@@ -7,7 +7,9 @@
 - :mod:`.records`: where CSV records end, by a byte scan;
 - :mod:`.storage`: content-addressed file saves; :mod:`.disk`: the I/O seam under all;
 - :mod:`.sql`: what the SQL sinks share (tables, versions, event ids, retries);
-  :mod:`.sqlite`: :class:`SQLiteLogger`.
+  :mod:`.sqlread`: reading their tables back;
+  :mod:`.sqlite`: :class:`SQLiteLogger`; :mod:`.postgres`: :class:`PostgresLogger`;
+  :mod:`.targets`: the databases named by ``postgresql://`` and ``sqlite:///`` URLs.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 from .base import FlaggingCallback, RowResult, flag_rows
 from .csvfile import CSVLogger, Durability, SimpleCSVLogger
 from .disk import Disk
+from .postgres import PostgresLogger
 from .sql import SQLLogger
 from .sqlite import SQLiteLogger
 
@@ -23,6 +26,7 @@ __all__ = [
     "Disk",
     "Durability",
     "FlaggingCallback",
+    "PostgresLogger",
     "RowResult",
     "SQLLogger",
     "SQLiteLogger",

@@ -19,7 +19,6 @@ closes the connection.
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -32,7 +31,7 @@ import anyio
 import msgspec
 
 from ..components import Component, component_from
-from ..errors import FlagReadError, FlagValueError, FlagWriteError, UnsafePathError
+from ..errors import FlagReadError, FlagValueError, FlagWriteError
 from .csvfile import timestamp_cells
 from .disk import Disk
 from .sql import (
@@ -43,15 +42,13 @@ from .sql import (
     SQLLogger,
     SQLTable,
     TableRecord,
-    decode_value,
-    encode_value,
     record_from_row,
     registry_create_statement,
     registry_insert_statement,
     registry_select_statement,
     relative_flagging_dir,
-    table_components,
 )
+from .sqlread import TableReader, chosen_tables
 
 if TYPE_CHECKING:
     from ..read import FlaggedRow
@@ -420,31 +417,6 @@ def _records(connection: sqlite3.Connection, path: Path) -> list[TableRecord]:
         raise FlagReadError(_not_a_database(path, str(exc)), file=str(path)) from None
 
 
-def chosen_tables(
-    records: Sequence[TableRecord], table: str | Sequence[str] | None, path: Path
-) -> list[TableRecord]:
-    """The records ``table`` names among a database's: every one for ``None``; for each
-    name, every version of that base name (``flagged``), else the one version whose
-    table it is (``flagged_v2``; ``flagged_v1`` for the first, whose table is the base
-    name).
-
-    :raises FlagValueError: for a name no table has, listing the tables there are
-    """
-    if table is None:
-        return list(records)
-    wanted = [table] if isinstance(table, str) else list(table)
-    chosen: list[TableRecord] = []
-    for name in wanted:
-        matching = [r for r in records if r.base == name] or [
-            r for r in records if name in (r.table, f"{r.base}_v{r.version}")
-        ]
-        if not matching:
-            names = ", ".join(r.table for r in records) or "no tables"
-            raise FlagValueError(f"{path} has no flagging table {name!r}: it has {names}")
-        chosen += [r for r in matching if r not in chosen]
-    return chosen
-
-
 def iter_sqlite(
     source: str | Path,
     components: Sequence[Component | str] | None = None,
@@ -486,112 +458,6 @@ def table_root(database: Path, record: TableRecord) -> Path:
     return root if root.is_absolute() else database.parent / root
 
 
-class _Reader:
-    """How one table's stored rows become :class:`~asyncflag.FlaggedRow` values."""
-
-    def __init__(self, database: Path, record: TableRecord, given: list[Component] | None) -> None:
-        # read.py imports the sinks: its names are looked up once the modules are loaded
-        from ..read import COMMENT_LABEL, CORRECTION_SUFFIX, FlaggedRow
-
-        self._row_type = FlaggedRow
-        self.record = record
-        self.columns = record.columns()
-        decoders: list[Component | None] = list(table_components(record))
-        if given is not None:
-            decoders[: len(given)] = given[: len(self.columns)]
-        self.decoders = decoders
-        self.root = table_root(database, record)
-        self.labels = tuple(c.name for c in self.columns)
-        self.name = f"{database}#{record.table}"
-        # the comment and correction columns, found as a dataset file's are
-        labels = self.labels
-        self.comment = bool(labels) and labels[-1] == COMMENT_LABEL
-        rest = labels[: len(labels) - self.comment]
-        self.corrections = 0
-        for count in range(len(rest) // 2, 0, -1):
-            values, extra = rest[: len(rest) - count], rest[len(rest) - count :]
-            if list(extra) == [f"{label}{CORRECTION_SUFFIX}" for label in values[-count:]]:
-                self.corrections = count
-                break
-        self.width = len(labels) - self.comment - self.corrections
-        # the stored value of "no correction" in each correction column
-        self.no_correction: list[Any] = []
-        dialect = SQLiteLogger.dialect
-        for index in range(self.width, self.width + self.corrections):
-            decoder, column = self.decoders[index], self.columns[index]
-            empty = None
-            if decoder is not None and not decoder.holds_files:
-                with contextlib.suppress(Exception):
-                    empty = dialect.to_db(
-                        column.kind, encode_value(decoder, column.kind, decoder.check(None))
-                    )
-            self.no_correction.append(empty)
-
-    def row(self, raw: Sequence[Any], unsafe_paths: str) -> FlaggedRow | None:
-        """The row of one stored record; ``None`` for one skipped (an unsafe path)."""
-        dialect = SQLiteLogger.dialect
-        columns = self.columns
-        number = raw[-1]
-        decoded: list[Any] = []
-        for column, decoder, stored in zip(columns, self.decoders, raw, strict=False):
-            try:
-                value = dialect.from_db(column.kind, stored)
-                decoded.append(decode_value(decoder, column.kind, value, self.root))
-            except UnsafePathError as exc:
-                if unsafe_paths == "skip":
-                    return None
-                raise UnsafePathError(
-                    f"{self.name}, row {number}, column {column.name!r}: {exc}; pass "
-                    "unsafe_paths='skip' to leave such rows out",
-                    file=self.name,
-                    row=number,
-                    column=column.name,
-                ) from None
-            except Exception as exc:
-                raise FlagReadError(
-                    f"{self.name}, row {number}, column {column.name!r}: {exc} (was the "
-                    "table edited, or are these not the components that wrote it?)",
-                    file=self.name,
-                    row=number,
-                    column=column.name,
-                ) from None
-        flag, username, stamp = raw[len(columns) : len(columns) + 3]
-        try:
-            timestamp = dialect.read_timestamp(stamp)
-        except ValueError:
-            raise FlagReadError(
-                f"{self.name}, row {number}, column 'timestamp': {stamp!r} is not a date and time",
-                file=self.name,
-                row=number,
-                column="timestamp",
-            ) from None
-        correction = None
-        if self.corrections:
-            start = self.width
-            stored = raw[start : start + self.corrections]
-            values = [
-                None if s is None or s == empty else v
-                for s, empty, v in zip(
-                    stored,
-                    self.no_correction,
-                    decoded[start : start + self.corrections],
-                    strict=True,
-                )
-            ]
-            correction = tuple(values) if any(v is not None for v in values) else None
-        return self._row_type(
-            values=tuple(decoded[: self.width]),
-            labels=self.labels[: self.width],
-            flag=flag,
-            username=username,
-            timestamp=timestamp,
-            file=self.name,
-            comment=(decoded[-1] or None) if self.comment else None,
-            correction=correction,
-            timestamp_naive=timestamp is not None and timestamp.tzinfo is None,
-        )
-
-
 def _iter_rows(
     database: Path,
     records: list[TableRecord],
@@ -601,7 +467,13 @@ def _iter_rows(
     connection = _open_read_only(database)
     try:
         for record in records:
-            reader = _Reader(database, record, given)
+            reader = TableReader(
+                SQLiteLogger.dialect,
+                record,
+                given,
+                name=f"{database}#{record.table}",
+                root=table_root(database, record),
+            )
             sql = SQLTable(SQLiteLogger.dialect, record.table, reader.columns)
             try:
                 cursor = connection.execute(sql.select_statement())

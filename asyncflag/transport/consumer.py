@@ -14,6 +14,13 @@ and before ``XACK`` gets the same entries again. Rows are still written once:
   rows than recorded: that many of the redelivered rows are already there, in order,
   and are skipped (their counts are known, so ``flag()`` still gets its answer).
 
+With ``to=`` (``asyncflag consume --to postgresql://...`` or ``sqlite:///path``) the rows
+go into a database table instead (:class:`~asyncflag.PostgresLogger`,
+:class:`~asyncflag.SQLiteLogger`; their files stay in the flagging directory). Each row
+is named by its stream entry (``<stream>/<entry id>/<row>``), the table's event id: a
+redelivered entry's rows are found there and not written again, whatever happened
+between the commit and the acknowledgement, and get their counts back.
+
 One consumer writes a directory at a time: it holds an exclusive lock on
 ``.asyncflag/consumer.lock``. Another one started on the same directory stands by;
 when the lock comes free (the first one exited or died) it takes over the entries
@@ -53,11 +60,13 @@ import msgspec
 
 from ..checks import one_of, positive_int
 from ..components import Component
-from ..errors import FlaggingError, as_write_error
+from ..errors import FlaggingError, FlagValueError, as_write_error
 from ..events import FlagRow
 from ..pipeline import Drain, write_batch
 from ..sinks.csvfile import CSVLogger, SimpleCSVLogger
+from ..sinks.sql import SQLLogger
 from ..sinks.storage import folder_name, fsync_directory
+from ..sinks.targets import sql_logger
 from .redis import Backoff, RedisStream, as_bytes, retryable_errors
 from .wire import (
     RowChecker,
@@ -178,7 +187,7 @@ class _Sink:
     """Where the rows of one schema go: its components and logger."""
 
     components: list[Component]
-    logger: CSVLogger | SimpleCSVLogger
+    logger: CSVLogger | SimpleCSVLogger | SQLLogger
     name: str
     #: data rows the progress file says the file holds
     recorded: int
@@ -186,6 +195,8 @@ class _Sink:
     skip: int
     #: the rows of this batch to write, each with its producer and reply number
     pending: list[tuple[FlagRow, str, int]] = field(default_factory=list)
+    #: a database table: rows are named by their entries, the progress file counts none
+    table: bool = False
 
 
 class _Resync(Exception):
@@ -227,6 +238,12 @@ class RedisConsumer:
         the least recently used is closed, and opened again when its schema comes back
     :param dead_letter_maxlen: how many entries the dead-letter stream keeps (the oldest
         are trimmed)
+    :param to: write the rows into a database table instead of dataset files:
+        ``postgresql://[user:password@]host[:port]/database`` for
+        :class:`~asyncflag.PostgresLogger`, ``sqlite:///path`` for
+        :class:`~asyncflag.SQLiteLogger`; saved files stay in ``flagging_dir``
+    :param table: the table's base name with ``to`` (the stream's name by default); a
+        schema change starts the next version, as for the loggers
     """
 
     def __init__(
@@ -248,9 +265,22 @@ class RedisConsumer:
         secret: bytes | str | None = None,
         max_open_files: int = 16,
         dead_letter_maxlen: int = 10_000,
+        to: str | None = None,
+        table: str | None = None,
     ) -> None:
         self._redis = RedisStream(url, stream=stream, max_backoff=max_backoff, secret=secret)
         one_of("durability", durability, ("flush", "fsync"))
+        if to is not None:
+            if simple:
+                raise FlagValueError(
+                    "simple=True writes log.csv; with to= the rows go into a database "
+                    "table: pass one or the other"
+                )
+            # a target it cannot write to (a bad URL, a missing extra) fails now, not per
+            # batch: a logger is made to check it (it connects only on its first batch)
+            sql_logger(to, table=table or stream, durability=durability)
+        self.to = to
+        self.table = table
         for label, value in (
             ("max_file_size", max_file_size),
             ("max_entry_size", max_entry_size),
@@ -484,7 +514,14 @@ class RedisConsumer:
                 del progress.producers[next(iter(progress.producers))]
             if sink not in touched:
                 touched.append(sink)
-            for row, checked in zip(batch.rows, values, strict=True):
+            for index, (row, checked) in enumerate(zip(batch.rows, values, strict=True)):
+                if sink.table:  # named by its entry: a redelivered row is written once
+                    name = f"{self.stream}/{entry_id.decode()}/{index}"
+                    flag_row = FlagRow(
+                        checked, row.option, row.username, row.timestamp, event_id=name
+                    )
+                    sink.pending.append((flag_row, batch.producer, row.reply))
+                    continue
                 if sink.skip:  # already in the file: written before a crash
                     sink.skip -= 1
                     sink.recorded += 1
@@ -496,7 +533,8 @@ class RedisConsumer:
                 sink.pending.append((flag_row, batch.producer, row.reply))
         await self._write(touched, replies)
         for sink in touched:
-            progress.files[sink.name] = sink.recorded
+            if not sink.table:
+                progress.files[sink.name] = sink.recorded
         progress.last_id = ids[-1].decode()
         progress.replies = dict(replies)
         cutoff = now - _FORGET_PRODUCERS_AFTER
@@ -605,6 +643,15 @@ class RedisConsumer:
             return sink
         components = self._checker(schema).components
         await self._close_idle_sinks(room=1)
+        if self.to is not None:
+            table_logger = sql_logger(
+                self.to, table=self.table or self.stream, durability=self.durability
+            )
+            await anyio.to_thread.run_sync(table_logger.setup, components, self.flagging_dir)
+            name = f"table {schema.hex()[:16]}"
+            sink = _Sink(components, table_logger, name, 0, 0, table=True)
+            self._sinks[schema] = sink
+            return sink
         file_logger: CSVLogger | SimpleCSVLogger = (
             SimpleCSVLogger(durability=self.durability)
             if self.simple
