@@ -668,6 +668,41 @@ def _given_up(
     return failure
 
 
+class _Backoff:
+    """The retry schedule the two retry loops share: what a failed attempt leads to."""
+
+    def __init__(
+        self,
+        is_transient: Callable[[BaseException], bool],
+        retry_for: float,
+        what: str,
+        on_retry: Callable[[BaseException], None] | None,
+    ) -> None:
+        self.is_transient = is_transient
+        self.retry_for = retry_for
+        self.what = what
+        self.on_retry = on_retry
+        self.start = time.monotonic()
+        self.delay = FIRST_DELAY
+        self.attempts = 0
+
+    def failed(self, error: Exception) -> float:
+        """The pause before the next attempt after ``error``.
+
+        :raises Exception: ``error`` itself when it is not transient, or
+            :class:`FlagWriteError` when the next attempt would come past ``retry_for``
+        """
+        elapsed = time.monotonic() - self.start
+        if not self.is_transient(error):
+            raise error
+        if elapsed + self.delay > self.retry_for:
+            raise _given_up(self.what, self.attempts, elapsed, error, "still failing") from None
+        if self.on_retry is not None:
+            self.on_retry(error)
+        delay, self.delay = self.delay, min(self.delay * 2, MAX_DELAY)
+        return delay
+
+
 async def retry_async(
     attempt: Callable[[], Awaitable[_T]],
     *,
@@ -685,23 +720,14 @@ async def retry_async(
     :raises FlagWriteError: when a transient failure lasts past ``retry_for``; a failure
         that is not transient is raised as it is, at once
     """
-    start = time.monotonic()
-    delay = FIRST_DELAY
-    attempts = 0
+    backoff = _Backoff(is_transient, retry_for, what, on_retry)
     while True:
-        attempts += 1
+        backoff.attempts += 1
         try:
             return await attempt()
         except Exception as exc:
-            elapsed = time.monotonic() - start
-            if not is_transient(exc):
-                raise
-            if elapsed + delay > retry_for:
-                raise _given_up(what, attempts, elapsed, exc, "still failing") from None
-            if on_retry is not None:
-                on_retry(exc)
-        await anyio.sleep(delay)
-        delay = min(delay * 2, MAX_DELAY)
+            pause = backoff.failed(exc)
+        await anyio.sleep(pause)
 
 
 def retry_sync(
@@ -713,23 +739,14 @@ def retry_sync(
     on_retry: Callable[[BaseException], None] | None = None,
 ) -> _T:
     """:func:`retry_async` for a blocking ``attempt`` (the pauses block this thread)."""
-    start = time.monotonic()
-    delay = FIRST_DELAY
-    attempts = 0
+    backoff = _Backoff(is_transient, retry_for, what, on_retry)
     while True:
-        attempts += 1
+        backoff.attempts += 1
         try:
             return attempt()
         except Exception as exc:
-            elapsed = time.monotonic() - start
-            if not is_transient(exc):
-                raise
-            if elapsed + delay > retry_for:
-                raise _given_up(what, attempts, elapsed, exc, "still failing") from None
-            if on_retry is not None:
-                on_retry(exc)
-        time.sleep(delay)
-        delay = min(delay * 2, MAX_DELAY)
+            pause = backoff.failed(exc)
+        time.sleep(pause)
 
 
 # -- the flagging callback -----------------------------------------------------------------

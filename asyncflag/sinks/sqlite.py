@@ -22,6 +22,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -142,6 +143,21 @@ def sqlite_path(source: str | Path) -> Path | None:
 def is_sqlite_source(source: str | Path) -> bool:
     """Whether ``source`` names a SQLite database (see :func:`sqlite_path`)."""
     return sqlite_path(source) is not None
+
+
+@contextmanager
+def _write_transaction(connection: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction, begun at once (``BEGIN IMMEDIATE``: the write lock, or the
+    busy timeout, now rather than at the first write), committed, or rolled back when
+    anything (a cancellation too) ends it early."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
 
 
 def _check_header(path: Path) -> None:
@@ -270,17 +286,10 @@ class SQLiteLogger(SQLLogger):
             connection = self._connect()
             table = self._table or self._choose_table(connection)
             try:
-                connection.execute("BEGIN IMMEDIATE")
-                try:
-                    numbers = table.write(connection.cursor(), rows)
-                    connection.execute("COMMIT")
-                except BaseException:
-                    if connection.in_transaction:
-                        connection.execute("ROLLBACK")
-                    raise
+                with _write_transaction(connection):
+                    return table.write(connection.cursor(), rows)
             except sqlite3.DatabaseError as exc:
                 raise _database_error(self.path, exc) from None
-            return numbers
 
     def _connect(self) -> sqlite3.Connection:
         """The connection, opened (WAL, synchronous, busy timeout) on first use."""
@@ -312,8 +321,7 @@ class SQLiteLogger(SQLLogger):
         """Find or create the table of this logger's columns (one transaction)."""
         d = self.dialect
         try:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
+            with _write_transaction(connection):
                 connection.execute(registry_create_statement(d))
                 assert self.table_base is not None
                 records = [
@@ -337,11 +345,6 @@ class SQLiteLogger(SQLLogger):
                     connection.execute(
                         registry_insert_statement(d), msgspec.structs.astuple(record)
                     )
-                connection.execute("COMMIT")
-            except BaseException:
-                if connection.in_transaction:
-                    connection.execute("ROLLBACK")
-                raise
         except sqlite3.DatabaseError as exc:
             raise _database_error(self.path, exc) from None
         self._table = table
