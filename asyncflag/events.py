@@ -77,24 +77,28 @@ class FlagEvent(FlagRow, frozen=True):
     receipt: FlagReceipt | None = None
 
 
-class FlagReceipt:
+class FlagReceipt(msgspec.Struct, eq=False, weakref=True):
     """The promise of a row: resolved by the writer once the row is written, or failed.
 
     Returned by :meth:`~asyncflag.Interface.flag_nowait`; ``await receipt.wait()``
     returns what :meth:`~asyncflag.Interface.flag` returns. It is awaited in the event
     loop thread that made it (:meth:`result` and :meth:`done` may be called anywhere).
+
+    A receipt is made per flag and callers keep them by the thousand, so it is a
+    :class:`msgspec.Struct`: while it holds only its count, thread and time it is not
+    tracked by Python's cycle collector (the collections a big list of pending
+    receipts would cost), and it is tracked from the moment it holds an object that
+    could be part of a cycle (the error that failed it, or the event a waiter sleeps on).
+    Receipts compare and hash by identity.
     """
 
-    __slots__ = ("__weakref__", "_count", "_error", "_event", "_thread", "written_at")
-
-    def __init__(self) -> None:
-        self._count: int | None = None
-        self._error: BaseException | None = None
-        self._event: anyio.Event | None = None
-        self._thread = get_ident()
-        #: :func:`time.perf_counter` when the writer saw the row written (for latency
-        #: measurements: no waiting task needed); ``None`` until then
-        self.written_at: float | None = None
+    _count: int | None = None
+    _error: BaseException | None = None
+    _event: anyio.Event | None = None
+    _thread: int = msgspec.field(default_factory=get_ident)
+    #: :func:`time.perf_counter` when the writer saw the row written (for latency
+    #: measurements: no waiting task needed); ``None`` until then
+    written_at: float | None = None
 
     def done(self) -> bool:
         """Return ``True`` once the row was written or has failed."""

@@ -58,6 +58,9 @@ __all__ = ["MAX_KEY_LENGTH", "Interface", "check_flagging_dir"]
 
 logger = logging.getLogger("asyncflag")
 
+#: the state in which an interface takes flags (a name looked up once, on the hot path)
+_RUNNING = PipelineState.RUNNING
+
 #: which events the pipeline subscribes to (and so writes), by flagging mode
 SUBSCRIBED_KINDS: dict[FlaggingMode, tuple[type, ...]] = {
     "auto": (Prediction, FlagEvent),
@@ -246,6 +249,8 @@ class Interface:
         )
         #: each a function checking a whole row of values at once (compiled once)
         self._check_row = compile_checks(self.components)
+        #: how many values a row holds (inputs then outputs), for the per-flag path
+        self._width = len(self.input_components) + len(self.output_components)
         #: the inputs whose component hands ``fn`` something other than the checked
         #: value (an Image's array...): their index, check and preprocess
         self._preprocessors = [
@@ -807,7 +812,13 @@ class Interface:
         comment: str | None = None,
         correction: Sequence[Any] | None = None,
     ) -> FlagEvent:
-        self._check_flag_metadata(option, username)
+        if option is None and username is None and self._option_values is None:
+            # the hot path: the checks _check_flag_metadata makes of a flag without
+            # metadata, inlined (a call costs as much as the checks)
+            if self.flagging_mode == "never" or self._pipeline.state is not _RUNNING:
+                self._check_flag_metadata(option, username)
+        else:
+            self._check_flag_metadata(option, username)
         extras = (
             self._extras(comment, correction)
             if comment is not None or correction is not None
@@ -816,7 +827,7 @@ class Interface:
         target_type = type(target)
         if (target_type is list or target_type is tuple) and len(
             cast("Sequence[Any]", target)
-        ) == len(self.components):  # the hot path, before any ABC check
+        ) == self._width:  # the hot path, before any ABC check
             data = self._check_row(cast("Sequence[Any]", target))
         else:
             data = self._data_of(target)
@@ -1026,15 +1037,19 @@ class _PredictionCache:
     def __init__(self, max_count: int, max_bytes: int) -> None:
         self.max_count = max_count
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[str, tuple[Prediction, int]] = OrderedDict()
+        # Two maps, not one of (prediction, size) pairs: a pair would be a tuple the cycle
+        # collector tracks for as long as the prediction is kept, and those long-lived
+        # objects are what start its full collections (one every few thousand
+        # predictions). Predictions are not tracked, and a dict of str -> int is not.
+        self._entries: OrderedDict[str, Prediction] = OrderedDict()
+        self._sizes: dict[str, int] = {}
         self.size = 0
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def get(self, prediction_id: str) -> Prediction | None:
-        entry = self._entries.get(prediction_id)
-        return None if entry is None else entry[0]
+        return self._entries.get(prediction_id)
 
     def put(self, prediction: Prediction) -> None:
         size = 64
@@ -1049,15 +1064,20 @@ class _PredictionCache:
                     size += _estimated_size(value, self.max_bytes)
         if size > self.max_bytes:
             return
-        entries = self._entries
-        entries[prediction.id] = (prediction, size)
+        entries, sizes = self._entries, self._sizes
+        key = prediction.id
+        if key in sizes:  # the same id again (ids are random: only a caller's own)
+            self.size -= sizes[key]
+        entries[key] = prediction
+        sizes[key] = size
         self.size += size
         while len(entries) > self.max_count or self.size > self.max_bytes:
-            _, (_, dropped) = entries.popitem(last=False)
-            self.size -= dropped
+            dropped, _ = entries.popitem(last=False)
+            self.size -= sizes.pop(dropped)
 
     def clear(self) -> None:
         self._entries.clear()
+        self._sizes.clear()
         self.size = 0
 
 

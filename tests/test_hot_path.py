@@ -25,6 +25,7 @@ from asyncflag import (
     CSVLogger,
     FlaggingDisabledError,
     FlaggingError,
+    FlagReceipt,
     FlagRow,
     FlagValueError,
     FlagWriteError,
@@ -366,3 +367,43 @@ def test_a_write_error_keeps_its_traceback_as_text() -> None:
     cause = error.__cause__
     assert isinstance(cause, OSError) and cause.__traceback__ is None
     assert any("in fail" in note for note in getattr(cause, "__notes__", []))
+
+
+@pytest.mark.anyio
+async def test_receipts_are_left_out_of_collections_until_they_hold_an_object() -> None:
+    # Callers keep receipts by the thousand: one that holds only its count, thread and
+    # time is not tracked by the cycle collector; the event a waiter sleeps on, or the
+    # error that failed it, makes it tracked (so a cycle through it is still freed).
+    pending, written, failed, awaited = FlagReceipt(), FlagReceipt(), FlagReceipt(), FlagReceipt()
+    written.set_result(7, 1.5)
+    assert not gc.is_tracked(pending) and not gc.is_tracked(written)
+    assert written.result() == 7 and written.written_at == 1.5
+    failed.set_error(FlagWriteError("disk full"))
+    assert gc.is_tracked(failed)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(awaited.wait)
+        await anyio.wait_all_tasks_blocked()
+        assert gc.is_tracked(awaited)
+        awaited.set_result(1)
+    # identity, not state: two receipts in the same state are two promises
+    other = FlagReceipt()
+    other.set_result(7, 1.5)
+    assert other != written and len({other, written}) == 2
+
+
+def test_a_failed_receipt_raised_where_it_is_held_is_freed() -> None:
+    # Raising the receipt's error hangs the raising frame (which holds the receipt) on
+    # the error: receipt -> error -> traceback -> frame -> receipt, a cycle that only
+    # the collector frees, so it must be able to see through the receipt.
+    def fail_and_drop() -> weakref.ref[FlagReceipt]:
+        receipt = FlagReceipt()
+        receipt.set_error(FlagWriteError("disk full"))
+        try:
+            receipt.result()
+        except FlagWriteError:
+            pass
+        return weakref.ref(receipt)
+
+    refs = [fail_and_drop() for _ in range(10)]
+    gc.collect()
+    assert [ref() for ref in refs] == [None] * 10

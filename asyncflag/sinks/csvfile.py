@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Literal
 
@@ -116,24 +117,19 @@ class RowFormatter:
         :raises FlagValueError: if a row has another number of values than components
         """
         width = len(self.components)
-        try:
-            columns = (
-                [
-                    component.to_cells(values)
-                    for component, values in zip(
-                        self.components, zip(*datas, strict=True), strict=True
-                    )
-                ]
-                if datas and width
-                else [[] for _ in range(width)]
-            )
-        except ValueError:
-            # The width is checked once, at the call; strict zips catch a row that skipped
-            # it (a direct flag_batch call), and only then is the row named.
+        # The width is checked at the call; this catches a row that skipped it (a direct
+        # flag_batch call), and only then is the row named.
+        if datas and set(map(len, datas)) != {width}:
             for data in datas:
                 if len(data) != width:
-                    raise FlagValueError(f"expected {width} values, got {len(data)}") from None
-            raise
+                    raise FlagValueError(f"expected {width} values, got {len(data)}")
+        # A column at a time, each taken with an itemgetter: zip(*datas) would make an
+        # iterator per row, objects the cycle collector tracks, thousands alive at once
+        # (enough to set off its collections, in which they outlive the batch).
+        columns = [
+            component.to_cells(list(map(itemgetter(j), datas)))
+            for j, component in enumerate(self.components)
+        ]
         metadata = []
         if self._flag:
             metadata.append(escape_optionals([r.option for r in rows]))
