@@ -135,7 +135,7 @@ class RowFormatter:
             metadata.append(escape_optionals([r.option for r in rows]))
         if self._username:
             metadata.append(escape_optionals([r.username for r in rows]))
-        metadata.append(timestamp_cells([row.timestamp for row in rows]))
+        metadata.append(timestamp_cells([r.timestamp for r in rows]))
         return csv_records([*columns, *metadata])
 
     def encode(
@@ -154,14 +154,15 @@ class RowFormatter:
         for i, exc in failed.items():
             results[i] = as_write_error(exc)
         good = [i for i in range(len(rows)) if i not in failed] if failed else range(len(rows))
-        datas = [rows[i].data for i in good]
+        kept = [rows[i] for i in good] if failed else rows
+        datas = [row.data for row in kept]
         if self.file_columns:
             datas = [
                 tuple([saved.get((i, j), v) for j, v in enumerate(data)])
                 for i, data in zip(good, datas, strict=True)
             ]
         try:
-            data = self.format([rows[i] for i in good], datas).encode("utf-8")
+            data = self.format(kept, datas).encode("utf-8")
             written = list(good)
         except Exception:
             # Values are checked at the call, so this is rare: find the rows at fault.
@@ -339,6 +340,9 @@ class _CSVFileLogger(FlaggingCallback):
 
 
 def _fill_counts(results: list[RowResult], written: list[int], before: int) -> None:
+    if len(written) == len(results):  # every row written: their counts in one go
+        results[:] = range(before + 1, before + 1 + len(results))
+        return
     for k, i in enumerate(written, start=1):
         results[i] = before + k
 
