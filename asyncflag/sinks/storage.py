@@ -192,40 +192,41 @@ class FileSaver:
         ]
         # One worker-thread hop per lane (up to max_concurrent_saves), not per file:
         # each hop costs the loop a task, a future and a wake-up, all under the GIL,
-        # while a save (hashing, writing) mostly runs without it.
+        # while a save (hashing, writing) mostly runs without it. The lanes take the
+        # next file from one shared queue, so they finish within a file of each other
+        # (files dealt out in advance left one lane working alone at a batch's end).
+        queue = iter(range(len(saves)))
+        outcomes: list[Any] = [None] * len(saves)
         lanes = min(len(saves), self.max_concurrent_saves)
         async with anyio.create_task_group() as tg:
-            for lane in range(lanes):
-                tg.start_soon(self._save_in_thread, saves[lane::lanes], saved, failed)
-        return saved, failed
-
-    async def _save_in_thread(
-        self,
-        saves: list[tuple[int, int, Any]],
-        saved: dict[tuple[int, int], Any],
-        failed: dict[int, Exception],
-    ) -> None:
-        """Save the files of ``(row, column, value)`` one after the other in a worker
-        thread; note each saved value by (row, column), or why its row failed."""
-        outcomes = await anyio.to_thread.run_sync(
-            self.save_each, saves, limiter=self._limiter, abandon_on_cancel=True
-        )
+            for _ in range(lanes):
+                tg.start_soon(self._lane, saves, queue, outcomes)
         for (i, j, _), outcome in zip(saves, outcomes, strict=True):
             if isinstance(outcome, Exception):
                 failed[i] = outcome
             else:
                 saved[i, j] = outcome
+        return saved, failed
 
-    def save_each(self, saves: list[tuple[int, int, Any]]) -> list[Any]:
-        """Save each ``(row, column, value)`` (blocking); per value, the value with its
-        saved paths, or why it failed."""
-        outcomes: list[Any] = []
-        for _, j, value in saves:
+    async def _lane(
+        self, saves: list[tuple[int, int, Any]], queue: Iterator[int], outcomes: list[Any]
+    ) -> None:
+        """Save files taken from ``queue`` (indexes into ``saves``) in a worker thread until
+        it is empty, noting each one's outcome."""
+        await anyio.to_thread.run_sync(
+            self._save_from, saves, queue, outcomes, limiter=self._limiter, abandon_on_cancel=True
+        )
+
+    def _save_from(
+        self, saves: list[tuple[int, int, Any]], queue: Iterator[int], outcomes: list[Any]
+    ) -> None:
+        # next() on a range iterator is one step under the GIL: each index goes to one lane
+        for index in queue:
+            _, j, value = saves[index]
             try:
-                outcomes.append(self.save(value, j))
+                outcomes[index] = self.save(value, j)
             except Exception as exc:
-                outcomes.append(exc)
-        return outcomes
+                outcomes[index] = exc
 
 
 def write_atomically(path: Path, data: bytes, *, disk: Disk, fsync: bool) -> None:
