@@ -168,12 +168,17 @@ async def run(settings: Settings) -> list[Result]:
     seconds = 0.3 if settings.quick else 5.0
     results = []
     with scratch_dir() as tmp:
+        # What earlier cases left for the kernel to write back (hundreds of MB) would
+        # otherwise be written back during these fsyncs, and stall them.
+        os.sync()
         floor = machine_fsync(tmp / "fsync-floor.csv", seconds)
         durabilities: tuple[Durability, ...] = ("flush", "fsync")
         for durability in durabilities:
             for rate in (1_000, 10_000):
+                os.sync()
                 measured = await offered(rate, seconds, durability, tmp / f"{durability}-{rate}")
                 if durability == "fsync":
+                    os.sync()
                     minimal = await minimal_group_commit(rate, seconds, tmp / f"minimal-{rate}")
                     results.append(
                         Result(

@@ -407,3 +407,19 @@ def test_a_failed_receipt_raised_where_it_is_held_is_freed() -> None:
     refs = [fail_and_drop() for _ in range(10)]
     gc.collect()
     assert [ref() for ref in refs] == [None] * 10
+
+
+def test_timestamp_cells_reuse_the_last_second_only_for_stamps_in_it() -> None:
+    # The second the last call formatted is kept for the next call (a single flag's batch
+    # usually falls in it); a stamp outside it, or exactly on its end, gets its own text.
+    start = datetime(2026, 12, 8, 0, 0, 5, tzinfo=UTC)
+    calls = [
+        [start + timedelta(microseconds=250)],
+        [start + timedelta(microseconds=999_999)],
+        [start + timedelta(seconds=1, microseconds=1)],
+        [start + timedelta(microseconds=7), start + timedelta(seconds=-1, microseconds=3)],
+        [start.replace(tzinfo=timezone(timedelta(hours=2)), microsecond=9)],
+        [start + timedelta(days=400, microseconds=11)],
+    ]
+    for stamps in calls:
+        assert timestamp_cells(stamps) == [stamp.isoformat() for stamp in stamps]

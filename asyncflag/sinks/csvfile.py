@@ -48,10 +48,12 @@ def timestamp_cells(stamps: Sequence[datetime | None]) -> list[str]:
     same text as ``isoformat()`` at a third of its cost. Any other stamp (naive, another
     zone, a subclass, a whole second) goes through ``isoformat()`` itself.
     """
+    global _last_second
     cells: list[str] = []
     append = cells.append
-    low = high = None
-    template = ""
+    # the second the last batch ended in: a batch of a few rows (a single flag) usually
+    # falls in it, and its text is not made again
+    low, high, template = _last_second
     for stamp in stamps:
         if type(stamp) is datetime and stamp.tzinfo is UTC:
             micro = stamp.microsecond
@@ -64,10 +66,15 @@ def timestamp_cells(stamps: Sequence[datetime | None]) -> list[str]:
                 append(template % micro)
                 continue
         append(stamp.isoformat() if stamp is not None else "")
+    if low is not None and high is not None:
+        _last_second = (low, high, template)  # one assignment: safe between threads
     return cells
 
 
 _ONE_SECOND = timedelta(seconds=1)
+
+#: the UTC second :func:`timestamp_cells` formatted last: its start, its end, its template
+_last_second: tuple[datetime | None, datetime | None, str] = (None, None, "")
 
 
 class RowFormatter:
