@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextvars import ContextVar
 from datetime import datetime
 from threading import get_ident
@@ -13,7 +14,15 @@ from anyio.lowlevel import checkpoint
 
 from .errors import FlaggingError, WrongThreadError
 
-__all__ = ["AWAITED_IN_WRITER", "FlagEvent", "FlagReceipt", "FlagRow", "Prediction", "in_writer"]
+__all__ = [
+    "AWAITED_IN_WRITER",
+    "FlagEvent",
+    "FlagReceipt",
+    "FlagRow",
+    "Prediction",
+    "in_writer",
+    "set_results",
+]
 
 #: ``True`` in the writer's task (and the worker threads it starts): a flag awaited
 #: there would wait for the writer, that is for itself
@@ -170,3 +179,15 @@ class FlagReceipt(msgspec.Struct, eq=False, weakref=True):
         if self._count is not None:
             return f"<FlagReceipt count={self._count}>"
         return "<FlagReceipt pending>"
+
+
+def set_results(events: Sequence[Any], counts: Sequence[int], written_at: float | None) -> None:
+    """Settle the receipt of each event (those that have one) as written with its count:
+    :meth:`FlagReceipt.set_result` for a whole batch, in one loop (the writer's per-row
+    cost: a method call per row was a tenth of it)."""
+    for event, count in zip(events, counts, strict=True):
+        if type(event) is FlagEvent and (receipt := event.receipt) is not None:
+            receipt._count = count
+            receipt.written_at = written_at
+            if receipt._event is not None:
+                receipt._event.set()

@@ -9,13 +9,13 @@ helpers beside it settle what a batch's receipts and counters say.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 import anyio
 from anyio.abc import TaskStatus
 
 from ..errors import FlaggingError, as_write_error, without_frames
-from ..events import FlagEvent, in_writer
+from ..events import FlagEvent, in_writer, set_results
 from .bus import Counters
 
 __all__ = ["BatchSource", "Drain", "fail_events", "settle"]
@@ -93,6 +93,12 @@ def settle(
 
     :param results: per event, its row count once written, or why it was not
     """
+    if all(type(result) is int for result in results):  # the common case: all written
+        set_results(events, cast("Sequence[int]", results), written_at)
+        counters.written += len(events)
+        if events:
+            counters.failing = False
+        return
     written = 0
     for event, result in zip(events, results, strict=True):
         receipt = event.receipt if type(event) is FlagEvent else None
