@@ -10,7 +10,7 @@ import os
 import secrets
 import shutil
 import tempfile
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -1037,12 +1037,14 @@ class _PredictionCache:
     def __init__(self, max_count: int, max_bytes: int) -> None:
         self.max_count = max_count
         self.max_bytes = max_bytes
-        # Two maps, not one of (prediction, size) pairs: a pair would be a tuple the cycle
-        # collector tracks for as long as the prediction is kept, and those long-lived
-        # objects are what start its full collections (one every few thousand
-        # predictions). Predictions are not tracked, and a dict of str -> int is not.
-        self._entries: OrderedDict[str, Prediction] = OrderedDict()
+        # Plain dicts and a deque of ids, oldest first: an OrderedDict's insert and
+        # eviction cost three times as much. No (prediction, size) pair per entry: a pair
+        # would be a tuple the cycle collector tracks for as long as the prediction is
+        # kept, and such long-lived objects are what start its full collections.
+        # Predictions are not tracked, and a dict of str -> int is not.
+        self._entries: dict[str, Prediction] = {}
         self._sizes: dict[str, int] = {}
+        self._order: deque[str] = deque()
         self.size = 0
 
     def __len__(self) -> int:
@@ -1052,32 +1054,41 @@ class _PredictionCache:
         return self._entries.get(prediction_id)
 
     def put(self, prediction: Prediction) -> None:
-        size = 64
-        for values in (prediction.inputs, prediction.outputs):
+        inputs, outputs = prediction.inputs, prediction.outputs
+        size = 64 + 16 * (len(inputs) + len(outputs))
+        for values in (inputs, outputs):
             for value in values:  # flat values: no walk
                 kind = type(value)
                 if kind is str:
-                    size += 16 + len(value)
-                elif kind in _SMALL:
-                    size += 16
-                else:
-                    size += _estimated_size(value, self.max_bytes)
+                    size += len(value)
+                elif kind not in _SMALL:
+                    size += _estimated_size(value, self.max_bytes) - 16
         if size > self.max_bytes:
             return
-        entries, sizes = self._entries, self._sizes
         key = prediction.id
+        sizes = self._sizes
         if key in sizes:  # the same id again (ids are random: only a caller's own)
             self.size -= sizes[key]
-        entries[key] = prediction
+        else:
+            self._order.append(key)
+        self._entries[key] = prediction
         sizes[key] = size
         self.size += size
-        while len(entries) > self.max_count or self.size > self.max_bytes:
-            dropped, _ = entries.popitem(last=False)
-            self.size -= sizes.pop(dropped)
+        if len(sizes) > self.max_count or self.size > self.max_bytes:
+            self._evict()
+
+    def _evict(self) -> None:
+        """Drop the oldest predictions until both bounds hold."""
+        entries, sizes, order = self._entries, self._sizes, self._order
+        while len(sizes) > self.max_count or self.size > self.max_bytes:
+            oldest = order.popleft()
+            del entries[oldest]
+            self.size -= sizes.pop(oldest)
 
     def clear(self) -> None:
         self._entries.clear()
         self._sizes.clear()
+        self._order.clear()
         self.size = 0
 
 

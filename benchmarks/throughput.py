@@ -20,27 +20,34 @@ from ._common import (
     six_column_interface,
 )
 
+#: rounds of each case, the baseline and asyncflag taken in turn; each figure is the best of
+#: its rounds (page-cache writes on this VM move by up to 2x from one minute to the next)
+ROUNDS = 3
+
 
 async def flag_nowait_case(settings: Settings) -> list[Result]:
     """``flag_nowait`` of ready values, timed until the last row is written."""
     count = settings.rows(1_000_000, 20_000)
     rows = make_rows(count)
-    with scratch_dir() as tmp:
-        raw = raw_writerows_rate(rows, tmp)
-        iface = six_column_interface(tmp / "nowait")
-        receipts: list[FlagReceipt] = []
-        with progress() as bar:
-            task = bar.add_task("flag_nowait -> disk", total=count)
-            started = time.perf_counter()
-            async with iface:
-                for i, row in enumerate(rows):
-                    await flag_nowait_or_wait(iface, row, receipts)
-                    if i % 10_000 == 0:
-                        bar.update(task, completed=i)
-                await receipts[-1].wait()
-                elapsed = time.perf_counter() - started
-        assert receipts[-1].result() == count
-    rate = count / elapsed
+    raw = rate = 0.0
+    for round_ in range(rounds(settings)):
+        with scratch_dir() as tmp:
+            raw = max(raw, raw_writerows_rate(rows, tmp))
+            iface = six_column_interface(tmp / "nowait")
+            receipts: list[FlagReceipt] = []
+            with progress() as bar:
+                task = bar.add_task(f"flag_nowait -> disk, round {round_ + 1}", total=count)
+                started = time.perf_counter()
+                async with iface:
+                    for i, row in enumerate(rows):
+                        await flag_nowait_or_wait(iface, row, receipts)
+                        if i % 10_000 == 0:
+                            bar.update(task, completed=i)
+                    await receipts[-1].wait()
+                    elapsed = time.perf_counter() - started
+            assert receipts[-1].result() == count
+            del receipts
+        rate = max(rate, count / elapsed)
     return [
         Result(
             "throughput",
@@ -50,7 +57,7 @@ async def flag_nowait_case(settings: Settings) -> list[Result]:
             "raw csv writerows",
             raw,
             rate / raw,
-            f"{count:,} six-column rows; target >= 0.50",
+            f"{count:,} six-column rows; best of {rounds(settings)} rounds each; target >= 0.50",
         )
     ]
 
@@ -60,19 +67,21 @@ async def flag_many_case(settings: Settings) -> list[Result]:
     count = settings.rows(1_000_000, 20_000)
     chunk = 10_000
     rows = make_rows(count)
-    with scratch_dir() as tmp:
-        raw = raw_writerows_rate(rows, tmp)
-        iface = six_column_interface(tmp / "many")
-        with progress() as bar:
-            task = bar.add_task("flag_many -> disk", total=count)
-            started = time.perf_counter()
-            async with iface:
-                for start in range(0, count, chunk):
-                    counts = await iface.flag_many(rows[start : start + chunk])
-                    bar.update(task, completed=start + len(counts))
-            elapsed = time.perf_counter() - started
-        assert counts[-1] == count
-    rate = count / elapsed
+    raw = rate = 0.0
+    for round_ in range(rounds(settings)):
+        with scratch_dir() as tmp:
+            raw = max(raw, raw_writerows_rate(rows, tmp))
+            iface = six_column_interface(tmp / "many")
+            with progress() as bar:
+                task = bar.add_task(f"flag_many -> disk, round {round_ + 1}", total=count)
+                started = time.perf_counter()
+                async with iface:
+                    for start in range(0, count, chunk):
+                        counts = await iface.flag_many(rows[start : start + chunk])
+                        bar.update(task, completed=start + len(counts))
+                elapsed = time.perf_counter() - started
+            assert counts[-1] == count
+        rate = max(rate, count / elapsed)
     return [
         Result(
             "throughput",
@@ -82,7 +91,8 @@ async def flag_many_case(settings: Settings) -> list[Result]:
             "raw csv writerows",
             raw,
             rate / raw,
-            f"{count:,} six-column rows, each call waiting for its rows",
+            f"{count:,} six-column rows, each call waiting for its rows; "
+            f"best of {rounds(settings)} rounds each",
         )
     ]
 
@@ -91,25 +101,31 @@ async def auto_submit_case(settings: Settings) -> list[Result]:
     """``auto`` mode: ``submit()`` of a trivial async function, until everything is on disk."""
     count = settings.rows(1_000_000, 20_000)
     rows = make_rows(count)
-    with scratch_dir() as tmp:
-        raw = raw_writerows_rate(rows, tmp)
-        iface = six_column_interface(tmp / "auto", mode="auto")
-        process = psutil.Process()
-        rss_before = peak = process.memory_info().rss
-        with progress() as bar:
-            task = bar.add_task("auto submit -> disk", total=count)
-            started = time.perf_counter()
-            async with iface:
-                for i, row in enumerate(rows):
-                    await iface.submit(*row[:5])
-                    if i % 10_000 == 0:
-                        bar.update(task, completed=i)
-                        peak = max(peak, process.memory_info().rss)
-            elapsed = time.perf_counter() - started
-        peak = max(peak, process.memory_info().rss)
-        assert iface.stats.written == count
-    rate = count / elapsed
-    growth = (peak - rss_before) / 2**20
+    raw = rate = 0.0
+    growth = 0.0
+    rss_first = 0
+    process = psutil.Process()
+    for round_ in range(rounds(settings)):
+        with scratch_dir() as tmp:
+            raw = max(raw, raw_writerows_rate(rows, tmp))
+            iface = six_column_interface(tmp / "auto", mode="auto")
+            rss_before = peak = process.memory_info().rss
+            with progress() as bar:
+                task = bar.add_task(f"auto submit -> disk, round {round_ + 1}", total=count)
+                started = time.perf_counter()
+                async with iface:
+                    for i, row in enumerate(rows):
+                        await iface.submit(*row[:5])
+                        if i % 10_000 == 0:
+                            bar.update(task, completed=i)
+                            peak = max(peak, process.memory_info().rss)
+                elapsed = time.perf_counter() - started
+            peak = max(peak, process.memory_info().rss)
+            assert iface.stats.written == count
+        rate = max(rate, count / elapsed)
+        if round_ == 0:  # later rounds reuse memory the first one grew
+            growth = (peak - rss_before) / 2**20
+            rss_first = rss_before
     return [
         Result(
             "memory",
@@ -119,7 +135,8 @@ async def auto_submit_case(settings: Settings) -> list[Result]:
             "50 MiB target",
             50.0,
             50.0 / max(growth, 0.1),
-            f"RSS before {rss_before / 2**20:.0f} MiB (the rows to send were built before)",
+            f"RSS before {rss_first / 2**20:.0f} MiB (the rows to send were built before); "
+            "first round",
         ),
         Result(
             "throughput",
@@ -129,9 +146,13 @@ async def auto_submit_case(settings: Settings) -> list[Result]:
             "raw csv writerows",
             raw,
             rate / raw,
-            f"{count:,} predictions; target >= 0.25",
+            f"{count:,} predictions; best of {rounds(settings)} rounds each; target >= 0.25",
         ),
     ]
+
+
+def rounds(settings: Settings) -> int:
+    return 1 if settings.quick else ROUNDS
 
 
 async def run(settings: Settings) -> list[Result]:
