@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from asyncflag import FlagReceipt, Interface, QueueFullError, components
 
@@ -82,6 +82,22 @@ async def flag_nowait_or_wait(
             return
         except QueueFullError:
             await receipts[len(receipts) - iface.max_pending // 2].wait()
+
+
+async def flag_all_nowait(
+    iface: Interface, rows: list[tuple[Any, ...]], bar: Progress, task: TaskID
+) -> tuple[list[FlagReceipt], float]:
+    """``flag_nowait`` every row (waiting for room whenever the queue is full), moving
+    ``task`` of ``bar`` every 10,000; the receipts, and the seconds from the first flag
+    until the last row was written."""
+    receipts: list[FlagReceipt] = []
+    started = time.perf_counter()
+    for i, row in enumerate(rows):
+        await flag_nowait_or_wait(iface, row, receipts)
+        if i % 10_000 == 0:
+            bar.update(task, completed=i)
+    await receipts[-1].wait()
+    return receipts, time.perf_counter() - started
 
 
 def make_rows(count: int) -> list[tuple[Any, ...]]:

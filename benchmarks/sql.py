@@ -22,7 +22,7 @@ from asyncflag import CSVLogger, FlagReceipt, SQLiteLogger
 from ._common import (
     Result,
     Settings,
-    flag_nowait_or_wait,
+    flag_all_nowait,
     histogram,
     make_rows,
     percentiles,
@@ -49,19 +49,11 @@ async def rows_per_second(callback: Any, folder: Path, count: int, name: str) ->
     """``flag_nowait`` of ``count`` ready rows, timed until the last is committed."""
     rows = make_rows(count)
     iface = six_column_interface(folder, flagging_callback=callback)
-    receipts: list[FlagReceipt] = []
     with progress() as bar:
         task = bar.add_task(f"{name}: flag_nowait -> committed", total=count)
         async with iface:
             await iface.flag(rows[0])  # opens the file or database: not measured
-            receipts.clear()
-            started = time.perf_counter()
-            for i, row in enumerate(rows):
-                await flag_nowait_or_wait(iface, row, receipts)
-                if i % 10_000 == 0:
-                    bar.update(task, completed=i)
-            await receipts[-1].wait()
-            elapsed = time.perf_counter() - started
+            receipts, elapsed = await flag_all_nowait(iface, rows, bar, task)
     assert receipts[-1].result() == count + 1, receipts[-1].result()
     return count / elapsed
 
