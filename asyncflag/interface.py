@@ -527,7 +527,8 @@ class Interface:
         pipeline = self._pipeline
         if get_ident() != pipeline.loop_thread:
             self._refuse_other_thread("submit")
-        pipeline.require_running()
+        if pipeline.state is not _RUNNING:
+            pipeline.require_running()
         if len(values) != len(self.input_components):
             raise FlagValueError(
                 f"expected {len(self.input_components)} input values, got {len(values)}"
@@ -1071,17 +1072,13 @@ class _PredictionCache:
             self.size -= sizes[key]
         else:
             self._order.append(key)
-        self._entries[key] = prediction
+        entries = self._entries
+        entries[key] = prediction
         sizes[key] = size
         self.size += size
-        if len(sizes) > self.max_count or self.size > self.max_bytes:
-            self._evict()
-
-    def _evict(self) -> None:
-        """Drop the oldest predictions until both bounds hold."""
-        entries, sizes, order = self._entries, self._sizes, self._order
+        # the oldest go until both bounds hold (a full cache drops one per put)
         while len(sizes) > self.max_count or self.size > self.max_bytes:
-            oldest = order.popleft()
+            oldest = self._order.popleft()
             del entries[oldest]
             self.size -= sizes.pop(oldest)
 
