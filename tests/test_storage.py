@@ -7,8 +7,11 @@ import errno
 import io
 import os
 import re
+import threading
+import time
 import wave
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +32,8 @@ from asyncflag import (
     components,
     load_flagged,
 )
-from asyncflag.sinks.storage import folder_name
+from asyncflag.events import FlagRow
+from asyncflag.sinks.storage import FileSaver, FileStore, folder_name, next_lanes
 
 pytestmark = pytest.mark.anyio
 
@@ -567,3 +571,76 @@ async def test_a_planted_state_folder_symlink_is_refused(tmp_path: Path) -> None
         with pytest.raises(FlagValueError, match="not a real directory"):
             await iface.flag(["a", "b"])
     assert list(outside.iterdir()) == []  # the schema file was not written through it
+
+
+@pytest.mark.parametrize(
+    ("cpu", "wall", "lanes", "cores", "cap", "expected"),
+    [
+        (0.0, 1.0, 4, 8, 4, 4),  # a cap below the cores is the cap
+        (1.6, 1.0, 2, 2, 8, 2),  # two busy cores: no more lanes than cores
+        (1.9, 1.0, 8, 2, 8, 2),  # eight lanes keeping two cores busy: back to the cores
+        (0.1, 1.0, 2, 2, 8, 8),  # the lanes mostly waited (storage): up to the cap
+        (0.9, 1.0, 8, 2, 8, 8),  # still waiting at the cap: stay there
+        (0.0, 0.0, 2, 2, 8, 2),  # nothing measured: the cores
+    ],
+)
+def test_next_lanes_follows_what_the_last_saves_kept_busy(
+    cpu: float, wall: float, lanes: int, cores: int, cap: int, expected: int
+) -> None:
+    assert next_lanes(cpu, wall, lanes, cores, cap) == expected
+
+
+class _WatchedDisk(Disk):
+    """A disk whose file writes wait (``wait``) or keep a core busy (``work``), counting
+    how many run at once."""
+
+    def __init__(self, *, wait: float = 0.0, work: float = 0.0) -> None:
+        self.wait, self.work = wait, work
+        self.running = self.most = 0
+        self._lock = threading.Lock()
+
+    def write_file(self, path: Path, chunks: Iterable[bytes], *, fsync: bool) -> None:
+        with self._lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        try:
+            time.sleep(self.wait)
+            deadline = time.thread_time() + self.work
+            while time.thread_time() < deadline:
+                pass
+            super().write_file(path, chunks, fsync=fsync)
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
+def _file_rows(start: int, count: int) -> list[FlagRow]:
+    stamp = datetime.now(UTC)
+    return [
+        FlagRow((f"payload {i}".encode(),), None, None, stamp) for i in range(start, start + count)
+    ]
+
+
+async def test_saves_that_wait_on_storage_get_more_lanes_than_cores(tmp_path: Path) -> None:
+    disk = _WatchedDisk(wait=0.02)
+    saver = FileSaver(
+        FileStore(tmp_path, disk=disk), [components.File(label="doc")], ["doc"], 6, cores=2
+    )
+    assert saver.lanes == 2  # the cores, to start with
+    saved, failed = await saver.save_batch(_file_rows(0, 12))
+    assert (len(saved), failed, disk.most) == (12, {}, 2)
+    assert saver.lanes == 6  # the lanes mostly slept: more of them overlap the waits
+    disk.most = 0
+    saved, failed = await saver.save_batch(_file_rows(12, 12))
+    assert (len(saved), failed, disk.most) == (12, {}, 6)
+    assert len(list((tmp_path / "doc").iterdir())) == 24
+
+
+async def test_saves_that_keep_the_cpu_busy_stay_at_the_core_count(tmp_path: Path) -> None:
+    disk = _WatchedDisk(work=0.01)
+    saver = FileSaver(
+        FileStore(tmp_path, disk=disk), [components.File(label="doc")], ["doc"], 4, cores=1
+    )
+    for start in (0, 4):
+        saved, failed = await saver.save_batch(_file_rows(start, 4))
+        assert (len(saved), failed, disk.most, saver.lanes) == (4, {}, 1, 1)

@@ -381,7 +381,8 @@ class CSVLogger(_CSVFileLogger):
 
     :param durability: ``"flush"`` hands each batch to the OS; ``"fsync"`` also
         waits until it is on the disk
-    :param max_concurrent_saves: how many file saves run at once
+    :param max_concurrent_saves: the most file saves at once: as many as the cores
+        while saves keep them busy, up to this many while they wait on storage
     :param disk: the file operations to use; pass a :class:`~asyncflag.Disk` subclass to
         inject faults in tests
     :param continue_gradio: continue a dataset file Gradio started in its own layout

@@ -761,7 +761,8 @@ class SQLLogger(FlaggingCallback):
         from the flagging directory's name (:func:`derived_table_name`)
     :param durability: ``"flush"`` or ``"fsync"`` (see each logger)
     :param retry_for: how long a batch is retried after transient failures, in seconds
-    :param max_concurrent_saves: how many file saves run at once
+    :param max_concurrent_saves: the most file saves at once: as many as the cores
+        while saves keep them busy, up to this many while they wait on storage
     :param disk: the file operations the saves use
     """
 

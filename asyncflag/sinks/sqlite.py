@@ -217,7 +217,8 @@ class SQLiteLogger(SQLLogger):
     :param busy_timeout: how long SQLite itself waits for another writer's lock, in
         seconds, before an attempt fails as busy (and is retried)
     :param retry_for: how long a batch is retried after busy failures, in seconds
-    :param max_concurrent_saves: how many file saves run at once
+    :param max_concurrent_saves: the most file saves at once: as many as the cores
+        while saves keep them busy, up to this many while they wait on storage
     :param disk: the file operations the saves use
     """
 

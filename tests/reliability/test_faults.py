@@ -102,9 +102,10 @@ async def test_a_failed_fsync_fails_the_batch(tmp_path: Path, code: int) -> None
 @pytest.mark.parametrize("saves", [1, 3])
 @pytest.mark.parametrize("code", ERRORS)
 async def test_a_failed_file_save_fails_only_its_row(tmp_path: Path, code: int, saves: int) -> None:
-    # With 3 saves at once, 7 files go through 3 lanes (one worker thread each, taking
-    # the next file from a shared queue): the failed save shares its lane with other
-    # rows' saves, which must still be written, each to its own row.
+    # With up to 3 saves at once, 7 files go through more than one lane on a machine of
+    # 2 cores or more (one worker thread each, taking the next file from a shared queue):
+    # the failed save shares its lane with other rows' saves, which must still be
+    # written, each to its own row.
     disk = FaultyDisk("replace", {2}, code)
     iface = Interface(
         lambda f, t: t,
