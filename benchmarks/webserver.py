@@ -4,16 +4,24 @@ The load comes from a generator that is not Python when one is installed: ``wrk`
 package ``wrk``; ``.ci/run`` installs it), else ``hey``, else the bench's own Python
 client (which saturates itself near 800 requests/s, below the server's capacity: the
 result's note says so). The server and the load run in separate processes on
-127.0.0.1; ``never``, ``manual`` and ``auto`` alternate, round after round, and the best
-of each is kept, so each ratio to ``never`` is the cost of flagging to a served request
-in the same run. With one uvicorn worker the server is pinned to one core and the load
+127.0.0.1. With one uvicorn worker the server is pinned to one core and the load
 generator to the others (when there are two or more); with several workers (uvicorn
-processes on one port, see ``_webserver``) nothing is pinned and they share every core
-with the load generator.
+processes on one port) nothing is pinned and they share every core with the load
+generator.
 
-After each ``auto`` run the dataset must hold exactly one row per ``200`` the server(s)
-sent (each worker counts its own, see ``_webserver``), and at least as many as the load
-generator counted: several workers write to one file through its lock.
+One server hosts the interface once per mode (``/never``, ``/manual``, ``/auto``, and
+``/never2``, a second ``never``: see ``_webserver``), and the load goes to one of them at
+a time, in turn, round after round, the order rotated each round. Each ratio is the
+median over the rounds of a mode's requests/s over ``never``'s in the same round: a
+paired measure, in one process. On a shared 2-core VM two back-to-back runs of the same
+thing differ by up to ~20%, and separate server processes by several percent more, so
+one run per mode (or the best of a few) cannot resolve a cost of a few percent;
+``never2`` against ``never`` shows in each run how far a ratio of the same thing moves.
+
+After the rounds the ``auto`` dataset must hold exactly one row per ``200`` its prefix
+sent (each worker counts its own), and at least as many as the load generator counted;
+the other modes' folders must hold no row. Several workers write to one file through its
+lock.
 """
 
 from __future__ import annotations
@@ -32,6 +40,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
+from typing import Any
 
 import httpx
 import psutil
@@ -44,7 +54,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: open connections of ``wrk``/``hey`` (the issue's ``wrk -t1 -c32``)
 CONNECTIONS = 32
 
-MODES = ("never", "manual", "auto")
+#: the prefixes the load goes to, in the order of the first round (see ``_webserver``)
+MODES = ("never", "manual", "auto", "never2")
 
 #: ``wrk``'s script: the POST of the Python client, and a JSON summary printed at the end
 WRK_SCRIPT = """\
@@ -211,13 +222,13 @@ LOADERS = {"wrk": run_wrk, "hey": run_hey, "python": run_python}
 
 @contextmanager
 def server(
-    mode: str, workers: int, directory: Path, cores: set[int] | None
+    workers: int, directory: Path, cores: set[int] | None
 ) -> Iterator[tuple[str, list[psutil.Process]]]:
-    """A uvicorn server of the six-column interface (``workers`` processes on one port);
-    its URL and processes. Stopped on exit (uvicorn then finishes the requests in flight and each
-    interface drains its queue)."""
+    """A uvicorn server of the six-column interface in every mode (``workers`` processes on
+    one port); its URL and processes. Stopped on exit (uvicorn then finishes the requests
+    in flight and each interface drains its queue)."""
     port = free_port()
-    command = [sys.executable, "-m", "benchmarks._webserver", mode, str(port), str(directory)]
+    command = [sys.executable, "-m", "benchmarks._webserver", str(port), str(directory)]
     if workers > 1:
         command.append("--reuse-port")
     if cores is not None:
@@ -230,7 +241,8 @@ def server(
             if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
                 raise RuntimeError("the benchmark server did not start")
             time.sleep(0.1)
-        httpx.get(url + "/api/config", timeout=10).raise_for_status()
+        for mode in MODES:
+            httpx.get(f"{url}/{mode}/api/config", timeout=10).raise_for_status()
         yield url, [psutil.Process(p.pid) for p in processes]
     finally:
         for process in processes:
@@ -254,55 +266,73 @@ def dataset_rows(directory: Path) -> int:
     return rows
 
 
-def served(directory: Path, workers: int) -> int:
-    """The ``200`` answers the workers counted (each wrote its count when it stopped)."""
-    counts = list(directory.glob("served-*.txt"))
+def served(directory: Path, workers: int) -> dict[str, int]:
+    """The ``200`` answers of each prefix, summed over the workers (each wrote its counts
+    when it stopped)."""
+    counts = list(directory.glob("served-*.json"))
     if len(counts) != workers:
         raise RuntimeError(f"{len(counts)} of {workers} workers reported their answers")
-    return sum(int(path.read_text()) for path in counts)
+    total = dict.fromkeys(MODES, 0)
+    for path in counts:
+        for mode, count in json.loads(path.read_text()).items():
+            total[mode] += int(count)
+    return total
 
 
-def measure(mode: str, workers: int, seconds: float, directory: Path, loader: str) -> Load:
-    server_cores, load_cores = cpu_split(workers)
-    directory.mkdir(parents=True)
-    with server(mode, workers, directory, server_cores) as (url, processes):
-        before = sum(cpu_seconds(p) for p in processes)
-        load = LOADERS[loader](url, seconds, load_cores)
-        spent = sum(cpu_seconds(p) for p in processes) - before
+def check_datasets(directory: Path, workers: int, loads: dict[str, list[Load]]) -> None:
+    """One row per answered ``auto`` request, none for the other modes."""
+    answered = served(directory, workers)
+    for mode in MODES:
+        rows = dataset_rows(directory / mode)
+        counted = sum(load.ok for load in loads[mode])
+        expected = answered[mode] if mode == "auto" else 0
+        if rows != expected or answered[mode] < counted:
+            raise RuntimeError(
+                f"{mode}, {workers} workers: the dataset holds {rows} rows for "
+                f"{answered[mode]} answers sent ({counted} counted by the load "
+                f"generator): expected {expected} rows"
+            )
+
+
+def measure(
+    url: str, mode: str, seconds: float, loader: str, processes: list[psutil.Process]
+) -> Load:
+    """One load run against the ``mode`` prefix, with the server's CPU time per answer."""
+    load_cores = cpu_split(len(processes))[1]
+    before = sum(cpu_seconds(p) for p in processes)
+    load = LOADERS[loader](f"{url}/{mode}", seconds, load_cores)
+    spent = sum(cpu_seconds(p) for p in processes) - before
     load.cpu_us = spent / max(load.ok, 1) * 1e6
     if load.errors:
-        raise RuntimeError(f"{load.errors} requests failed ({mode}, {workers} workers)")
-    answered = served(directory, workers)
-    rows = dataset_rows(directory)
-    expected = answered if mode == "auto" else 0
-    if rows != expected or answered < load.ok:
-        raise RuntimeError(
-            f"{mode}, {workers} workers: the dataset holds {rows} rows for {answered} "
-            f"answers sent ({load.ok} counted by {loader}): expected {expected} rows"
-        )
+        raise RuntimeError(f"{load.errors} requests failed ({mode}, {len(processes)} workers)")
     return load
+
+
+def rounds_of(
+    workers: int, rounds: int, seconds: float, directory: Path, loader: str, advance: Any
+) -> dict[str, list[Load]]:
+    """Each mode's load runs against one server of ``workers`` processes, a round at a time
+    (the order rotated each round, after one unrecorded warm-up run per mode)."""
+    loads: dict[str, list[Load]] = {mode: [] for mode in MODES}
+    directory.mkdir(parents=True)
+    with server(workers, directory, cpu_split(workers)[0]) as (url, processes):
+        for mode in MODES:  # warm-up: first connections, imports, each dataset file opened
+            measure(url, mode, 1.0, loader, processes)
+        for round_ in range(rounds):
+            shift = round_ % len(MODES)
+            for mode in MODES[shift:] + MODES[:shift]:
+                loads[mode].append(measure(url, mode, seconds, loader, processes))
+                advance()
+    # the warm-up's answers are in the server's counts and the dataset, not in ``loads``
+    check_datasets(directory, workers, loads)
+    return loads
 
 
 def run_sync(settings: Settings) -> list[Result]:
     loader = load_generator()
-    seconds = 1.0 if settings.quick else 5.0
-    rounds = 1 if settings.quick else 3
+    seconds = 1.0 if settings.quick else 2.0
+    rounds = 1 if settings.quick else 10
     worker_counts = (1,) if settings.quick else (1, 2)
-    best: dict[tuple[str, int], Load] = {}
-    with scratch_dir() as tmp, progress() as bar:
-        task = bar.add_task(
-            f"web: uvicorn, {loader}", total=rounds * len(worker_counts) * len(MODES)
-        )
-        for round_ in range(rounds):
-            for workers in worker_counts:
-                for mode in MODES:
-                    load = measure(
-                        mode, workers, seconds, tmp / f"{mode}{workers}-{round_}", loader
-                    )
-                    key = (mode, workers)
-                    if key not in best or load.per_second > best[key].per_second:
-                        best[key] = load
-                    bar.advance(task)
     if loader == "wrk":
         how = f"wrk -t1 -c{CONNECTIONS}"
     elif loader == "hey":
@@ -310,39 +340,66 @@ def run_sync(settings: Settings) -> list[Result]:
     else:
         how = f"the Python client (bound by itself near 800 req/s; {INSTALL_HINT})"
     results = []
-    for workers in worker_counts:
-        never = best["never", workers]
-        split = (
-            "server pinned to 1 core, load to the others"
-            if cpu_split(workers)[0] is not None
-            else "server and load share the cores"
+    with scratch_dir() as tmp, progress() as bar:
+        task = bar.add_task(
+            f"web: uvicorn, {loader}", total=rounds * len(worker_counts) * len(MODES)
         )
-        for mode in ("auto", "manual"):
-            load = best[mode, workers]
-            results.append(
-                Result(
-                    "web",
-                    f"POST /api/predict, uvicorn {workers} worker(s), {mode} flagging",
-                    load.per_second,
-                    "req/s",
-                    "same server, never",
-                    never.per_second,
-                    load.per_second / never.per_second,
-                    f"p99 {load.p99_ms:.1f} ms vs {never.p99_ms:.1f} ms; server CPU "
-                    f"{load.cpu_us:.0f} µs/request vs {never.cpu_us:.0f}; {how}; {split}; "
-                    "target: < 5% of req/s (ratio > 0.95)",
-                    {
-                        "load_generator": loader,
-                        "workers": workers,
-                        "p99_ms": load.p99_ms,
-                        "never_p99_ms": never.p99_ms,
-                        "cpu_us_per_request": load.cpu_us,
-                        "never_cpu_us_per_request": never.cpu_us,
-                        "requests": load.ok,
-                        "seconds": load.seconds,
-                    },
-                )
+        for workers in worker_counts:
+            loads = rounds_of(
+                workers,
+                rounds,
+                seconds,
+                tmp / f"workers{workers}",
+                loader,
+                lambda: bar.advance(task),
             )
+            never = loads["never"]
+            split = (
+                "server pinned to 1 core, load to the others"
+                if cpu_split(workers)[0] is not None
+                else "server and load share the cores"
+            )
+            for mode in ("auto", "manual", "never2"):
+                ratios = [
+                    load.per_second / base.per_second
+                    for load, base in zip(loads[mode], never, strict=True)
+                ]
+                what = (
+                    "never again (the same as the baseline: how far a ratio moves)"
+                    if mode == "never2"
+                    else f"{mode} flagging"
+                )
+                results.append(
+                    Result(
+                        "web",
+                        f"POST /api/predict, uvicorn {workers} worker(s), {what}",
+                        median([load.per_second for load in loads[mode]]),
+                        "req/s",
+                        "same server, never",
+                        median([load.per_second for load in never]),
+                        median(ratios),
+                        f"median of {rounds} paired ratios (range {min(ratios):.2f}-"
+                        f"{max(ratios):.2f}), {seconds:.0f} s each; p99 "
+                        f"{median([x.p99_ms for x in loads[mode]]):.1f} ms vs "
+                        f"{median([x.p99_ms for x in never]):.1f} ms; server CPU "
+                        f"{median([x.cpu_us for x in loads[mode]]):.0f} µs/request vs "
+                        f"{median([x.cpu_us for x in never]):.0f}; {how}; {split}"
+                        + ("" if mode == "never2" else "; target: < 5% of req/s (ratio > 0.95)"),
+                        {
+                            "load_generator": loader,
+                            "workers": workers,
+                            "rounds": rounds,
+                            "seconds_per_run": seconds,
+                            "ratios": ratios,
+                            "req_per_s": [x.per_second for x in loads[mode]],
+                            "never_req_per_s": [x.per_second for x in never],
+                            "p99_ms": [x.p99_ms for x in loads[mode]],
+                            "never_p99_ms": [x.p99_ms for x in never],
+                            "cpu_us_per_request": [x.cpu_us for x in loads[mode]],
+                            "never_cpu_us_per_request": [x.cpu_us for x in never],
+                        },
+                    )
+                )
     return results
 
 
