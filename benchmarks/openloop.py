@@ -9,7 +9,7 @@ in the same run on the same file system; the ``fsync`` figures are taken in roun
 bare fsyncs, asyncflag, then the least a group commit can do, for a third of the time
 each, three times over, each histogram the sum of its rounds), so that all three meet the
 same disk weather (a few stalls of tens of milliseconds in a minute decide a p99, and a
-disk stalling through one measurement and not the next made the ratio swing threefold).
+floor timed once, apart from asyncflag's runs, gave ratios from 2.0x to 11x between runs).
 Beside it, the dataset's own fsyncs are timed
 through the :class:`~asyncflag.Disk` seam (the disk's weather during the run, GIL
 re-acquisition included), and the rows each fsync made durable are counted (the group
