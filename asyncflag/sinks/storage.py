@@ -165,7 +165,8 @@ def next_lanes(cpu_seconds: float, wall_seconds: float, lanes: int, cores: int, 
     of the cores they could use busy (CPU time over wall time); ``cap`` otherwise.
 
     :param cpu_seconds: the CPU time the lanes' threads spent on the last batch
-    :param wall_seconds: how long the last batch's saves took
+    :param wall_seconds: how long the last batch's saves took (its longest lane, timed
+        inside its thread)
     :param lanes: how many lanes it ran in
     :param cores: how many cores the process may use
     :param cap: the most lanes allowed (``max_concurrent_saves``)
@@ -184,7 +185,7 @@ class FileSaver:
     A batch's saves run in worker threads, "lanes", each taking the next file until
     none is left. How many: as many as the cores while the saves keep them busy, up to
     ``max_concurrent_saves`` while they wait on storage (:func:`next_lanes`, decided
-    again after each batch of at least as many files as lanes).
+    again after each batch from the time its lanes spent inside their threads).
 
     :param store: where the files go
     :param components: the components of the row's values
@@ -206,7 +207,7 @@ class FileSaver:
         self.components = list(components)
         self.labels = list(labels)
         self.max_concurrent_saves = max_concurrent_saves
-        self.cores = cores or usable_cores()
+        self.cores = max(1, cores or usable_cores())
         #: how many lanes the next batch uses (see :func:`next_lanes`)
         self.lanes = min(max_concurrent_saves, self.cores)
         self._limiter = anyio.CapacityLimiter(max_concurrent_saves)
@@ -249,14 +250,17 @@ class FileSaver:
         queue = iter(range(len(saves)))
         outcomes: list[Any] = [None] * len(saves)
         lanes = min(len(saves), self.lanes)
-        cpu: list[float] = []  # each lane's thread CPU time
-        started = time.perf_counter()
+        spent: list[tuple[float, float]] = []  # each lane's thread CPU time and wall time
         async with anyio.create_task_group() as tg:
             for _ in range(lanes):
-                tg.start_soon(self._lane, saves, queue, outcomes, cpu)
-        if len(saves) >= lanes and len(cpu) == lanes:  # enough files to tell
-            wall = time.perf_counter() - started
-            self.lanes = next_lanes(sum(cpu), wall, lanes, self.cores, self.max_concurrent_saves)
+                tg.start_soon(self._lane, saves, queue, outcomes, spent)
+        if spent and len(spent) == lanes:  # every lane finished: a whole batch to judge
+            # Timed inside the threads: the hops to them and back are neither CPU nor a
+            # wait on storage (with small files they would pass for waits). The lanes run
+            # at once, so the batch lasted as long as the longest.
+            cpu = sum(cpu for cpu, _ in spent)
+            wall = max(wall for _, wall in spent)
+            self.lanes = next_lanes(cpu, wall, lanes, self.cores, self.max_concurrent_saves)
         for (i, j, _), outcome in zip(saves, outcomes, strict=True):
             if isinstance(outcome, Exception):
                 failed[i] = outcome
@@ -269,16 +273,17 @@ class FileSaver:
         saves: list[tuple[int, int, Any]],
         queue: Iterator[int],
         outcomes: list[Any],
-        cpu: list[float],
+        spent: list[tuple[float, float]],
     ) -> None:
         """Save files taken from ``queue`` (indexes into ``saves``) in a worker thread until
-        it is empty, noting each one's outcome, and the thread's CPU time in ``cpu``."""
+        it is empty, noting each one's outcome, and the thread's CPU and wall time in
+        ``spent``."""
         await anyio.to_thread.run_sync(
             self._save_from,
             saves,
             queue,
             outcomes,
-            cpu,
+            spent,
             limiter=self._limiter,
             abandon_on_cancel=True,
         )
@@ -288,9 +293,9 @@ class FileSaver:
         saves: list[tuple[int, int, Any]],
         queue: Iterator[int],
         outcomes: list[Any],
-        cpu: list[float],
+        spent: list[tuple[float, float]],
     ) -> None:
-        started = time.thread_time()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         # next() on a range iterator is one step under the GIL: each index goes to one lane
         for index in queue:
             _, j, value = saves[index]
@@ -298,7 +303,7 @@ class FileSaver:
                 outcomes[index] = self.save(value, j)
             except Exception as exc:
                 outcomes[index] = exc
-        cpu.append(time.thread_time() - started)
+        spent.append((time.thread_time() - cpu_started, time.perf_counter() - started))
 
 
 def write_atomically(path: Path, data: bytes, *, disk: Disk, fsync: bool) -> None:
