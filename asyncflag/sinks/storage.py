@@ -242,7 +242,7 @@ class FileSaver:
             for j in self.file_columns
             if row.data[j] is not None
         ]
-        # One worker-thread hop per lane (up to max_concurrent_saves), not per file:
+        # One worker-thread hop per lane (self.lanes of them at most), not per file:
         # each hop costs the loop a task, a future and a wake-up, all under the GIL,
         # while a save (hashing, writing) mostly runs without it. The lanes take the
         # next file from one shared queue, so they finish within a file of each other
