@@ -28,6 +28,7 @@ from . import (
     sql,
     streams,
     throughput,
+    webcost,
     webserver,
 )
 from ._common import Result, Settings, machine_facts
@@ -42,6 +43,7 @@ CASES: dict[str, Callable[[Settings], Awaitable[list[Result]]]] = {
     "scaling": scaling.run,
     "files": files.run,
     "web": webserver.run,
+    "webcost": webcost.run,
     "peers": peers.run,
     "soak": soak.run,
     "redis": streams.run,

@@ -36,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -222,13 +222,29 @@ LOADERS = {"wrk": run_wrk, "hey": run_hey, "python": run_python}
 
 @contextmanager
 def server(
-    workers: int, directory: Path, cores: set[int] | None
+    workers: int,
+    directory: Path,
+    cores: set[int] | None,
+    *,
+    wrapper: Sequence[str] = (),
+    startup_seconds: float = 60,
 ) -> Iterator[tuple[str, list[psutil.Process]]]:
     """A uvicorn server of the six-column interface in every mode (``workers`` processes on
     one port); its URL and processes. Stopped on exit (uvicorn then finishes the requests
-    in flight and each interface drains its queue)."""
+    in flight and each interface drains its queue).
+
+    :param wrapper: a command the server runs under (``valgrind ...``: see ``webcost``)
+    :param startup_seconds: how long the server may take to serve
+    """
     port = free_port()
-    command = [sys.executable, "-m", "benchmarks._webserver", str(port), str(directory)]
+    command = [
+        *wrapper,
+        sys.executable,
+        "-m",
+        "benchmarks._webserver",
+        str(port),
+        str(directory),
+    ]
     if workers > 1:
         command.append("--reuse-port")
     if cores is not None:
@@ -236,13 +252,13 @@ def server(
     processes = [subprocess.Popen(command, cwd=ROOT) for _ in range(workers)]
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + startup_seconds
         while len(list(directory.glob("ready-*.txt"))) < workers:
             if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
                 raise RuntimeError("the benchmark server did not start")
             time.sleep(0.1)
         for mode in MODES:
-            httpx.get(f"{url}/{mode}/api/config", timeout=10).raise_for_status()
+            httpx.get(f"{url}/{mode}/api/config", timeout=60).raise_for_status()
         yield url, [psutil.Process(p.pid) for p in processes]
     finally:
         for process in processes:

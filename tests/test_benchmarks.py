@@ -7,9 +7,12 @@ from ``python -m benchmarks`` and reported in docs/benchmarks.md.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,6 +35,8 @@ def test_quick_benchmark_run(tmp_path: Path) -> None:
         "overhead", "throughput", "memory", "latency", "open loop", "scaling", "files", "web",
         "peers", "chat", "export", "restart", "sql",
     }  # fmt: skip
+    if shutil.which("valgrind") and shutil.which("callgrind_control"):  # else skipped, told
+        assert "web cost" in cases
     for result in report["results"]:
         assert result["value"] > 0
         assert result["baseline_value"] is not None and result["baseline_value"] > 0
@@ -84,3 +89,36 @@ def test_web_case_reads_wrk_and_hey() -> None:
     assert (wrk.ok, wrk.errors, wrk.seconds, wrk.p99_ms) == (25058, 5, 5.0, 9.964)
     hey = parse_hey(HEY_OUTPUT, 5.0)
     assert (hey.ok, hey.errors, hey.seconds, hey.p99_ms) == (24990, 14, 5.01, 12.3)
+
+
+CALLGRIND_DUMP = """\
+# callgrind format
+version: 1
+creator: callgrind-3.19.0
+pid: 4242
+cmd:  python -m benchmarks._webserver 40000 /tmp/x
+part: 2
+
+desc: Trigger: Client Request: auto-0
+
+positions: line
+events: Ir Dr
+summary: 1037237958 255746064
+
+fn=(1) main
+0 12 3
+totals: 1037237958 255746064
+"""
+
+
+def test_callgrind_totals_are_read_by_event_name() -> None:
+    from benchmarks.webcost import callgrind_totals
+
+    assert callgrind_totals(CALLGRIND_DUMP) == {"Ir": 1037237958, "Dr": 255746064}
+
+
+def test_a_callgrind_dump_without_totals_is_refused() -> None:
+    from benchmarks.webcost import callgrind_totals
+
+    with pytest.raises(RuntimeError, match="without events or totals"):
+        callgrind_totals("events: Ir\n")
