@@ -18,6 +18,9 @@ worker to wake accepts every connection a load generator opens at once, and the 
 stay idle while ``wrk``'s keep-alive connections last; and that socket, made with
 protocol 0, leaves asyncio's ``TCP_NODELAY`` off, so every answer waits on Nagle.)
 
+With ``--parts`` it also serves ``/auto-null``: ``auto`` with a callback that stores
+nothing (:data:`PARTS`), for the ``webcost`` case.
+
 Each process writes ``DIR/ready-<pid>.txt`` once it serves, counts the ``200`` answers
 each prefix's ``/api/predict`` sent, and writes the counts (JSON, by mode) to
 ``DIR/served-<pid>.json`` when it stops, so the bench can check that each dataset holds
@@ -31,12 +34,16 @@ import json
 import os
 import socket
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from asyncflag import FlaggingCallback, FlagRow, RowResult
+from asyncflag.components import Component
 
 from ._common import six_column_interface
 
@@ -44,6 +51,34 @@ DIR_VARIABLE = "ASYNCFLAG_BENCH_DIR"
 
 #: each prefix the server serves, and the flagging mode of its interface
 PREFIXES = {"never": "never", "manual": "manual", "auto": "auto", "never2": "never"}
+
+#: served too with ``--parts`` (the ``webcost`` case): ``auto`` with a callback that stores
+#: nothing (:class:`StoresNothing`), to tell the pipeline's share of ``auto``'s cost from
+#: the CSV logger's
+PARTS = {"auto-null": "auto"}
+PARTS_VARIABLE = "ASYNCFLAG_BENCH_PARTS"
+
+
+class StoresNothing(FlaggingCallback):
+    """A callback that counts the rows it is handed and stores none: ``auto`` through the
+    whole pipeline (event, queue, writer, receipts), without a sink's own work."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def setup(self, components: Sequence[Component], flagging_dir: str) -> None:
+        return None
+
+    def flag(
+        self, flag_data: Sequence[Any], flag_option: str | None = None, username: str | None = None
+    ) -> int:
+        self.count += 1
+        return self.count
+
+    async def flag_batch(self, rows: Sequence[FlagRow]) -> list[RowResult]:
+        first = self.count + 1
+        self.count += len(rows)
+        return list(range(first, self.count + 1))
 
 
 class CountServed:
@@ -53,7 +88,7 @@ class CountServed:
     def __init__(self, app: ASGIApp, directory: Path) -> None:
         self.app = app
         self.directory = directory
-        self.served = dict.fromkeys(PREFIXES, 0)
+        self.served = dict.fromkeys([*PREFIXES, *PARTS], 0)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -90,6 +125,11 @@ def create_app() -> ASGIApp:
         prefix: six_column_interface(directory / prefix, mode=mode)
         for prefix, mode in PREFIXES.items()
     }
+    if os.environ.get(PARTS_VARIABLE):
+        for prefix, mode in PARTS.items():
+            interfaces[prefix] = six_column_interface(
+                directory / prefix, mode=mode, flagging_callback=StoresNothing()
+            )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -128,6 +168,8 @@ class ByPrefix:
 def main(argv: list[str]) -> None:
     port, directory = int(argv[0]), argv[1]
     os.environ[DIR_VARIABLE] = directory
+    if "--parts" in argv:
+        os.environ[PARTS_VARIABLE] = "1"
     config = uvicorn.Config(
         "benchmarks._webserver:create_app",
         factory=True,

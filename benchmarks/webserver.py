@@ -227,6 +227,7 @@ def server(
     cores: set[int] | None,
     *,
     wrapper: Sequence[str] = (),
+    options: Sequence[str] = (),
     startup_seconds: float = 60,
 ) -> Iterator[tuple[str, list[psutil.Process]]]:
     """A uvicorn server of the six-column interface in every mode (``workers`` processes on
@@ -234,6 +235,7 @@ def server(
     in flight and each interface drains its queue).
 
     :param wrapper: a command the server runs under (``valgrind ...``: see ``webcost``)
+    :param options: more of ``_webserver``'s options (``--parts``)
     :param startup_seconds: how long the server may take to serve
     """
     port = free_port()
@@ -244,6 +246,7 @@ def server(
         "benchmarks._webserver",
         str(port),
         str(directory),
+        *options,
     ]
     if workers > 1:
         command.append("--reuse-port")
@@ -291,7 +294,7 @@ def served(directory: Path, workers: int) -> dict[str, int]:
     total = dict.fromkeys(MODES, 0)
     for path in counts:
         for mode, count in json.loads(path.read_text()).items():
-            total[mode] += int(count)
+            total[mode] = total.get(mode, 0) + int(count)
     return total
 
 
