@@ -38,12 +38,13 @@ from ._common import Result, Settings, progress, scratch_dir
 from .webserver import CONNECTIONS, MODES, ROOT, Load, check_datasets, cpu_split, server
 
 INSTALL_HINT = (
-    "webcost: skipped, valgrind is not installed "
-    "(Debian: apt-get install valgrind) to count the instructions per served request"
+    "webcost: skipped: it counts a served request's instructions with valgrind, which is "
+    "not installed (Debian: apt-get install valgrind)"
 )
 
-#: the prefixes this case counts (``never2`` is the web case's noise check: no noise here;
-#: ``auto-null`` is ``auto`` with a callback that stores nothing, see ``_webserver.PARTS``)
+#: the prefixes this case counts (not ``never2``, the web case's noise check: here each
+#: mode's loads in the rounds show the spread; ``auto-null`` is ``auto`` with a callback
+#: that stores nothing, see ``_webserver.PARTS``)
 COUNTED = ("never", "manual", "auto-null", "auto")
 
 
