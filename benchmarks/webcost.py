@@ -39,7 +39,15 @@ import time
 from pathlib import Path
 
 from ._common import Result, Settings, progress, scratch_dir
-from .webserver import CONNECTIONS, MODES, ROOT, Load, check_datasets, cpu_split, server
+from .webserver import (
+    CONNECTIONS,
+    MODES,
+    Load,
+    check_datasets,
+    cpu_split,
+    run_pinned,
+    server,
+)
 
 INSTALL_HINT = (
     "webcost: skipped: it counts a served request's instructions with valgrind, which is "
@@ -75,13 +83,7 @@ def send(url: str, requests: int, cores: set[int] | None) -> None:
         str(requests),
         str(CONNECTIONS),
     ]
-    if cores is not None:
-        command = ["taskset", "-c", ",".join(map(str, sorted(cores))), *command]
-    report = json.loads(
-        subprocess.run(
-            command, cwd=ROOT, capture_output=True, text=True, check=True, timeout=1800
-        ).stdout
-    )
+    report = json.loads(run_pinned(command, cores, timeout=1800))
     if report["requests"] != requests or report["errors"]:
         raise RuntimeError(
             f"{url}: {report['requests']} of {requests} answered, {report['errors']} errors"
@@ -143,8 +145,7 @@ def run_sync(settings: Settings) -> list[Result]:
                     bar.advance(task)
         answered = {mode: requests * rounds + CONNECTIONS for mode in COUNTED}
         loads = {
-            mode: [Load(answered.get(mode, 0), 0, 1.0, 0.0)] if mode in answered else []
-            for mode in MODES
+            mode: [Load(answered[mode], 0, 1.0, 0.0)] if mode in answered else [] for mode in MODES
         }
         check_datasets(directory, 1, loads)
     never = min(per_mode["never"]) / requests
